@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import hardhatEthers from "@nomicfoundation/hardhat-ethers";
+import hardhatTypechain from "@nomicfoundation/hardhat-typechain";
 import { defineConfig } from "hardhat/config";
 
 // solc cannot be downloaded at build time: compile with the soljson.js that the pinned `solc`
@@ -9,7 +10,7 @@ const soljson = require.resolve("solc/soljson.js");
 const solcVersion: string = require("solc/package.json").version;
 
 export default defineConfig({
-  plugins: [hardhatEthers],
+  plugins: [hardhatEthers, hardhatTypechain],
   paths: { sources: "./contracts", tests: "./test/contracts" },
   solidity: {
     version: solcVersion,
