@@ -22,6 +22,14 @@ if [ "$major" -lt 22 ]; then
 fi
 
 echo "setup: installing with npm $(npm --version) on Node $(node --version)"
-npm ci --no-audit --no-fund
+# `npm ci` refuses a lockfile that lacks other platforms' optional packages, and a registry that
+# serves only this platform's cannot record them. `npm install` installs exactly what the lockfile
+# pins; the checksum check makes any drift from it an error instead of a silent change.
+lock_before=$(sha256sum package-lock.json)
+npm install --no-audit --no-fund
+if [ "$(sha256sum package-lock.json)" != "$lock_before" ]; then
+  echo "setup: package-lock.json no longer matches package.json; run npm install and commit the lockfile" >&2
+  exit 1
+fi
 npm run --silent build
 echo "setup: done (Node $(node_modules/.bin/node --version) runs the npm scripts)"
