@@ -2,9 +2,10 @@
  * EIP-712 digests for BalanceProof and Settlement, byte for byte what PaymentChannels.sol hashes.
  *
  * Type hashes are constants and the domain separator is computed once per domain, so a digest is
- * one keccak over 128 bytes: no per-call schema walking.
+ * one keccak over 128 bytes and one over 66: no per-call schema walking, and the keccak is the
+ * short-input one of crypto/keccak.ts (no allocation but the 32-byte result).
  */
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import { keccak256 as keccak_256 } from "./crypto/keccak.ts";
 import type { Address, BalanceProof, ChannelDomain, ChannelId, Settlement } from "./types.ts";
 
 const utf8 = new TextEncoder();
@@ -57,12 +58,12 @@ export function eip712Domain(domain: ChannelDomain): Eip712Domain {
  * @throws TypeError when a field is out of its Solidity type's range.
  */
 export function balanceProofDigest(d: Eip712Domain, proof: BalanceProof): Uint8Array {
-  const struct = new Uint8Array(128);
+  const struct = scratch128;
   struct.set(BALANCE_PROOF_TYPEHASH, 0);
   writeBytes32(struct, 32, proof.channelId);
   writeUint(struct, 64, proof.nonce, UINT64_MAX, "nonce");
   writeUint(struct, 96, proof.transferred, UINT256_MAX, "transferred");
-  return typedDataDigest(d, keccak_256(struct));
+  return typedDataDigest(d, struct);
 }
 
 /**
@@ -70,44 +71,65 @@ export function balanceProofDigest(d: Eip712Domain, proof: BalanceProof): Uint8A
  * @throws TypeError when a field is out of its Solidity type's range.
  */
 export function settlementDigest(d: Eip712Domain, settlement: Settlement): Uint8Array {
-  const struct = new Uint8Array(128);
+  const struct = scratch128;
   struct.set(SETTLEMENT_TYPEHASH, 0);
   writeBytes32(struct, 32, settlement.channelId);
   writeUint(struct, 64, settlement.payoutA, UINT256_MAX, "payoutA");
   writeUint(struct, 96, settlement.payoutB, UINT256_MAX, "payoutB");
-  return typedDataDigest(d, keccak_256(struct));
+  return typedDataDigest(d, struct);
 }
 
-function typedDataDigest(d: Eip712Domain, structHash: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(66);
-  buf[0] = 0x19;
-  buf[1] = 0x01;
-  buf.set(d.separator, 2);
-  buf.set(structHash, 34);
-  return keccak_256(buf);
+// Digests are computed synchronously, so one scratch buffer per module is safe and saves two
+// allocations per proof.
+const scratch128 = Buffer.alloc(128);
+const scratch66 = new Uint8Array(66);
+scratch66[0] = 0x19;
+scratch66[1] = 0x01;
+
+function typedDataDigest(d: Eip712Domain, struct: Uint8Array): Uint8Array {
+  scratch66.set(d.separator, 2);
+  keccak_256(struct, scratch66, 34);
+  return keccak_256(scratch66);
 }
 
 function writeUint(buf: Uint8Array, offset: number, value: bigint, max: bigint, field: string) {
   if (typeof value !== "bigint" || value < 0n || value > max) {
     throw new TypeError(`${field} out of range: ${String(value)}`);
   }
-  let v = value;
-  for (let i = offset + 31; i >= offset && v > 0n; i--) {
-    buf[i] = Number(v & 0xffn);
-    v >>= 8n;
+  if (value <= 0xffffffffn) {
+    buf.fill(0, offset, offset + 28);
+    const n = Number(value);
+    buf[offset + 28] = n >>> 24;
+    buf[offset + 29] = (n >>> 16) & 0xff;
+    buf[offset + 30] = (n >>> 8) & 0xff;
+    buf[offset + 31] = n & 0xff;
+    return;
   }
+  const view = new DataView(buf.buffer, buf.byteOffset + offset, 32);
+  view.setBigUint64(0, value >> 192n);
+  view.setBigUint64(8, (value >> 128n) & 0xffffffffffffffffn);
+  view.setBigUint64(16, (value >> 64n) & 0xffffffffffffffffn);
+  view.setBigUint64(24, value & 0xffffffffffffffffn);
 }
 
+const BYTES32_RE = /^0x[0-9a-fA-F]{64}$/;
+const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
+
 function writeBytes32(buf: Uint8Array, offset: number, hex: ChannelId) {
-  if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) throw new TypeError(`not a bytes32: ${hex}`);
-  buf.set(hexBytes(hex), offset);
+  if (typeof hex !== "string" || !BYTES32_RE.test(hex))
+    throw new TypeError(`not a bytes32: ${hex}`);
+  writeHex(buf, offset, hex);
 }
 
 function writeAddress(buf: Uint8Array, offset: number, hex: Address) {
-  if (!/^0x[0-9a-fA-F]{40}$/.test(hex)) throw new TypeError(`not an address: ${hex}`);
-  buf.set(hexBytes(hex), offset + 12);
+  if (typeof hex !== "string" || !ADDRESS_RE.test(hex)) {
+    throw new TypeError(`not an address: ${hex}`);
+  }
+  buf.fill(0, offset, offset + 12);
+  writeHex(buf, offset + 12, hex);
 }
 
-function hexBytes(hex: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(hex.slice(2), "hex"));
+function writeHex(buf: Uint8Array, offset: number, hex: string) {
+  const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  b.write(hex.slice(2), offset, "hex");
 }

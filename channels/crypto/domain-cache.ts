@@ -1,0 +1,33 @@
+/** One precomputed EIP-712 domain per (chain, contract), shared by signers and verifiers. */
+import { type Eip712Domain, eip712Domain } from "../eip712.ts";
+import type { ChannelDomain } from "../types.ts";
+
+const cache = new Map<string, Eip712Domain>();
+
+/** The cache key of a domain: chain id and lowercased contract address. */
+export function domainKey(domain: ChannelDomain): string {
+  return `${domain.chainId}:${domain.verifyingContract.toLowerCase()}`;
+}
+
+/** True when both domains name the same chain and contract. */
+export function sameDomain(a: ChannelDomain, b: ChannelDomain): boolean {
+  return (
+    a.chainId === b.chainId &&
+    a.verifyingContract.toLowerCase() === b.verifyingContract.toLowerCase()
+  );
+}
+
+/**
+ * The precomputed EIP-712 domain (separator) of a deployment, computed once.
+ * @throws TypeError when the chain id or contract address is malformed.
+ */
+export function cachedDomain(domain: ChannelDomain | Eip712Domain): Eip712Domain {
+  if ("separator" in domain) return domain;
+  const key = domainKey(domain);
+  let d = cache.get(key);
+  if (d === undefined) {
+    d = eip712Domain(domain);
+    cache.set(key, d);
+  }
+  return d;
+}

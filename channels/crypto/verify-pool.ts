@@ -1,0 +1,351 @@
+/**
+ * Signature verification spread over worker threads, so that every core verifies.
+ *
+ * Jobs submitted in the same event-loop turn are packed into fixed-size binary records (see
+ * job-codec.ts) and sent in batches to the least-loaded worker. Results come back per batch and
+ * may complete out of order across workers, so each channel has a reorder queue: the promise of
+ * a channel's n-th job never settles before that of its (n−1)-th. The relay layer can therefore
+ * run verify → transition → store in order per channel while many channels are in flight.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import type { Eip712Domain } from "../eip712.ts";
+import { ChannelError, reject } from "../errors.ts";
+import type { Address, BalanceProof, ChannelDomain } from "../types.ts";
+import type { BackendName } from "./backend.ts";
+import { cachedDomain } from "./domain-cache.ts";
+import { encodeProofJob, JOB_SIZE } from "./job-codec.ts";
+import { signatureErrorCode } from "./signature.ts";
+import { SIGNER_MISMATCH, type SignatureCheck, type VerifyMode } from "./verifier.ts";
+import type { WorkerRequest, WorkerResponse } from "./verify-worker.ts";
+
+/** One balance proof to verify against its expected sender. */
+export interface VerifyJob {
+  readonly domain: ChannelDomain | Eip712Domain;
+  readonly proof: BalanceProof;
+  /** 65 or 64 bytes, as received. */
+  readonly signature: Uint8Array;
+  /** The partner who must have signed it. */
+  readonly expectedSigner: Address;
+}
+
+/** Result of `verifyCumulative` for one job. */
+export type CumulativeCheck =
+  /** The job was verified; `check` says how it went. */
+  | { readonly kind: "checked"; readonly check: SignatureCheck }
+  /**
+   * Not verified: a proof of the same channel and sender that ranks higher (more transferred,
+   * or as much with a higher nonce — the contract's order) in the same batch verified, and
+   * proofs are cumulative, so this one can never matter. `by` is that job's index.
+   */
+  | { readonly kind: "superseded"; readonly by: number };
+
+/** Options of `VerifyPool.create`. */
+export interface VerifyPoolOptions {
+  /** Worker threads (default: available parallelism, at least 1). */
+  readonly threads?: number;
+  /** secp256k1 backend inside the workers (default "auto": native, else noble). */
+  readonly backend?: BackendName | "auto";
+  /** Verification strategy (default "cached-key"). */
+  readonly mode?: VerifyMode;
+  /** Largest batch sent to one worker at once (default 256). */
+  readonly maxBatch?: number;
+}
+
+interface Entry {
+  readonly job: VerifyJob;
+  readonly channelKey: string;
+  /** Whether per-channel ordering applies (false for cumulative rounds). */
+  readonly ordered: boolean;
+  result: SignatureCheck | undefined;
+  resolve: (r: SignatureCheck) => void;
+  reject: (e: unknown) => void;
+}
+
+interface WorkerSlot {
+  readonly worker: Worker;
+  outstanding: number;
+}
+
+interface Batch {
+  readonly slot: WorkerSlot;
+  readonly entries: readonly Entry[];
+}
+
+/**
+ * A pool of verification workers.
+ * @example
+ * const pool = await VerifyPool.create();
+ * const check = await pool.verify({ domain, proof, signature, expectedSigner: partner });
+ * await pool.close();
+ */
+export class VerifyPool {
+  /** The backend the workers use ("native" or the fallback). */
+  readonly backend: BackendName;
+  readonly #slots: WorkerSlot[];
+  readonly #maxBatch: number;
+  readonly #batches = new Map<number, Batch>();
+  readonly #queues = new Map<string, Entry[]>();
+  #pending: Entry[] = [];
+  #flushScheduled = false;
+  #nextBatchId = 1;
+  #failure: ChannelError | undefined;
+  #closed = false;
+
+  private constructor(slots: WorkerSlot[], backend: BackendName, maxBatch: number) {
+    this.#slots = slots;
+    this.backend = backend;
+    this.#maxBatch = maxBatch;
+    for (const slot of slots) {
+      slot.worker.on("message", (msg: WorkerResponse) => this.#onResult(msg));
+      slot.worker.on("error", (err) => this.#fail(err));
+      slot.worker.on("exit", (code) => {
+        if (!this.#closed) this.#fail(new Error(`verify worker exited with code ${code}`));
+      });
+    }
+  }
+
+  /**
+   * Starts the workers and waits until each has loaded its backend.
+   * @throws ChannelError WORKER_FAILED when a worker cannot start; BACKEND_UNAVAILABLE when a
+   *   backend asked for by name cannot load.
+   */
+  static async create(options: VerifyPoolOptions = {}): Promise<VerifyPool> {
+    const threads = Math.max(1, options.threads ?? availableParallelism());
+    const workerData = { backend: options.backend ?? "auto", mode: options.mode ?? "cached-key" };
+    const url = new URL("./verify-worker.ts", import.meta.url);
+    const started = Array.from({ length: threads }, () => {
+      const worker = new Worker(url, { workerData });
+      return new Promise<{ slot: WorkerSlot; backend: BackendName }>((resolve, rejectP) => {
+        const onError = (err: unknown) => {
+          worker.terminate().catch(() => undefined);
+          const code = /cannot load/.test(String(err)) ? "BACKEND_UNAVAILABLE" : "WORKER_FAILED";
+          rejectP(new ChannelError(code, "verify worker failed to start", {}, err));
+        };
+        worker.once("error", onError);
+        worker.once("message", (m: { ready: boolean; backend: BackendName }) => {
+          worker.off("error", onError);
+          resolve({ slot: { worker, outstanding: 0 }, backend: m.backend });
+        });
+      });
+    });
+    const results = await Promise.allSettled(started);
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed !== undefined) {
+      for (const r of results) {
+        if (r.status === "fulfilled") await r.value.slot.worker.terminate();
+      }
+      throw failed.reason;
+    }
+    const ok = results.map(
+      (r) => (r as PromiseFulfilledResult<{ slot: WorkerSlot; backend: BackendName }>).value,
+    );
+    return new VerifyPool(
+      ok.map((r) => r.slot),
+      ok[0]!.backend,
+      Math.max(1, options.maxBatch ?? 256),
+    );
+  }
+
+  /** Number of worker threads. */
+  get threads(): number {
+    return this.#slots.length;
+  }
+
+  /**
+   * Verifies one proof. Promises of the same channel settle in submission order.
+   * @returns the check (a rejection value for a bad signature; never throws for peer input)
+   * @throws ChannelError POOL_CLOSED after `close`, WORKER_FAILED when a worker died.
+   */
+  verify(job: VerifyJob): Promise<SignatureCheck> {
+    return this.#submit(job, true);
+  }
+
+  /** Verifies many proofs; same as `verify` for each, in one call. */
+  verifyMany(jobs: readonly VerifyJob[]): Promise<SignatureCheck[]> {
+    return Promise.all(jobs.map((j) => this.#submit(j, true)));
+  }
+
+  /**
+   * Verifies a batch of cumulative proofs with as little work as possible: per channel and
+   * sender, only the highest-ranked proof (the contract's order: transferred, then nonce) is
+   * verified; lower ones are `superseded` when it is valid, and are tried next, in rank order,
+   * only when it is not. Filter out proofs the state machine would refuse anyway (see
+   * `precheckReceivedProof`) before calling, so that a refusable proof cannot hide a usable one.
+   * @returns one result per job, in the order given
+   */
+  async verifyCumulative(jobs: readonly VerifyJob[]): Promise<CumulativeCheck[]> {
+    const groups = new Map<string, number[]>();
+    jobs.forEach((job, i) => {
+      const key = `${job.proof.channelId}|${job.expectedSigner.toLowerCase()}`;
+      const g = groups.get(key);
+      if (g === undefined) groups.set(key, [i]);
+      else g.push(i);
+    });
+    const open: number[][] = [];
+    for (const g of groups.values()) {
+      g.sort((a, b) => rankDesc(jobs[a]!.proof, jobs[b]!.proof));
+      open.push(g);
+    }
+    const out = new Array<CumulativeCheck>(jobs.length);
+    let round = open;
+    while (round.length > 0) {
+      const checks = await Promise.all(round.map((g) => this.#submit(jobs[g[0]!]!, false)));
+      const next: number[][] = [];
+      round.forEach((g, k) => {
+        const check = checks[k]!;
+        const winner = g[0]!;
+        out[winner] = { kind: "checked", check };
+        if (check.ok) {
+          for (let j = 1; j < g.length; j++) out[g[j]!] = { kind: "superseded", by: winner };
+        } else if (g.length > 1) {
+          next.push(g.slice(1));
+        }
+      });
+      round = next;
+    }
+    return out;
+  }
+
+  /** Stops the workers; pending jobs are rejected with POOL_CLOSED. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const err = new ChannelError("POOL_CLOSED", "verify pool closed");
+    for (const e of this.#pending) e.reject(err);
+    this.#pending = [];
+    for (const b of this.#batches.values()) for (const e of b.entries) e.reject(err);
+    this.#batches.clear();
+    this.#queues.clear();
+    await Promise.all(this.#slots.map((s) => s.worker.terminate()));
+  }
+
+  #submit(job: VerifyJob, ordered: boolean): Promise<SignatureCheck> {
+    if (this.#closed) return Promise.reject(new ChannelError("POOL_CLOSED", "verify pool closed"));
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    return new Promise<SignatureCheck>((resolve, rejectP) => {
+      const channelKey = ordered ? job.proof.channelId : "";
+      const entry: Entry = {
+        job,
+        channelKey,
+        ordered,
+        result: undefined,
+        resolve,
+        reject: rejectP,
+      };
+      if (ordered) {
+        const q = this.#queues.get(channelKey);
+        if (q === undefined) this.#queues.set(channelKey, [entry]);
+        else q.push(entry);
+      }
+      this.#pending.push(entry);
+      if (this.#pending.length >= this.#maxBatch * this.#slots.length) this.#flush();
+      else if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const pending = this.#pending;
+    if (pending.length === 0 || this.#closed) return;
+    this.#pending = [];
+    const size = Math.min(this.#maxBatch, Math.ceil(pending.length / this.#slots.length));
+    for (let start = 0; start < pending.length; start += size) {
+      this.#send(pending.slice(start, start + size));
+    }
+  }
+
+  #send(entries: Entry[]): void {
+    const buf = Buffer.allocUnsafe(entries.length * JOB_SIZE);
+    const sent: Entry[] = [];
+    for (const e of entries) {
+      const { job } = e;
+      let encodable: boolean;
+      try {
+        encodable = encodeProofJob(
+          buf,
+          sent.length,
+          cachedDomain(job.domain),
+          job.proof,
+          job.signature,
+          job.expectedSigner,
+        );
+      } catch {
+        // A malformed domain (bad chain id or contract) cannot be encoded either.
+        encodable = false;
+      }
+      if (encodable) sent.push(e);
+      else this.#settle(e, reject("VALUE_OUT_OF_RANGE", "proof field out of its Solidity range"));
+    }
+    if (sent.length === 0) return;
+    let slot = this.#slots[0]!;
+    for (const s of this.#slots) if (s.outstanding < slot.outstanding) slot = s;
+    slot.outstanding += sent.length;
+    const id = this.#nextBatchId++;
+    this.#batches.set(id, { slot, entries: sent });
+    // Copy into an exactly-sized ArrayBuffer we own, so it can be transferred (allocUnsafe may
+    // hand out a slice of a shared pool).
+    const ab = new ArrayBuffer(sent.length * JOB_SIZE);
+    new Uint8Array(ab).set(buf.subarray(0, sent.length * JOB_SIZE));
+    const req: WorkerRequest = { id, buf: ab, count: sent.length };
+    slot.worker.postMessage(req, [ab]);
+  }
+
+  #onResult(msg: WorkerResponse | { ready: boolean }): void {
+    if (!("id" in msg)) return;
+    const batch = this.#batches.get(msg.id);
+    if (batch === undefined) return;
+    this.#batches.delete(msg.id);
+    batch.slot.outstanding -= batch.entries.length;
+    batch.entries.forEach((e, i) => {
+      const code = msg.codes[i]!;
+      this.#settle(
+        e,
+        code === 0
+          ? { ok: true, signer: e.job.expectedSigner.toLowerCase() as Address }
+          : code === SIGNER_MISMATCH
+            ? reject("SIGNER_MISMATCH", `signature is not by ${e.job.expectedSigner}`)
+            : reject(signatureErrorCode(code), "malformed signature"),
+      );
+    });
+  }
+
+  #settle(entry: Entry, result: SignatureCheck): void {
+    if (!entry.ordered) {
+      entry.resolve(result);
+      return;
+    }
+    entry.result = result;
+    const q = this.#queues.get(entry.channelKey);
+    if (q === undefined) return;
+    // Release the channel's completed prefix, in order.
+    let n = 0;
+    while (n < q.length && q[n]!.result !== undefined) {
+      const e = q[n]!;
+      e.resolve(e.result!);
+      n++;
+    }
+    if (n === q.length) this.#queues.delete(entry.channelKey);
+    else if (n > 0) q.splice(0, n);
+  }
+
+  #fail(err: unknown): void {
+    if (this.#failure !== undefined || this.#closed) return;
+    this.#failure = new ChannelError("WORKER_FAILED", "a verify worker failed", {}, err);
+    for (const b of this.#batches.values()) for (const e of b.entries) e.reject(this.#failure);
+    for (const e of this.#pending) e.reject(this.#failure);
+    this.#batches.clear();
+    this.#pending = [];
+    this.#queues.clear();
+  }
+}
+
+/** Sorts proofs by the contract's order, highest first: transferred, then nonce. */
+function rankDesc(a: BalanceProof, b: BalanceProof): number {
+  if (a.transferred !== b.transferred) return a.transferred > b.transferred ? -1 : 1;
+  if (a.nonce !== b.nonce) return a.nonce > b.nonce ? -1 : 1;
+  return 0;
+}

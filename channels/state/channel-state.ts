@@ -1,0 +1,109 @@
+/** The state of one channel as one participant sees it, and its creation. */
+import { normalizeAddress } from "../crypto/address.ts";
+import type { SignedBalanceProof } from "../signed.ts";
+import type { Address, BalanceProof, ChannelDomain, ChannelId, Settlement } from "../types.ts";
+
+/** Which participant: A opened the channel, B is its partner. */
+export type Role = "A" | "B";
+
+/** The channel's fixed parameters, as opened on chain. */
+export interface ChannelParams {
+  readonly channelId: ChannelId;
+  readonly domain: ChannelDomain;
+  /** Lowercase. */
+  readonly participantA: Address;
+  /** Lowercase. */
+  readonly participantB: Address;
+  /** Which participant this node is. */
+  readonly self: Role;
+  /** Settle window chosen at open, in seconds. */
+  readonly settleTimeout: bigint;
+}
+
+/**
+ * Lifecycle on chain: `opening` (known locally, not yet seen open on chain), `open`, `closed`
+ * (a unilateral close started the settle window), `settled` (paid out, cooperatively or not).
+ */
+export type ChannelStatus = "opening" | "open" | "closed" | "settled";
+
+/** A cooperative settlement this node has signed (and the partner's signature once known). */
+export interface PendingSettlement {
+  readonly settlement: Settlement;
+  readonly proposedBy: Role;
+  readonly signatureA: Uint8Array | null;
+  readonly signatureB: Uint8Array | null;
+}
+
+/** What the contract holds after a unilateral close. */
+export interface OnChainClose {
+  readonly closedBy: Role;
+  /** Unix seconds after which `settle` may be called. */
+  readonly settleDeadline: bigint;
+  /** The proof of A's transfers the contract holds (null: none, counts as 0). */
+  readonly proofA: BalanceProof | null;
+  /** The proof of B's transfers the contract holds. */
+  readonly proofB: BalanceProof | null;
+}
+
+/** Final payouts once settled. */
+export interface Payouts {
+  readonly payoutA: bigint;
+  readonly payoutB: bigint;
+  readonly cooperative: boolean;
+}
+
+/**
+ * One channel, both directions, as one participant sees it. Readonly: transitions return new
+ * objects. O(1) in size: only the latest proof of each direction is kept.
+ */
+export interface ChannelState {
+  readonly params: ChannelParams;
+  readonly status: ChannelStatus;
+  /** Total deposited by A, from the contract's events (never decreases). */
+  readonly depositA: bigint;
+  readonly depositB: bigint;
+  /** Latest proof this node signed (its cumulative `sent`), or null. */
+  readonly sent: SignedBalanceProof | null;
+  /** Latest proof accepted from the partner, or null. */
+  readonly received: SignedBalanceProof | null;
+  /** Set once this node has signed a settlement: payments are frozen from then on. */
+  readonly settlement: PendingSettlement | null;
+  /** This node asked the chain for a unilateral close (no more payments from it). */
+  readonly closeRequested: boolean;
+  /** Set by `ChainChannelClosed`. */
+  readonly close: OnChainClose | null;
+  /** Set by `ChainChannelSettled`. */
+  readonly payouts: Payouts | null;
+}
+
+/**
+ * A fresh channel in status `opening`, before the chain has confirmed it.
+ * @throws TypeError when an address is malformed or both participants are the same.
+ */
+export function createChannel(params: ChannelParams): ChannelState {
+  const participantA = normalizeAddress(params.participantA);
+  const participantB = normalizeAddress(params.participantB);
+  if (participantA === participantB) throw new TypeError("participants must differ");
+  return {
+    params: { ...params, participantA, participantB },
+    status: "opening",
+    depositA: 0n,
+    depositB: 0n,
+    sent: null,
+    received: null,
+    settlement: null,
+    closeRequested: false,
+    close: null,
+    payouts: null,
+  };
+}
+
+/** The partner's role. */
+export function otherRole(role: Role): Role {
+  return role === "A" ? "B" : "A";
+}
+
+/** A participant's address. */
+export function addressOf(params: ChannelParams, role: Role): Address {
+  return role === "A" ? params.participantA : params.participantB;
+}

@@ -1,0 +1,59 @@
+/**
+ * The channel state machine: one channel, both directions, as a pure
+ * `transition(state, input, ctx) -> { state, effects }`, with its inputs, effects and rules.
+ */
+export {
+  balanceOf,
+  compareProofs,
+  computePayouts,
+  depositOf,
+  sentBy,
+} from "./balances.ts";
+export type {
+  ChannelParams,
+  ChannelState,
+  ChannelStatus,
+  OnChainClose,
+  Payouts,
+  PendingSettlement,
+  Role,
+} from "./channel-state.ts";
+export { addressOf, createChannel, otherRole } from "./channel-state.ts";
+export type {
+  ChainSendClose,
+  ChainSendCooperativeClose,
+  ChainSendSettle,
+  ChainSendUpdateProof,
+  ChannelEffect,
+  InvalidReceivedBalanceProof,
+  InvalidReceivedChainEvent,
+  InvalidReceivedSettlement,
+  NotifyActionRejected,
+  NotifyChannelClosed,
+  NotifyChannelOpened,
+  NotifyChannelSettled,
+  NotifyDeposit,
+  NotifyPaymentReceived,
+  NotifySettlementSigned,
+  SendBalanceProof,
+  SendSettlementProposal,
+  SendSettlementSignature,
+} from "./effects.ts";
+export type {
+  ActionClose,
+  ActionPay,
+  ActionProposeSettlement,
+  ActionSettle,
+  ChainChannelClosed,
+  ChainChannelOpened,
+  ChainChannelSettled,
+  ChainDeposited,
+  ChainProofUpdated,
+  ChannelInput,
+  ReceiveBalanceProof,
+  ReceiveSettlementProposal,
+  ReceiveSettlementSignature,
+} from "./inputs.ts";
+export type { TransitionContext, TransitionResult } from "./transition.ts";
+export { transition } from "./transition.ts";
+export { precheckReceivedProof, validateReceivedProof } from "./validate.ts";
