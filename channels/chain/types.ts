@@ -1,0 +1,47 @@
+/** What the contract takes and reports about a channel. */
+import type { Address, ChannelId } from "../types.ts";
+
+/** Who is in a channel and when it opened; the contract derives the id from these. */
+export interface ChannelParticipants {
+  /** The opener. */
+  readonly a: Address;
+  readonly b: Address;
+  readonly salt: bigint;
+  readonly openBlock: bigint;
+}
+
+/** A channel's frozen state during its settle window (the preimage the contract committed to). */
+export interface ClosingState {
+  readonly a: Address;
+  readonly b: Address;
+  readonly depositA: bigint;
+  readonly depositB: bigint;
+  readonly nonceA: bigint;
+  readonly sentA: bigint;
+  readonly nonceB: bigint;
+  readonly sentB: bigint;
+}
+
+/** A channel as read from the contract's storage. */
+export type OnChainChannel =
+  | { readonly status: "none" }
+  | {
+      readonly status: "open";
+      readonly settleWindow: number;
+      readonly depositA: bigint;
+      readonly depositB: bigint;
+    }
+  | { readonly status: "closing"; readonly finalizesAt: number };
+
+/** The result of a mined transaction. */
+export interface TxOutcome {
+  readonly hash: string;
+  readonly blockNumber: number;
+  readonly gasUsed: bigint;
+}
+
+/** A channel the client opened. */
+export interface OpenedChannel extends TxOutcome {
+  readonly channelId: ChannelId;
+  readonly participants: ChannelParticipants;
+}

@@ -1,0 +1,233 @@
+/**
+ * The dispute watcher's shell: polls the contract's events from the last processed block,
+ * persists what it learned, then submits better proofs and settles when windows end. It survives
+ * restarts (state and cursor in level) and RPC outages (a failed poll changes nothing).
+ */
+import { EventEmitter } from "node:events";
+import type { Log } from "ethers";
+import type { ChainClient } from "../chain/client.ts";
+import type { SignedBalanceProof } from "../signed.ts";
+import { type Address, asChannelId, type ChannelId } from "../types.ts";
+import {
+  initialWatcherState,
+  type WatcherEffect,
+  type WatcherInput,
+  type WatcherState,
+  watcherTransition,
+} from "./core.ts";
+import { WatcherStore } from "./store.ts";
+
+/** Options of {@link startWatcher}. */
+export interface WatcherOptions {
+  readonly chain: ChainClient;
+  /** Directory of the watcher's level database. */
+  readonly dir: string;
+  /** Our best proof received from the partner of a channel, if any. */
+  readonly partnerProof: (
+    channelId: ChannelId,
+  ) => SignedBalanceProof | undefined | Promise<SignedBalanceProof | undefined>;
+  /** First block to read on a new store (default: the current head). */
+  readonly fromBlock?: number;
+  readonly pollIntervalMs?: number;
+  /** Most blocks per getLogs request. */
+  readonly maxBlockRange?: number;
+}
+
+/** Events: `closed` (partner closed), `updated` / `settled` (we sent it), `error` (a poll or effect failed). */
+export class Watcher extends EventEmitter {
+  readonly #opts: WatcherOptions;
+  readonly #store: WatcherStore;
+  #state: WatcherState;
+  #timer: NodeJS.Timeout | undefined;
+  #polling: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(opts: WatcherOptions, store: WatcherStore, state: WatcherState) {
+    super();
+    this.#opts = opts;
+    this.#store = store;
+    this.#state = state;
+  }
+
+  /** The current state (for inspection). */
+  get state(): WatcherState {
+    return this.#state;
+  }
+
+  /** Polls every `pollIntervalMs` until {@link stop}. */
+  start(): this {
+    const every = this.#opts.pollIntervalMs ?? 1_000;
+    const loop = () => {
+      if (this.#stopped) return;
+      this.poll().finally(() => {
+        if (!this.#stopped) this.#timer = setTimeout(loop, every);
+      });
+    };
+    loop();
+    return this;
+  }
+
+  /** One round: read new events, persist, act. Never rejects; failures are `error` events. */
+  poll(): Promise<void> {
+    this.#polling ??= this.#pollOnce()
+      .catch((err: unknown) => {
+        this.emit("error", err);
+      })
+      .finally(() => {
+        this.#polling = undefined;
+      });
+    return this.#polling;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#polling;
+    await this.#store.close();
+  }
+
+  async #pollOnce(): Promise<void> {
+    const provider = this.#opts.chain.signer.provider!;
+    const head = await provider.getBlock("latest");
+    if (!head) return;
+    let state = this.#state;
+    const effects: WatcherEffect[] = [];
+    const apply = (input: WatcherInput) => {
+      const out = watcherTransition(state, input);
+      state = out.state;
+      effects.push(...out.effects);
+    };
+    const range = this.#opts.maxBlockRange ?? 2_000;
+    for (let from = state.cursor + 1; from <= head.number; from += range) {
+      const to = Math.min(head.number, from + range - 1);
+      const logs = await provider.getLogs({
+        address: this.#opts.chain.channelsAddress,
+        fromBlock: from,
+        toBlock: to,
+      });
+      for (const log of logs) {
+        const input = this.#decode(log);
+        if (input) apply(input);
+      }
+      apply({ type: "ChainBlock", block: to });
+    }
+    const partnerProofs = new Map<ChannelId, SignedBalanceProof>();
+    for (const ch of state.channels.values()) {
+      if (ch.status !== "closing") continue;
+      const proof = await this.#opts.partnerProof(ch.channelId);
+      if (proof) partnerProofs.set(ch.channelId, proof);
+    }
+    apply({ type: "ActionTick", now: head.timestamp, partnerProofs });
+    // What we learned is durable before we act on it.
+    await this.#store.save(state);
+    this.#state = state;
+    for (const effect of effects) await this.#carryOut(effect);
+  }
+
+  async #carryOut(effect: WatcherEffect): Promise<void> {
+    const chain = this.#opts.chain;
+    switch (effect.type) {
+      case "NotifyPartnerClosed":
+        this.emit("closed", effect.channelId, effect.finalizesAt);
+        return;
+      case "NotifySettled":
+        this.emit("settled", effect.channelId);
+        return;
+      case "ChainSendUpdateProof":
+        try {
+          const tx = await chain.updateProof(
+            effect.channelId,
+            effect.closing,
+            effect.ofB,
+            effect.signed,
+          );
+          this.emit("updated", effect.channelId, effect.signed.proof, tx);
+        } catch (err) {
+          this.#state = watcherTransition(this.#state, {
+            type: "ActionEffectFailed",
+            channelId: effect.channelId,
+            effect: "update",
+          }).state;
+          this.emit("error", err);
+        }
+        return;
+      case "ChainSendSettle":
+        try {
+          await chain.settle(effect.channelId, effect.closing);
+        } catch (err) {
+          this.#state = watcherTransition(this.#state, {
+            type: "ActionEffectFailed",
+            channelId: effect.channelId,
+            effect: "settle",
+          }).state;
+          this.emit("error", err);
+        }
+        return;
+    }
+  }
+
+  #decode(log: Log): WatcherInput | undefined {
+    const iface = this.#opts.chain.contract.interface;
+    const parsed = iface.parseLog({ topics: [...log.topics], data: log.data });
+    if (!parsed) return undefined;
+    const a = parsed.args;
+    const channelId = asChannelId(a[0] as string);
+    switch (parsed.name) {
+      case "ChannelOpened":
+        return {
+          type: "ChainChannelOpened",
+          channelId,
+          a: a[1] as Address,
+          b: a[2] as Address,
+          deposit: a[5] as bigint,
+        };
+      case "Deposited":
+        return { type: "ChainDeposited", channelId, forB: a[1] as boolean, total: a[2] as bigint };
+      case "ChannelClosed":
+        return {
+          type: "ChainChannelClosed",
+          channelId,
+          closer: a[1] as Address,
+          nonce: a[2] as bigint,
+          transferred: a[3] as bigint,
+          finalizesAt: Number(a[4]),
+        };
+      case "ProofUpdated":
+        return {
+          type: "ChainProofUpdated",
+          channelId,
+          ofB: a[1] as boolean,
+          nonce: a[2] as bigint,
+          transferred: a[3] as bigint,
+        };
+      case "ChannelSettled":
+        return { type: "ChainChannelSettled", channelId };
+      default:
+        return undefined;
+    }
+  }
+}
+
+/**
+ * Opens the watcher's store in `opts.dir` (resuming from its saved block) and returns a watcher;
+ * call `start()` to poll, or `poll()` to run one round.
+ * @example
+ * const watcher = await startWatcher({ chain, dir: "./data/watcher", partnerProof: (id) => store.latestReceived(id) });
+ * watcher.on("updated", (id) => console.log("disputed", id)).start();
+ */
+export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
+  const store = await WatcherStore.open(opts.dir);
+  const me = await opts.chain.address();
+  let state: WatcherState | undefined;
+  try {
+    state = await store.load(me);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  if (!state) {
+    const from = opts.fromBlock ?? (await opts.chain.signer.provider!.getBlockNumber());
+    state = initialWatcherState(me, from - 1);
+  }
+  return new Watcher(opts, store, state);
+}
