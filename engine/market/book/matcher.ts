@@ -1,0 +1,983 @@
+/**
+ * The matcher: price-time priority over attribute buckets, partial fills, resting remainders.
+ *
+ * Shape: the house style is `transition(state, input, ctx) -> { state, effects }` with readonly
+ * state. For the order book that would copy a million-order structure per input, so the matcher
+ * keeps a mutable, pre-allocated book *inside* an object whose methods behave like a pure
+ * transition seen from outside: each call takes one input and `now` (never a clock or a random
+ * source), mutates only its own book, and reports what happened in {@link MatchEffects}. Feed the
+ * same inputs with the same `now` and you get the same ids, fills and book, which is what the
+ * journal replay relies on.
+ *
+ * Hot path: numbers only (prices and quantities are safe integers; bigint stays at the edge), no
+ * allocation per order, typed arrays everywhere. A request visits only the offer buckets whose
+ * kind, unit, country, region, class and protocols it accepts; an offer visits at most four
+ * request buckets ((country | any) × (class | any)).
+ */
+import {
+  COUNTRY_COUNT,
+  MAX_DURATION_S,
+  MAX_PRICE,
+  MAX_QUANTITY,
+  MAX_RATING_MILLI,
+  MIN_DURATION_S,
+} from "./attributes.ts";
+import { Bucket, dequeue, enqueue, Levels } from "./buckets.ts";
+import { EFFECT_EXPIRED, EFFECT_FILL, MatchEffects } from "./match-effects.ts";
+import {
+  F_EXPIRES,
+  F_PRICE,
+  F_QTY,
+  F_SEQ,
+  F_SHIFT,
+  I_ASN,
+  I_BANDWIDTH,
+  I_BUCKET,
+  I_COUNTRY,
+  I_FLAGS,
+  I_MAX_DUR,
+  I_MIN_COMPLETED,
+  I_MIN_DUR,
+  I_MIN_RATING,
+  I_NEXT,
+  I_OWNER,
+  I_REGION,
+  I_SHIFT,
+  I_STICKY,
+  I_USED,
+  OrderStore,
+  packFlags,
+  SIDE_OFFER,
+  SIDE_REQUEST,
+} from "./order-store.ts";
+
+/** An offer as the matcher sees it: every attribute already encoded as a number. */
+export interface OfferInput {
+  /** Interned index of the provider's wallet. */
+  readonly owner: number;
+  readonly kind: number;
+  readonly unit: number;
+  readonly country: number;
+  /** Interned region/city id; 0 when none. */
+  readonly region: number;
+  readonly asn: number;
+  /** One IP-class bit. */
+  readonly ipClass: number;
+  /** Mask of protocols served. */
+  readonly protocols: number;
+  readonly bandwidthMbps: number;
+  readonly minDurationS: number;
+  readonly maxDurationS: number;
+  readonly maxStickyS: number;
+  /** Mask of exit-loss policies supported. */
+  readonly exitPolicies: number;
+  /** Price per unit, token base units. */
+  readonly price: number;
+  readonly quantity: number;
+  /** Milliseconds since the epoch. */
+  readonly expiresAt: number;
+}
+
+/** A request as the matcher sees it. Set filters are strictly ascending; empty means any. */
+export interface RequestInput {
+  readonly owner: number;
+  readonly kind: number;
+  readonly unit: number;
+  readonly countries: readonly number[];
+  readonly regions: readonly number[];
+  readonly asns: readonly number[];
+  /** Mask of accepted IP classes; 0 means any. */
+  readonly ipClasses: number;
+  /** Mask of accepted protocols; 0 means any. */
+  readonly protocols: number;
+  readonly minBandwidthMbps: number;
+  /** Minimum provider rating in milli-stars; 0 means no filter (unrated providers pass). */
+  readonly minRatingMilli: number;
+  readonly minCompletedDeals: number;
+  /** Highest price per unit, token base units. */
+  readonly maxPrice: number;
+  readonly durationS: number;
+  readonly stickyS: number;
+  /** One exit-policy bit. */
+  readonly exitPolicy: number;
+  readonly quantity: number;
+  readonly expiresAt: number;
+}
+
+/** Error codes the matcher returns. */
+export type MatcherErrorCode =
+  | "INVALID_PRICE"
+  | "INVALID_QUANTITY"
+  | "INVALID_DURATION"
+  | "INVALID_ATTRIBUTE"
+  | "ORDER_EXPIRED"
+  | "ORDER_NOT_FOUND"
+  | "BOOK_FULL";
+
+/** A refused input: nothing changed. */
+export interface MatcherRejection {
+  readonly ok: false;
+  readonly code: MatcherErrorCode;
+  readonly reason: string;
+}
+
+/** A resting order, read back from the book. */
+export interface BookOrderView {
+  readonly id: number;
+  readonly side: "offer" | "request";
+  readonly owner: number;
+  readonly price: number;
+  readonly qty: number;
+  readonly seq: number;
+  readonly expiresAt: number;
+}
+
+/** Book sizing. */
+export interface MatcherOptions {
+  /** Order slots to pre-allocate (the store doubles past it). */
+  readonly capacity?: number;
+}
+
+const ANY_COUNTRY = COUNTRY_COUNT;
+const MAX_SET = 64;
+const MAX_I32 = 0x7fff_ffff;
+
+function reject(code: MatcherErrorCode, reason: string): MatcherRejection {
+  return { ok: false, code, reason };
+}
+
+function has(set: readonly number[], v: number): boolean {
+  for (let i = 0; i < set.length; i++) if (set[i] === v) return true;
+  return false;
+}
+
+function isU31(v: number): boolean {
+  return Number.isInteger(v) && v >= 0 && v <= MAX_I32;
+}
+
+function ascendingSet(set: readonly number[], max: number): boolean {
+  if (!Array.isArray(set) || set.length > MAX_SET) return false;
+  for (let i = 0; i < set.length; i++) {
+    const v = set[i]!;
+    if (!Number.isInteger(v) || v < 0 || v > max) return false;
+    if (i > 0 && v <= set[i - 1]!) return false;
+  }
+  return true;
+}
+
+/** Checks an offer's numbers; null when it is well-formed. */
+export function checkOffer(o: OfferInput, now: number): MatcherRejection | null {
+  if (!Number.isSafeInteger(o.price) || o.price < 0 || o.price > MAX_PRICE) {
+    return reject("INVALID_PRICE", "price must be a non-negative safe integer");
+  }
+  if (!Number.isInteger(o.quantity) || o.quantity < 1 || o.quantity > MAX_QUANTITY) {
+    return reject("INVALID_QUANTITY", `quantity must be an integer in 1..${MAX_QUANTITY}`);
+  }
+  if (
+    !Number.isInteger(o.minDurationS) ||
+    !Number.isInteger(o.maxDurationS) ||
+    o.minDurationS < MIN_DURATION_S ||
+    o.maxDurationS > MAX_DURATION_S ||
+    o.minDurationS > o.maxDurationS
+  ) {
+    return reject("INVALID_DURATION", `durations must satisfy 5 <= min <= max <= 2592000`);
+  }
+  if (
+    !(o.kind >= 0 && o.kind <= 2 && Number.isInteger(o.kind)) ||
+    !(o.unit === 0 || o.unit === 1) ||
+    !(Number.isInteger(o.country) && o.country >= 0 && o.country < COUNTRY_COUNT) ||
+    !(Number.isInteger(o.region) && o.region >= 0 && o.region < 2 ** 31) ||
+    !(o.ipClass === 1 || o.ipClass === 2 || o.ipClass === 4) ||
+    !(Number.isInteger(o.protocols) && o.protocols >= 1 && o.protocols <= 7) ||
+    !(Number.isInteger(o.exitPolicies) && o.exitPolicies >= 1 && o.exitPolicies <= 7) ||
+    !isU31(o.asn) ||
+    !isU31(o.bandwidthMbps) ||
+    !isU31(o.maxStickyS) ||
+    !(Number.isInteger(o.owner) && o.owner >= 0 && o.owner < 2 ** 31)
+  ) {
+    return reject("INVALID_ATTRIBUTE", "an offer attribute is out of range");
+  }
+  if (!(o.expiresAt > now) || !Number.isFinite(o.expiresAt)) {
+    return reject("ORDER_EXPIRED", "expiry must be in the future");
+  }
+  return null;
+}
+
+/** Checks a request's numbers; null when it is well-formed. */
+export function checkRequest(r: RequestInput, now: number): MatcherRejection | null {
+  if (!Number.isSafeInteger(r.maxPrice) || r.maxPrice < 0 || r.maxPrice > MAX_PRICE) {
+    return reject("INVALID_PRICE", "maxPrice must be a non-negative safe integer");
+  }
+  if (!Number.isInteger(r.quantity) || r.quantity < 1 || r.quantity > MAX_QUANTITY) {
+    return reject("INVALID_QUANTITY", `quantity must be an integer in 1..${MAX_QUANTITY}`);
+  }
+  if (
+    !Number.isInteger(r.durationS) ||
+    r.durationS < MIN_DURATION_S ||
+    r.durationS > MAX_DURATION_S
+  ) {
+    return reject("INVALID_DURATION", "duration must be 5 s to 30 days");
+  }
+  if (
+    !(r.kind >= 0 && r.kind <= 2 && Number.isInteger(r.kind)) ||
+    !(r.unit === 0 || r.unit === 1) ||
+    !ascendingSet(r.countries, COUNTRY_COUNT - 1) ||
+    !ascendingSet(r.regions, 2 ** 31 - 1) ||
+    !ascendingSet(r.asns, MAX_I32) ||
+    !(Number.isInteger(r.ipClasses) && r.ipClasses >= 0 && r.ipClasses <= 7) ||
+    !(Number.isInteger(r.protocols) && r.protocols >= 0 && r.protocols <= 7) ||
+    !(r.exitPolicy === 1 || r.exitPolicy === 2 || r.exitPolicy === 4) ||
+    !isU31(r.minBandwidthMbps) ||
+    !isU31(r.stickyS) ||
+    !(Number.isInteger(r.minRatingMilli) && r.minRatingMilli >= 0) ||
+    r.minRatingMilli > MAX_RATING_MILLI ||
+    !(Number.isInteger(r.minCompletedDeals) && r.minCompletedDeals >= 0) ||
+    r.minCompletedDeals > 2 ** 31 - 1 ||
+    !(Number.isInteger(r.owner) && r.owner >= 0 && r.owner < 2 ** 31)
+  ) {
+    return reject("INVALID_ATTRIBUTE", "a request attribute is out of range");
+  }
+  if (!(r.expiresAt > now) || !Number.isFinite(r.expiresAt)) {
+    return reject("ORDER_EXPIRED", "expiry must be in the future");
+  }
+  return null;
+}
+
+/** The offer buckets of one (kind, unit, country), with a lower bound on their best key. */
+class OfferGroup {
+  ids = new Int32Array(8);
+  n = 0;
+  /**
+   * Never above the best key of any bucket in the group (it is lowered on insert and made exact
+   * again whenever a request scans the group), so a request whose limit is below it skips the
+   * whole group without looking at its buckets.
+   */
+  minKey = Number.POSITIVE_INFINITY;
+
+  add(id: number): void {
+    if (this.n === this.ids.length) {
+      const ids = new Int32Array(this.n * 2);
+      ids.set(this.ids);
+      this.ids = ids;
+    }
+    this.ids[this.n++] = id;
+  }
+}
+
+/**
+ * The order book and its matching function.
+ *
+ * @example
+ * const m = new Matcher({ capacity: 1 << 16 });
+ * const id = m.placeOffer(offer, now);           // number, or a MatcherRejection
+ * m.placeRequest(request, now);                  // fills land in m.out
+ * for (let i = 0; i < m.out.count; i++) m.out.qty[i];
+ */
+export class Matcher {
+  /** Order records. Read-only for callers. */
+  readonly store: OrderStore;
+  private readonly levels: Levels;
+  private readonly buckets: Bucket[] = [];
+  private readonly offerBuckets = new Map<number, Bucket>();
+  /** (kind, unit, country) → offer buckets of that country. */
+  private readonly offerGroups = new Map<number, OfferGroup>();
+  /** (kind, unit) → every offer group, for requests that accept any country. */
+  private readonly offerGroupsByKindUnit = new Map<number, OfferGroup[]>();
+  /** Per bucket id: the group it belongs to (offers only). */
+  private readonly groupOf: (OfferGroup | undefined)[] = [];
+  // Per bucket id, packed for the scan of a group: best key, class | protocol << 3, region.
+  private bBest = new Float64Array(1024);
+  private bMeta = new Int32Array(1024);
+  private bRegion = new Int32Array(1024);
+  private readonly requestBuckets = new Map<number, Bucket>();
+  private readonly requestBucketsByKindUnit = new Map<number, Bucket[]>();
+  private ratings = new Int32Array(1024).fill(-1);
+  private completed = new Int32Array(1024);
+  private seqNo = 0;
+  /** The slot queries write their filter into; never part of the book. */
+  private readonly scratch: number;
+  // Walk cursors, one per candidate bucket: bucket, level index, order, level key.
+  private cB = new Int32Array(256);
+  private cI = new Int32Array(256);
+  private cO = new Int32Array(256);
+  private cK = new Float64Array(256);
+  /** Arrival sequence of each cursor's order (read once, compared often). */
+  private cS = new Float64Array(256);
+  /** Binary heap of cursor indices, best first. */
+  private heap = new Int32Array(256);
+  private hn = 0;
+  // The walk in progress: taker slot, whether makers are offers, time.
+  private wTaker = 0;
+  private wMakerIsOffer = 1;
+  private wNow = 0;
+  /** What the last call did. */
+  readonly out = new MatchEffects();
+  /** Open quantity the last placed or amended order kept (0 when it filled completely). */
+  takerLeft = 0;
+
+  constructor(options: MatcherOptions = {}) {
+    this.store = new OrderStore(options.capacity ?? 1 << 16);
+    this.levels = new Levels((options.capacity ?? 1 << 16) >> 2);
+    this.scratch = this.store.alloc();
+    this.store.i[(this.scratch << I_SHIFT) + I_USED] = 0;
+    this.store.live--;
+  }
+
+  /** Number of live orders on both sides. */
+  get size(): number {
+    return this.store.live;
+  }
+
+  /**
+   * Records a provider's rating (milli-stars, -1 when unrated) and completed deals, which
+   * requests filter on.
+   */
+  setProviderStats(owner: number, ratingMilli: number, completedDeals: number): void {
+    if (owner >= this.ratings.length) {
+      let c = this.ratings.length;
+      while (c <= owner) c *= 2;
+      const r = new Int32Array(c).fill(-1);
+      r.set(this.ratings);
+      this.ratings = r;
+      const d = new Int32Array(c);
+      d.set(this.completed);
+      this.completed = d;
+    }
+    this.ratings[owner] = ratingMilli;
+    this.completed[owner] = completedDeals;
+  }
+
+  /**
+   * Places an offer: it fills resting requests it satisfies (best price first, then oldest),
+   * at each request's price, and rests with whatever is left.
+   * @returns the order id, or a rejection (INVALID_*, ORDER_EXPIRED, BOOK_FULL) that changed nothing.
+   */
+  placeOffer(o: OfferInput, now: number): number | MatcherRejection {
+    this.out.count = 0;
+    const bad = checkOffer(o, now);
+    if (bad) return bad;
+    const slot = this.store.alloc();
+    if (slot < 0) return reject("BOOK_FULL", "no free order slot");
+    const w = this.store.i;
+    const f = this.store.f;
+    const r = slot << I_SHIFT;
+    const d = slot << F_SHIFT;
+    f[d + F_SEQ] = ++this.seqNo;
+    f[d + F_PRICE] = o.price;
+    f[d + F_QTY] = o.quantity;
+    f[d + F_EXPIRES] = o.expiresAt;
+    w[r + I_FLAGS] = packFlags(o.kind, o.unit, SIDE_OFFER, o.ipClass, o.protocols, o.exitPolicies);
+    w[r + I_OWNER] = o.owner;
+    w[r + I_BANDWIDTH] = o.bandwidthMbps;
+    w[r + I_MIN_DUR] = o.minDurationS;
+    w[r + I_MAX_DUR] = o.maxDurationS;
+    w[r + I_STICKY] = o.maxStickyS;
+    w[r + I_ASN] = o.asn;
+    w[r + I_COUNTRY] = o.country;
+    w[r + I_REGION] = o.region;
+    w[r + I_MIN_RATING] = 0;
+    w[r + I_MIN_COMPLETED] = 0;
+    return this.run(slot, now);
+  }
+
+  /**
+   * Places a request: it fills the offers it accepts in price-time order, at each offer's
+   * price and never above its own limit, and rests with whatever is left.
+   * @returns the order id, or a rejection that changed nothing.
+   */
+  placeRequest(r: RequestInput, now: number): number | MatcherRejection {
+    this.out.count = 0;
+    const bad = checkRequest(r, now);
+    if (bad) return bad;
+    const slot = this.store.alloc();
+    if (slot < 0) return reject("BOOK_FULL", "no free order slot");
+    this.writeRequest(slot, r);
+    this.store.f[(slot << F_SHIFT) + F_SEQ] = ++this.seqNo;
+    return this.run(slot, now);
+  }
+
+  /**
+   * Removes a resting order.
+   * @returns the quantity it still had open, or ORDER_NOT_FOUND.
+   */
+  cancel(id: number): number | MatcherRejection {
+    this.out.count = 0;
+    const slot = this.store.slotOf(id);
+    if (slot < 0) return reject("ORDER_NOT_FOUND", `no open order ${id}`);
+    const left = this.store.f[(slot << F_SHIFT) + F_QTY]!;
+    this.remove(slot);
+    return left;
+  }
+
+  /**
+   * Changes a resting order's price and open quantity. Lowering the quantity at the same price
+   * keeps the order's place in the queue; anything else re-enters it as a new arrival (it may
+   * match at once) under the same id.
+   * @returns the quantity left open, or a rejection that changed nothing.
+   */
+  amend(id: number, price: number, quantity: number, now: number): number | MatcherRejection {
+    this.out.count = 0;
+    const s = this.store;
+    const slot = s.slotOf(id);
+    if (slot < 0) return reject("ORDER_NOT_FOUND", `no open order ${id}`);
+    if (!Number.isSafeInteger(price) || price < 0 || price > MAX_PRICE) {
+      return reject("INVALID_PRICE", "price must be a non-negative safe integer");
+    }
+    if (!Number.isInteger(quantity) || quantity < 1 || quantity > MAX_QUANTITY) {
+      return reject("INVALID_QUANTITY", `quantity must be an integer in 1..${MAX_QUANTITY}`);
+    }
+    const f = s.f;
+    const d = slot << F_SHIFT;
+    if (!(f[d + F_EXPIRES]! > now)) {
+      this.expireSlot(slot);
+      return reject("ORDER_NOT_FOUND", `order ${id} has expired`);
+    }
+    if (price === f[d + F_PRICE] && quantity <= f[d + F_QTY]!) {
+      f[d + F_QTY] = quantity;
+      this.takerLeft = quantity;
+      return quantity;
+    }
+    this.unlink(slot);
+    f[d + F_PRICE] = price;
+    f[d + F_QTY] = quantity;
+    f[d + F_SEQ] = ++this.seqNo;
+    this.run(slot, now);
+    return this.takerLeft;
+  }
+
+  /**
+   * Gives quantity back to a resting order (a deal that did not happen), keeping its place.
+   * @returns the new open quantity, or ORDER_NOT_FOUND when the order has left the book.
+   */
+  restore(id: number, quantity: number): number | MatcherRejection {
+    this.out.count = 0;
+    const s = this.store;
+    const slot = s.slotOf(id);
+    if (slot < 0) return reject("ORDER_NOT_FOUND", `no open order ${id}`);
+    const d = (slot << F_SHIFT) + F_QTY;
+    if (!Number.isInteger(quantity) || quantity < 1 || s.f[d]! + quantity > MAX_QUANTITY) {
+      return reject("INVALID_QUANTITY", "restored quantity out of range");
+    }
+    s.f[d] = s.f[d]! + quantity;
+    return s.f[d]!;
+  }
+
+  /**
+   * Removes every order whose expiry is at or before `now`, reporting each as an expired row.
+   * A linear scan of the slots: run it from a timer, not per order (matching already skips
+   * and drops expired orders it meets).
+   */
+  expire(now: number): number {
+    this.out.count = 0;
+    const s = this.store;
+    let n = 0;
+    for (let slot = 0; slot < s.highWater; slot++) {
+      if (s.isLive(slot) && s.f[(slot << F_SHIFT) + F_EXPIRES]! <= now) {
+        this.expireSlot(slot);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** A live order, or undefined. */
+  order(id: number): BookOrderView | undefined {
+    const slot = this.store.slotOf(id);
+    if (slot < 0) return undefined;
+    return this.view(slot);
+  }
+
+  /**
+   * The resting offers a request with these filters would fill, best first, without touching
+   * the book (expired orders are skipped). Quantity and owner of `filter` are ignored.
+   */
+  queryOffers(filter: RequestInput, now: number, limit: number): BookOrderView[] {
+    const out: BookOrderView[] = [];
+    if (checkRequest({ ...filter, quantity: 1, expiresAt: now + 1 }, now)) return out;
+    const t = this.scratch;
+    this.writeRequest(t, filter);
+    this.store.i[(t << I_SHIFT) + I_OWNER] = -1;
+    this.wTaker = t;
+    this.wMakerIsOffer = 1;
+    this.wNow = now;
+    const maxPrice = filter.maxPrice;
+    this.heapify(this.gatherOfferBuckets(t, maxPrice));
+    while (out.length < limit && this.hn > 0) {
+      const i = this.heap[0]!;
+      const m = this.cO[i]!;
+      if (this.store.f[(m << F_SHIFT) + F_EXPIRES]! > now && this.compatible(t, m)) {
+        out.push(this.view(m));
+      }
+      this.step(i, maxPrice);
+    }
+    return out;
+  }
+
+  /** Resting requests of a kind and unit, best (highest limit, oldest) first. */
+  queryRequests(kind: number, unit: number, now: number, limit: number): BookOrderView[] {
+    const list = this.requestBucketsByKindUnit.get(kind * 2 + unit) ?? [];
+    const all: BookOrderView[] = [];
+    for (const b of list) this.collect(b, now, all);
+    all.sort((a, b) => b.price - a.price || a.seq - b.seq);
+    return all.slice(0, Math.max(0, limit));
+  }
+
+  /** Every live order id, in slot order (for tests and snapshots). */
+  liveIds(): number[] {
+    const ids: number[] = [];
+    const s = this.store;
+    for (let slot = 0; slot < s.highWater; slot++) if (s.isLive(slot)) ids.push(s.idOf(slot));
+    return ids;
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private writeRequest(slot: number, q: RequestInput): void {
+    const s = this.store;
+    const w = s.i;
+    const f = s.f;
+    const r = slot << I_SHIFT;
+    const d = slot << F_SHIFT;
+    f[d + F_PRICE] = q.maxPrice;
+    f[d + F_QTY] = q.quantity;
+    f[d + F_EXPIRES] = q.expiresAt;
+    // An empty mask means "any": store all bits so that one AND decides.
+    const cls = q.ipClasses === 0 ? 7 : q.ipClasses;
+    const proto = q.protocols === 0 ? 7 : q.protocols;
+    w[r + I_FLAGS] = packFlags(q.kind, q.unit, SIDE_REQUEST, cls, proto, q.exitPolicy);
+    w[r + I_OWNER] = q.owner;
+    w[r + I_BANDWIDTH] = q.minBandwidthMbps;
+    w[r + I_MIN_DUR] = q.durationS;
+    w[r + I_MAX_DUR] = q.durationS;
+    w[r + I_STICKY] = q.stickyS;
+    w[r + I_ASN] = 0;
+    w[r + I_COUNTRY] = q.countries.length === 1 ? q.countries[0]! : ANY_COUNTRY;
+    w[r + I_REGION] = 0;
+    w[r + I_MIN_RATING] = q.minRatingMilli;
+    w[r + I_MIN_COMPLETED] = q.minCompletedDeals;
+    s.countries[slot] = q.countries;
+    s.regions[slot] = q.regions;
+    s.asns[slot] = q.asns;
+  }
+
+  private view(slot: number): BookOrderView {
+    const s = this.store;
+    const d = slot << F_SHIFT;
+    const r = slot << I_SHIFT;
+    return {
+      id: s.idOf(slot),
+      side: sideOf(s.i[r + I_FLAGS]!) === SIDE_OFFER ? "offer" : "request",
+      owner: s.i[r + I_OWNER]!,
+      price: s.f[d + F_PRICE]!,
+      qty: s.f[d + F_QTY]!,
+      seq: s.f[d + F_SEQ]!,
+      expiresAt: s.f[d + F_EXPIRES]!,
+    };
+  }
+
+  private collect(b: Bucket, now: number, into: BookOrderView[]): void {
+    const s = this.store;
+    for (let li = b.n - 1; li >= 0; li--) {
+      for (let o = this.levels.head[b.lvls[li]!]!; o >= 0; o = s.i[(o << I_SHIFT) + I_NEXT]!) {
+        if (s.f[(o << F_SHIFT) + F_EXPIRES]! > now) into.push(this.view(o));
+      }
+    }
+  }
+
+  /** Matches the order in `slot` against the other side, then rests or frees it. */
+  private run(slot: number, now: number): number {
+    const s = this.store;
+    const id = s.idOf(slot);
+    const d = slot << F_SHIFT;
+    this.wTaker = slot;
+    this.wNow = now;
+    if (sideOf(s.i[(slot << I_SHIFT) + I_FLAGS]!) === SIDE_OFFER) {
+      this.wMakerIsOffer = 0;
+      const limit = -s.f[d + F_PRICE]!;
+      this.walk(slot, id, this.gatherRequestBuckets(slot), limit);
+    } else {
+      this.wMakerIsOffer = 1;
+      const limit = s.f[d + F_PRICE]!;
+      this.walk(slot, id, this.gatherOfferBuckets(slot, limit), limit);
+    }
+    const left = s.f[d + F_QTY]!;
+    this.takerLeft = left;
+    if (left > 0) this.rest(slot);
+    else s.release(slot);
+    return id;
+  }
+
+  /**
+   * Fills the taker in `t` from the cursors, kept in a binary heap ordered by (level key,
+   * arrival sequence): the heap's top is always the globally best resting order of the
+   * candidate buckets, so price-time priority holds across buckets. Filters are checked
+   * lazily, only on the order at the top: a bucket is walked no further than the fill reaches.
+   */
+  private walk(t: number, takerId: number, n: number, limitKey: number): void {
+    const s = this.store;
+    const f = s.f;
+    const out = this.out;
+    const makerIsOffer = this.wMakerIsOffer;
+    const now = this.wNow;
+    this.heapify(n);
+    const tq = (t << F_SHIFT) + F_QTY;
+    let left = f[tq]!;
+    while (left > 0 && this.hn > 0) {
+      const i = this.heap[0]!;
+      const m = this.cO[i]!;
+      const md = m << F_SHIFT;
+      if (f[md + F_EXPIRES]! <= now) {
+        // Expired orders are dropped where matching meets them: the sweep may not have run.
+        this.step(i, limitKey);
+        this.expireSlot(m);
+        continue;
+      }
+      if (!(makerIsOffer === 1 ? this.compatible(t, m) : this.compatible(m, t))) {
+        this.step(i, limitKey);
+        continue;
+      }
+      const have = f[md + F_QTY]!;
+      const q = Math.min(left, have);
+      left -= q;
+      f[md + F_QTY] = have - q;
+      out.push(EFFECT_FILL, takerId, s.idOf(m), makerIsOffer, f[md + F_PRICE]!, q, have - q);
+      if (have === q) {
+        this.step(i, limitKey);
+        this.remove(m);
+      }
+    }
+    f[tq] = left;
+  }
+
+  /**
+   * Moves the top cursor `i` to its next order in key order (or retires it past the limit)
+   * and restores the heap.
+   */
+  private step(i: number, limitKey: number): void {
+    const nx = this.store.i[(this.cO[i]! << I_SHIFT) + I_NEXT]!;
+    if (nx >= 0) {
+      this.cO[i] = nx;
+      this.cS[i] = this.store.f[(nx << F_SHIFT) + F_SEQ]!;
+    } else {
+      const b = this.buckets[this.cB[i]!]!;
+      const li = this.cI[i]! - 1;
+      if (li < 0 || b.keys[li]! > limitKey) {
+        // Retire: the last heap entry takes the top.
+        this.heap[0] = this.heap[--this.hn]!;
+        if (this.hn > 0) this.siftDown(0);
+        return;
+      }
+      const level = b.lvls[li]!;
+      this.cI[i] = li;
+      this.cK[i] = b.keys[li]!;
+      this.cO[i] = this.levels.head[level]!;
+      this.cS[i] = this.levels.headSeq[level]!;
+    }
+    this.siftDown(0);
+  }
+
+  /** Whether cursor `a` is ahead of cursor `b`: lower key, then earlier arrival. */
+  private before(a: number, b: number): boolean {
+    const ka = this.cK[a]!;
+    const kb = this.cK[b]!;
+    return ka < kb || (ka === kb && this.cS[a]! < this.cS[b]!);
+  }
+
+  private heapify(n: number): void {
+    if (this.heap.length < n) this.heap = new Int32Array(this.cB.length);
+    for (let i = 0; i < n; i++) this.heap[i] = i;
+    this.hn = n;
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+
+  private siftDown(pos: number): void {
+    const heap = this.heap;
+    const n = this.hn;
+    let p = pos;
+    const x = heap[p]!;
+    for (;;) {
+      let c = 2 * p + 1;
+      if (c >= n) break;
+      if (c + 1 < n && this.before(heap[c + 1]!, heap[c]!)) c++;
+      if (!this.before(heap[c]!, x)) break;
+      heap[p] = heap[c]!;
+      p = c;
+    }
+    heap[p] = x;
+  }
+
+  private addCursor(n: number, b: Bucket, limitKey: number): number {
+    // limitKey is in the maker's key space: price for offers, -price for requests.
+    if (b.n === 0) return n;
+    const li = b.n - 1;
+    const k = b.keys[li]!;
+    if (k > limitKey) return n;
+    if (n === this.cB.length) this.growCursors();
+    this.cB[n] = b.id;
+    this.cI[n] = li;
+    this.cK[n] = k;
+    const level = b.lvls[li]!;
+    this.cO[n] = this.levels.head[level]!;
+    this.cS[n] = this.levels.headSeq[level]!;
+    return n + 1;
+  }
+
+  private growCursors(): void {
+    const c = this.cB.length * 2;
+    const b = new Int32Array(c);
+    b.set(this.cB);
+    this.cB = b;
+    const i = new Int32Array(c);
+    i.set(this.cI);
+    this.cI = i;
+    const o = new Int32Array(c);
+    o.set(this.cO);
+    this.cO = o;
+    const k = new Float64Array(c);
+    k.set(this.cK);
+    this.cK = k;
+    const sq = new Float64Array(c);
+    sq.set(this.cS);
+    this.cS = sq;
+  }
+
+  /** Opens a cursor on every offer bucket the request in `r` can match. */
+  private gatherOfferBuckets(r: number, maxPrice: number): number {
+    const s = this.store;
+    const flags = s.i[(r << I_SHIFT) + I_FLAGS]!;
+    const ku = kindOf(flags) * 2 + unitOf(flags);
+    const countries = s.countries[r]!;
+    let n = 0;
+    if (countries.length > 0) {
+      for (let i = 0; i < countries.length; i++) {
+        const group = this.offerGroups.get(ku * COUNTRY_COUNT + countries[i]!);
+        if (group) n = this.addOfferGroup(n, group, r, flags, maxPrice);
+      }
+    } else {
+      const groups = this.offerGroupsByKindUnit.get(ku);
+      if (groups) for (const group of groups) n = this.addOfferGroup(n, group, r, flags, maxPrice);
+    }
+    return n;
+  }
+
+  private addOfferGroup(
+    n: number,
+    group: OfferGroup,
+    r: number,
+    flags: number,
+    maxPrice: number,
+  ): number {
+    if (group.minKey > maxPrice) return n;
+    const want = classOf(flags) | (protoOf(flags) << 3);
+    const regions = this.store.regions[r]!;
+    const ids = group.ids;
+    const best = this.bBest;
+    const meta = this.bMeta;
+    let min = Number.POSITIVE_INFINITY;
+    for (let j = 0; j < group.n; j++) {
+      const id = ids[j]!;
+      const k = best[id]!;
+      if (k < min) min = k;
+      if (k > maxPrice) continue;
+      const m = meta[id]! & want;
+      if ((m & 7) === 0 || (m & 0x38) === 0) continue;
+      if (regions.length > 0 && !has(regions, this.bRegion[id]!)) continue;
+      n = this.addCursor(n, this.buckets[id]!, maxPrice);
+    }
+    group.minKey = min;
+    return n;
+  }
+
+  /** Opens a cursor on each of the (at most four) request buckets an offer can match. */
+  private gatherRequestBuckets(o: number): number {
+    const s = this.store;
+    const r = o << I_SHIFT;
+    const flags = s.i[r + I_FLAGS]!;
+    const ku = kindOf(flags) * 2 + unitOf(flags);
+    const c = s.i[r + I_COUNTRY]!;
+    const cls = classOf(flags);
+    const limit = -s.f[(o << F_SHIFT) + F_PRICE]!;
+    let n = 0;
+    let b = this.requestBuckets.get(requestKey(ku, c, cls));
+    if (b) n = this.addCursor(n, b, limit);
+    b = this.requestBuckets.get(requestKey(ku, c, 0));
+    if (b) n = this.addCursor(n, b, limit);
+    b = this.requestBuckets.get(requestKey(ku, ANY_COUNTRY, cls));
+    if (b) n = this.addCursor(n, b, limit);
+    b = this.requestBuckets.get(requestKey(ku, ANY_COUNTRY, 0));
+    if (b) n = this.addCursor(n, b, limit);
+    return n;
+  }
+
+  /** Whether offer `o` satisfies every filter of request `r` (and they are not one wallet). */
+  private compatible(r: number, o: number): boolean {
+    const w = this.store.i;
+    const rr = r << I_SHIFT;
+    const ro = o << I_SHIFT;
+    const fr = w[rr + I_FLAGS]!;
+    const fo = w[ro + I_FLAGS]!;
+    // Same kind and unit; then class, protocol and exit-policy masks must intersect.
+    if ((fr & 7) !== (fo & 7)) return false;
+    const both = fr & fo;
+    if ((both & 0x70) === 0 || (both & 0x380) === 0 || (both & 0x1c00) === 0) return false;
+    const owner = w[ro + I_OWNER]!;
+    if (w[rr + I_OWNER] === owner) return false;
+    if (w[ro + I_BANDWIDTH]! < w[rr + I_BANDWIDTH]!) return false;
+    const d = w[rr + I_MIN_DUR]!;
+    if (d < w[ro + I_MIN_DUR]! || d > w[ro + I_MAX_DUR]!) return false;
+    if (w[ro + I_STICKY]! < w[rr + I_STICKY]!) return false;
+    const s = this.store;
+    const cs = s.countries[r]!;
+    if (cs.length > 0 && !has(cs, w[ro + I_COUNTRY]!)) return false;
+    const rs = s.regions[r]!;
+    if (rs.length > 0 && !has(rs, w[ro + I_REGION]!)) return false;
+    const as = s.asns[r]!;
+    if (as.length > 0 && !has(as, w[ro + I_ASN]!)) return false;
+    const minRating = w[rr + I_MIN_RATING]!;
+    if (minRating > 0 && (owner >= this.ratings.length || this.ratings[owner]! < minRating)) {
+      return false;
+    }
+    const minDone = w[rr + I_MIN_COMPLETED]!;
+    if (minDone > 0 && (owner >= this.completed.length || this.completed[owner]! < minDone)) {
+      return false;
+    }
+    return true;
+  }
+
+  private rest(slot: number): void {
+    const s = this.store;
+    const price = s.f[(slot << F_SHIFT) + F_PRICE]!;
+    if (sideOf(s.i[(slot << I_SHIFT) + I_FLAGS]!) === SIDE_OFFER) {
+      const b = this.offerBucket(slot);
+      enqueue(s, this.levels, b, slot, price);
+      const best = b.keys[b.n - 1]!;
+      this.bBest[b.id] = best;
+      const g = this.groupOf[b.id]!;
+      if (best < g.minKey) g.minKey = best;
+    } else {
+      enqueue(s, this.levels, this.requestBucket(slot), slot, -price);
+    }
+  }
+
+  private unlink(slot: number): void {
+    const s = this.store;
+    const r = slot << I_SHIFT;
+    const b = this.buckets[s.i[r + I_BUCKET]!]!;
+    const price = s.f[(slot << F_SHIFT) + F_PRICE]!;
+    if (sideOf(s.i[r + I_FLAGS]!) === SIDE_OFFER) {
+      dequeue(s, this.levels, b, slot, price);
+      this.bBest[b.id] = b.n > 0 ? b.keys[b.n - 1]! : Number.POSITIVE_INFINITY;
+    } else {
+      dequeue(s, this.levels, b, slot, -price);
+    }
+  }
+
+  private remove(slot: number): void {
+    this.unlink(slot);
+    this.store.release(slot);
+  }
+
+  private expireSlot(slot: number): void {
+    const s = this.store;
+    const isOffer = sideOf(s.i[(slot << I_SHIFT) + I_FLAGS]!) === SIDE_OFFER ? 1 : 0;
+    const qty = s.f[(slot << F_SHIFT) + F_QTY]!;
+    this.out.push(EFFECT_EXPIRED, 0, s.idOf(slot), isOffer, 0, qty, 0);
+    this.remove(slot);
+  }
+
+  private offerBucket(slot: number): Bucket {
+    const w = this.store.i;
+    const r = slot << I_SHIFT;
+    const flags = w[r + I_FLAGS]!;
+    const ku = kindOf(flags) * 2 + unitOf(flags);
+    const country = w[r + I_COUNTRY]!;
+    const region = w[r + I_REGION]!;
+    const cls = classOf(flags);
+    const proto = protoOf(flags);
+    const key = (((region * COUNTRY_COUNT + country) * 6 + ku) * 8 + cls) * 8 + proto;
+    let b = this.offerBuckets.get(key);
+    if (b) return b;
+    b = new Bucket(this.buckets.length, SIDE_OFFER, country, region, cls, proto);
+    this.addBucket(b);
+    this.offerBuckets.set(key, b);
+    const gk = ku * COUNTRY_COUNT + country;
+    let group = this.offerGroups.get(gk);
+    if (!group) {
+      group = new OfferGroup();
+      this.offerGroups.set(gk, group);
+      let groups = this.offerGroupsByKindUnit.get(ku);
+      if (!groups) {
+        groups = [];
+        this.offerGroupsByKindUnit.set(ku, groups);
+      }
+      groups.push(group);
+    }
+    group.add(b.id);
+    this.groupOf[b.id] = group;
+    this.bMeta[b.id] = cls | (proto << 3);
+    this.bRegion[b.id] = region;
+    return b;
+  }
+
+  private addBucket(b: Bucket): void {
+    this.buckets.push(b);
+    this.groupOf.push(undefined);
+    if (b.id >= this.bBest.length) {
+      const c = this.bBest.length * 2;
+      const best = new Float64Array(c);
+      best.set(this.bBest);
+      this.bBest = best;
+      const meta = new Int32Array(c);
+      meta.set(this.bMeta);
+      this.bMeta = meta;
+      const region = new Int32Array(c);
+      region.set(this.bRegion);
+      this.bRegion = region;
+    }
+    this.bBest[b.id] = Number.POSITIVE_INFINITY;
+  }
+
+  private requestBucket(slot: number): Bucket {
+    const w = this.store.i;
+    const r = slot << I_SHIFT;
+    const flags = w[r + I_FLAGS]!;
+    const ku = kindOf(flags) * 2 + unitOf(flags);
+    const country = w[r + I_COUNTRY]!;
+    const m = classOf(flags);
+    // A single accepted class gets its own bucket; several share the "any" one.
+    const cls = m === 1 || m === 2 || m === 4 ? m : 0;
+    const key = requestKey(ku, country, cls);
+    let b = this.requestBuckets.get(key);
+    if (b) return b;
+    b = new Bucket(this.buckets.length, SIDE_REQUEST, country, 0, cls, 0);
+    this.addBucket(b);
+    this.requestBuckets.set(key, b);
+    let list = this.requestBucketsByKindUnit.get(ku);
+    if (!list) {
+      list = [];
+      this.requestBucketsByKindUnit.set(ku, list);
+    }
+    list.push(b);
+    return b;
+  }
+}
+
+function requestKey(ku: number, country: number, cls: number): number {
+  return (ku * (COUNTRY_COUNT + 1) + country) * 8 + cls;
+}
+
+function kindOf(flags: number): number {
+  return flags & 3;
+}
+function unitOf(flags: number): number {
+  return (flags >> 2) & 1;
+}
+function sideOf(flags: number): number {
+  return (flags >> 3) & 1;
+}
+function classOf(flags: number): number {
+  return (flags >> 4) & 7;
+}
+function protoOf(flags: number): number {
+  return (flags >> 7) & 7;
+}
