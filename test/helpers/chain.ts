@@ -1,11 +1,11 @@
 /** Deploys Token and PaymentChannels on Hardhat's in-process network for tests and benchmarks. */
-import { getBytes, HDNodeWallet, type Signature } from "ethers";
+import { getBytes, type HDNodeWallet, type Signature } from "ethers";
 import { network } from "hardhat";
 import { balanceProofDigest, eip712Domain, settlementDigest } from "../../channels/eip712.ts";
 import type { Address, ChannelId } from "../../channels/types.ts";
+import { devWallet } from "../../engine/chain/dev-accounts.ts";
 
-/** Hardhat's well-known development mnemonic: its accounts are funded with ETH on the embedded chain. */
-const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+export { devWallet };
 
 export const TOKEN_SUPPLY_EACH = 1_000_000n * 10n ** 18n;
 
@@ -96,11 +96,6 @@ export async function deployFixture(opts: FixtureOptions = {}) {
 }
 
 export type Fixture = Awaited<ReturnType<typeof deployFixture>>;
-
-/** Account `index` of the development mnemonic. */
-export function devWallet(index: number): HDNodeWallet {
-  return HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`);
-}
 
 /** Signature bytes: r‖s‖v (65) or r‖yParityAndS (64, EIP-2098). */
 export function encodeSig(sig: Signature, compact: boolean): Uint8Array {

@@ -1,0 +1,91 @@
+/** Deploys Token and PaymentChannels, and saves and reuses the addresses per chain. */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { ContractFactory, type Provider, type Signer } from "ethers";
+import { loadArtifact } from "../../channels/chain/artifacts.ts";
+import type { Address } from "../../channels/types.ts";
+
+/** Where a deployment lives and how it was made. */
+export interface Deployment {
+  readonly chainId: string;
+  readonly token: Address;
+  readonly channels: Address;
+  readonly feeBps: number;
+  readonly deployedAtBlock: number;
+}
+
+/** What to deploy. */
+export interface DeployOptions {
+  readonly tokenName?: string;
+  readonly tokenSymbol?: string;
+  /** Initial holders and their amounts (base units); the supply is their sum, minted once. */
+  readonly holders: readonly { address: Address; amount: bigint }[];
+  readonly feeRecipient?: Address;
+  readonly feeBps?: number;
+  readonly minSettleWindow?: number;
+  readonly maxSettleWindow?: number;
+}
+
+/** Deploys a fresh Token and PaymentChannels from `deployer`. */
+export async function deployContracts(deployer: Signer, opts: DeployOptions): Promise<Deployment> {
+  const tokenArt = loadArtifact("Token");
+  const channelsArt = loadArtifact("PaymentChannels");
+  const token = await new ContractFactory(tokenArt.abi, tokenArt.bytecode, deployer).deploy(
+    opts.tokenName ?? "tollway token",
+    opts.tokenSymbol ?? "TOLL",
+    opts.holders.map((h) => h.address),
+    opts.holders.map((h) => h.amount),
+  );
+  await token.waitForDeployment();
+  const channels = await new ContractFactory(
+    channelsArt.abi,
+    channelsArt.bytecode,
+    deployer,
+  ).deploy(
+    await token.getAddress(),
+    opts.feeRecipient ?? "0x0000000000000000000000000000000000000000",
+    opts.feeBps ?? 0,
+    opts.minSettleWindow ?? 10,
+    opts.maxSettleWindow ?? 30 * 24 * 3600,
+  );
+  const receipt = await (await channels.waitForDeployment()).deploymentTransaction()?.wait();
+  const provider = deployer.provider as Provider;
+  return {
+    chainId: (await provider.getNetwork()).chainId.toString(),
+    token: (await token.getAddress()) as Address,
+    channels: (await channels.getAddress()) as Address,
+    feeBps: opts.feeBps ?? 0,
+    deployedAtBlock: receipt?.blockNumber ?? (await provider.getBlockNumber()),
+  };
+}
+
+/** The file a chain's deployment is saved in, under `dataDir`. */
+export function deploymentFile(dataDir: string, chainId: bigint): string {
+  return join(dataDir, "deployments", `${chainId}.json`);
+}
+
+/** Saves a deployment for later runs. */
+export async function saveDeployment(dataDir: string, d: Deployment): Promise<string> {
+  const file = deploymentFile(dataDir, BigInt(d.chainId));
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify(d, null, 2)}\n`);
+  return file;
+}
+
+/**
+ * The saved deployment for the provider's chain, if there is one and its contract still has code
+ * (an embedded chain forgets everything when it stops).
+ */
+export async function loadDeployment(
+  dataDir: string,
+  provider: Provider,
+): Promise<Deployment | undefined> {
+  const chainId = (await provider.getNetwork()).chainId;
+  let saved: Deployment;
+  try {
+    saved = JSON.parse(await readFile(deploymentFile(dataDir, chainId), "utf8")) as Deployment;
+  } catch {
+    return undefined;
+  }
+  return (await provider.getCode(saved.channels)) === "0x" ? undefined : saved;
+}
