@@ -140,6 +140,13 @@ export class ChainClient {
     return this.#me;
   }
 
+  /** The token's decimals, for showing amounts in whole tokens. */
+  async tokenDecimals(): Promise<number> {
+    return Number(
+      await this.#read("read the token decimals", () => this.#token.getFunction("decimals")()),
+    );
+  }
+
   /** The token balance of `owner` (default: this client's account). */
   async tokenBalance(owner?: Address): Promise<bigint> {
     const who = owner ?? (await this.address());

@@ -4,7 +4,6 @@
  * restarts (state and cursor in level) and RPC outages (a failed poll changes nothing).
  */
 import { EventEmitter } from "node:events";
-import type { Log } from "ethers";
 import type { ChainClient } from "../chain/client.ts";
 import type { SignedBalanceProof } from "../signed.ts";
 import { type Address, asChannelId, type ChannelId } from "../types.ts";
@@ -15,6 +14,7 @@ import {
   type WatcherState,
   watcherTransition,
 } from "./core.ts";
+import { decodeChannelLog } from "./decode.ts";
 import { WatcherStore } from "./store.ts";
 
 /** Options of {@link startWatcher}. */
@@ -106,7 +106,7 @@ export class Watcher extends EventEmitter {
         toBlock: to,
       });
       for (const log of logs) {
-        const input = this.#decode(log);
+        const input = decodeChannelLog(this.#opts.chain.contract.interface, log);
         if (input) apply(input);
       }
       apply({ type: "ChainBlock", block: to });
@@ -163,47 +163,6 @@ export class Watcher extends EventEmitter {
           this.emit("error", err);
         }
         return;
-    }
-  }
-
-  #decode(log: Log): WatcherInput | undefined {
-    const iface = this.#opts.chain.contract.interface;
-    const parsed = iface.parseLog({ topics: [...log.topics], data: log.data });
-    if (!parsed) return undefined;
-    const a = parsed.args;
-    const channelId = asChannelId(a[0] as string);
-    switch (parsed.name) {
-      case "ChannelOpened":
-        return {
-          type: "ChainChannelOpened",
-          channelId,
-          a: a[1] as Address,
-          b: a[2] as Address,
-          deposit: a[5] as bigint,
-        };
-      case "Deposited":
-        return { type: "ChainDeposited", channelId, forB: a[1] as boolean, total: a[2] as bigint };
-      case "ChannelClosed":
-        return {
-          type: "ChainChannelClosed",
-          channelId,
-          closer: a[1] as Address,
-          nonce: a[2] as bigint,
-          transferred: a[3] as bigint,
-          finalizesAt: Number(a[4]),
-        };
-      case "ProofUpdated":
-        return {
-          type: "ChainProofUpdated",
-          channelId,
-          ofB: a[1] as boolean,
-          nonce: a[2] as bigint,
-          transferred: a[3] as bigint,
-        };
-      case "ChannelSettled":
-        return { type: "ChainChannelSettled", channelId };
-      default:
-        return undefined;
     }
   }
 }
