@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { ChannelErrorCode } from "../../channels/errors.ts";
 import type { ChannelState } from "../../channels/state/channel-state.ts";
-import type { ChannelInput } from "../../channels/state/inputs.ts";
+import type { ChannelInput, ReceiveSettlementProposal } from "../../channels/state/inputs.ts";
 import { type TransitionContext, transition } from "../../channels/state/transition.ts";
 import {
   alice,
@@ -329,7 +329,10 @@ const rows: Row[] = [
   {
     name: "countersignature of nothing we proposed",
     state: bobWithHistory,
-    input: () => ({ ...settlementProposal(70n, 80n), type: "ReceiveSettlementSignature" }),
+    input: () => ({
+      ...(settlementProposal(70n, 80n) as ReceiveSettlementProposal),
+      type: "ReceiveSettlementSignature",
+    }),
     effect: "InvalidReceivedSettlement",
     code: "SETTLEMENT_UNEXPECTED",
   },
