@@ -1,0 +1,296 @@
+/**
+ * The market's HTTP API (fastify, schema-validated) and WebSocket push stream.
+ *
+ * Every body is checked against a JSON schema, every signature is verified in the worker
+ * pool, and every refusal is a 4xx with `{ code, reason }` where `code` is a
+ * {@link MarketErrorCode}: nothing changes on a refusal.
+ */
+import websocket from "@fastify/websocket";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import type { BookQuery } from "../core/market-core.ts";
+import { type Address, type DealId, MarketError, type MarketErrorCode, type OfferSpec, type OrderId, type RequestSpec } from "../types.ts";
+import type { MarketService } from "./market-service.ts";
+import {
+  acceptBody,
+  addressParams,
+  amendBody,
+  bookQuery,
+  cancelBody,
+  dealIdParams,
+  orderIdParams,
+  placeBody,
+  ratingBody,
+  rejectBody,
+} from "./schemas.ts";
+import { type MarketTypeName, offerMessage, requestMessage, type TypedMessage } from "./typed-data.ts";
+
+const STATUS: Record<MarketErrorCode, number> = {
+  INVALID_BODY: 400,
+  INVALID_PRICE: 400,
+  INVALID_QUANTITY: 400,
+  INVALID_DURATION: 400,
+  INVALID_ATTRIBUTE: 400,
+  BAD_SIGNATURE: 401,
+  WRONG_SIGNER: 403,
+  NOT_A_PARTY: 403,
+  SIGNATURE_EXPIRED: 410,
+  ORDER_EXPIRED: 410,
+  REPLAYED: 409,
+  ALREADY_ACCEPTED: 409,
+  ALREADY_RATED: 409,
+  BAD_DEAL_STATE: 409,
+  INSUFFICIENT_CAPACITY: 409,
+  ORDER_NOT_FOUND: 404,
+  DEAL_NOT_FOUND: 404,
+  PROFILE_NOT_FOUND: 404,
+  BOOK_FULL: 503,
+};
+
+/** JSON with bigints as decimal strings. */
+function json(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  return reply
+    .code(status)
+    .type("application/json")
+    .send(JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+}
+
+function fail(code: MarketErrorCode, reason: string): never {
+  throw new MarketError(code, reason);
+}
+
+/** Options of the HTTP server. */
+export interface MarketServerOptions {
+  /** Log requests (default false). */
+  readonly logger?: boolean;
+}
+
+/**
+ * Builds the fastify app for a market service (call `listen` on it).
+ *
+ * @example
+ * const svc = await MarketService.open({ dir: "./market-db" });
+ * const app = await buildMarketServer(svc);
+ * await app.listen({ host: "127.0.0.1", port: 8080 });
+ */
+export async function buildMarketServer(
+  svc: MarketService,
+  opts: MarketServerOptions = {},
+): Promise<FastifyInstance> {
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 64 * 1024 });
+  await app.register(websocket, { options: { maxPayload: 4096 } });
+
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof MarketError) return json(reply, STATUS[err.code], { code: err.code, reason: err.message });
+    const e = err as { validation?: unknown; statusCode?: number; message: string };
+    if (e.validation || (e.statusCode && e.statusCode < 500)) {
+      return json(reply, 400, { code: "INVALID_BODY", reason: e.message });
+    }
+    reply.log.error(err);
+    return json(reply, 500, { code: "INTERNAL", reason: "internal error" });
+  });
+  app.setNotFoundHandler((_req, reply) => json(reply, 404, { code: "NOT_FOUND", reason: "no such route" }));
+
+  /** Verifies a signature in the worker pool; returns the digest and the signer. */
+  async function verify(type: MarketTypeName, msg: TypedMessage, sig: string) {
+    const v = await svc.verifier.verify(type, msg, sig);
+    if (v.digest === null) fail("INVALID_BODY", "a value does not fit its signed type");
+    if (v.signer === null) fail("BAD_SIGNATURE", "the signature is invalid");
+    return { digest: v.digest, signer: v.signer };
+  }
+
+  app.post("/orders", { schema: { body: placeBody } }, async (req, reply) => {
+    const body = req.body as { order: Record<string, unknown>; signature: string };
+    const spec = parseOrder(body.order);
+    const msg = spec.side === "offer" ? offerMessage(spec) : requestMessage(spec);
+    const { digest, signer } = await verify(spec.side === "offer" ? "Offer" : "Request", msg, body.signature);
+    if (signer !== spec.owner) fail("WRONG_SIGNER", "the order is not signed by its owner");
+    const events = await svc.execute({ type: "PlaceOrder", id: digest as OrderId, spec });
+    const order = svc.core.order(digest)!;
+    const deals = events.flatMap((e) => (e.type === "Matched" ? [e.deal] : []));
+    return json(reply, 201, { orderId: digest, status: order.status, open: order.open, deals });
+  });
+
+  app.post("/orders/:id/amend", { schema: { params: orderIdParams, body: amendBody } }, async (req, reply) => {
+    const id = (req.params as { id: string }).id.toLowerCase() as OrderId;
+    const b = req.body as { price: string; quantity: number; nonce: string; expiry: number; signature: string };
+    const msg = { orderId: id, price: BigInt(b.price), quantity: b.quantity, nonce: BigInt(b.nonce), expiry: b.expiry };
+    const { digest, signer } = await verify("AmendOrder", msg, b.signature);
+    const events = await svc.execute({ type: "AmendOrder", digest, orderId: id, signer, price: msg.price, quantity: b.quantity, expiry: b.expiry });
+    const order = svc.core.order(id)!;
+    const deals = events.flatMap((e) => (e.type === "Matched" ? [e.deal] : []));
+    return json(reply, 200, { orderId: id, status: order.status, open: order.open, deals });
+  });
+
+  app.post("/orders/:id/cancel", { schema: { params: orderIdParams, body: cancelBody } }, async (req, reply) => {
+    const id = (req.params as { id: string }).id.toLowerCase() as OrderId;
+    const b = req.body as { nonce: string; expiry: number; signature: string };
+    const { digest, signer } = await verify("CancelOrder", { orderId: id, nonce: BigInt(b.nonce), expiry: b.expiry }, b.signature);
+    await svc.execute({ type: "CancelOrder", digest, orderId: id, signer, expiry: b.expiry });
+    return json(reply, 200, { orderId: id, status: "cancelled" });
+  });
+
+  app.get("/orders/:id", { schema: { params: orderIdParams } }, async (req, reply) => {
+    const o = svc.core.order((req.params as { id: string }).id.toLowerCase());
+    if (!o) fail("ORDER_NOT_FOUND", "unknown order");
+    return json(reply, 200, o);
+  });
+
+  app.get("/book", { schema: { querystring: bookQuery } }, async (req, reply) => {
+    const q = req.query as Record<string, string | number | undefined>;
+    const split = (v: unknown) => (typeof v === "string" && v.length > 0 ? v.split(",") : []);
+    const query: BookQuery = {
+      side: (q.side as "offer" | "request" | undefined) ?? "offer",
+      kind: q.kind as string,
+      priceUnit: q.priceUnit as string,
+      countries: split(q.countries),
+      regions: split(q.regions),
+      asns: split(q.asns).map(Number),
+      ipClasses: split(q.ipClasses),
+      protocols: split(q.protocols),
+      minBandwidthMbps: Number(q.minBandwidthMbps ?? 0),
+      minRatingMilli: Number(q.minRatingMilli ?? 0),
+      maxPrice: q.maxPrice === undefined ? BigInt(Number.MAX_SAFE_INTEGER) : BigInt(q.maxPrice),
+      durationS: Number(q.durationS ?? 60),
+      limit: Number(q.limit ?? 50),
+    };
+    const r = svc.core.book(query, svc.now());
+    if (!r.ok) fail(r.code, r.reason);
+    return json(reply, 200, { orders: r.value });
+  });
+
+  app.get("/deals/:id", { schema: { params: dealIdParams } }, async (req, reply) => {
+    const d = svc.core.deal((req.params as { id: string }).id);
+    if (!d) fail("DEAL_NOT_FOUND", "unknown deal");
+    return json(reply, 200, d);
+  });
+
+  app.get("/wallets/:address/deals", { schema: { params: addressParams } }, async (req, reply) => {
+    const a = (req.params as { address: string }).address.toLowerCase() as Address;
+    return json(reply, 200, { deals: svc.core.dealsOf(a) });
+  });
+
+  app.get("/wallets/:address", { schema: { params: addressParams } }, async (req, reply) => {
+    const a = (req.params as { address: string }).address.toLowerCase() as Address;
+    return json(reply, 200, svc.core.wallet(a));
+  });
+
+  app.get("/profiles/:address", { schema: { params: addressParams } }, async (req, reply) => {
+    const p = svc.core.profile((req.params as { address: string }).address.toLowerCase() as Address);
+    if (!p) fail("PROFILE_NOT_FOUND", "no such provider");
+    return json(reply, 200, p);
+  });
+
+  app.post("/deals/:id/accept", { schema: { params: dealIdParams, body: acceptBody } }, async (req, reply) => {
+    const id = (req.params as { id: string }).id as DealId;
+    const deal = svc.core.deal(id);
+    if (!deal) fail("DEAL_NOT_FOUND", "unknown deal");
+    const { digest, signer } = await verify("AcceptDeal", { dealId: id, maxCost: deal.maxCost }, (req.body as { signature: string }).signature);
+    await svc.execute({ type: "AcceptDeal", digest, dealId: id, signer });
+    return json(reply, 200, svc.core.deal(id));
+  });
+
+  app.post("/deals/:id/reject", { schema: { params: dealIdParams, body: rejectBody } }, async (req, reply) => {
+    const id = (req.params as { id: string }).id as DealId;
+    const b = req.body as { reason: string; signature: string };
+    const { digest, signer } = await verify("RejectDeal", { dealId: id, reason: b.reason }, b.signature);
+    await svc.execute({ type: "RejectDeal", digest, dealId: id, signer, reason: b.reason });
+    return json(reply, 200, svc.core.deal(id));
+  });
+
+  app.post("/deals/:id/rating", { schema: { params: dealIdParams, body: ratingBody } }, async (req, reply) => {
+    const id = (req.params as { id: string }).id as DealId;
+    const b = req.body as { score: number; signature: string };
+    const { digest, signer } = await verify("Rating", { dealId: id, score: b.score }, b.signature);
+    await svc.execute({ type: "RateDeal", digest, dealId: id, signer, score: b.score });
+    const deal = svc.core.deal(id)!;
+    return json(reply, 201, { dealId: id, score: b.score, profile: svc.core.profile(deal.provider) });
+  });
+
+  // Push: the client proves its wallet by signing a fresh challenge (StreamAuth), then
+  // receives the matches and deal status changes addressed to it.
+  app.get("/stream", { websocket: true }, (socket) => {
+    const challenge = `tollway-market:${svc.now()}:${Math.random().toString(36).slice(2)}`;
+    let unsubscribe: (() => void) | undefined;
+    const send = (v: unknown) =>
+      socket.send(JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x)));
+    send({ type: "challenge", challenge });
+    socket.on("message", (raw: Buffer) => {
+      void (async () => {
+        let m: { type?: unknown; signature?: unknown };
+        try {
+          m = JSON.parse(raw.toString("utf8"));
+        } catch {
+          // Not JSON: answer with a typed error, keep the socket.
+          send({ type: "error", code: "INVALID_BODY", reason: "not JSON" });
+          return;
+        }
+        if (m.type !== "auth" || typeof m.signature !== "string" || unsubscribe) {
+          send({ type: "error", code: "INVALID_BODY", reason: "expected one auth message" });
+          return;
+        }
+        const v = await svc.verifier.verify("StreamAuth", { challenge }, m.signature);
+        if (!v.signer) {
+          send({ type: "error", code: "BAD_SIGNATURE", reason: "bad challenge signature" });
+          return;
+        }
+        unsubscribe = svc.subscribe(v.signer, (e) => {
+          const { to: _to, ...rest } = e;
+          send(rest);
+        });
+        send({ type: "ready", address: v.signer });
+      })();
+    });
+    socket.on("close", () => unsubscribe?.());
+  });
+
+  return app;
+}
+
+/** Turns a schema-checked order body into a spec (addresses lowercased, amounts as bigint). */
+function parseOrder(o: Record<string, unknown>): OfferSpec | RequestSpec {
+  const owner = (o.owner as string).toLowerCase() as Address;
+  if (o.side === "offer") {
+    return {
+      side: "offer",
+      owner,
+      kind: o.kind as OfferSpec["kind"],
+      priceUnit: o.priceUnit as OfferSpec["priceUnit"],
+      country: o.country as string,
+      region: (o.region as string | undefined) ?? "",
+      asn: o.asn as number,
+      ipClass: o.ipClass as OfferSpec["ipClass"],
+      protocols: o.protocols as OfferSpec["protocols"],
+      bandwidthMbps: o.bandwidthMbps as number,
+      minDurationS: o.minDurationS as number,
+      maxDurationS: o.maxDurationS as number,
+      maxStickyS: o.maxStickyS as number,
+      exitPolicies: o.exitPolicies as OfferSpec["exitPolicies"],
+      price: BigInt(o.price as string),
+      quantity: o.quantity as number,
+      nonce: BigInt(o.nonce as string),
+      expiry: o.expiry as number,
+    };
+  }
+  return {
+    side: "request",
+    owner,
+    kind: o.kind as RequestSpec["kind"],
+    priceUnit: o.priceUnit as RequestSpec["priceUnit"],
+    countries: (o.countries as string[] | undefined) ?? [],
+    regions: (o.regions as string[] | undefined) ?? [],
+    asns: (o.asns as number[] | undefined) ?? [],
+    ipClasses: (o.ipClasses as RequestSpec["ipClasses"] | undefined) ?? [],
+    protocols: (o.protocols as RequestSpec["protocols"] | undefined) ?? [],
+    minBandwidthMbps: (o.minBandwidthMbps as number | undefined) ?? 0,
+    minRatingMilli: (o.minRatingMilli as number | undefined) ?? 0,
+    minCompletedDeals: (o.minCompletedDeals as number | undefined) ?? 0,
+    maxPrice: BigInt(o.maxPrice as string),
+    durationS: o.durationS as number,
+    stickyS: (o.stickyS as number | undefined) ?? 0,
+    exitPolicy: (o.exitPolicy as RequestSpec["exitPolicy"] | undefined) ?? "replace",
+    quantity: o.quantity as number,
+    volumeGib: (o.volumeGib as number | undefined) ?? 0,
+    nonce: BigInt(o.nonce as string),
+    expiry: o.expiry as number,
+  };
+}

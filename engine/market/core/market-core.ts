@@ -1,0 +1,698 @@
+/**
+ * The market's state machine: order book, deal book, wallets and profiles behind one
+ * `apply(command, now)`. Deterministic — no clock, no randomness, no I/O — so the journal can
+ * rebuild it by replaying the commands it accepted, with the times they were accepted at.
+ *
+ * Commands arrive already authenticated (the API layer recovered the signer off the event
+ * loop); the core still checks that the signer may do what it asks, that no signed message is
+ * used twice and that nothing has expired. A refused command returns a rejection and changes
+ * nothing.
+ */
+import { PROTOCOLS, type Protocol } from "../book/attributes.ts";
+import { type BookOrderView, Matcher, type RequestInput } from "../book/matcher.ts";
+import { EFFECT_FILL, type MatchEffects } from "../book/match-effects.ts";
+import {
+  type Deal,
+  type DealContext,
+  type DealEffect,
+  type DealInput,
+  type DealStatus,
+  type DealTimeouts,
+  dealTransition,
+  isTerminal,
+  type Party,
+  proposeDeal,
+} from "../deals/deal-protocol.ts";
+import { addRating, emptyProfile, type Profile, ratingMilli, recordOutcome } from "../profiles/profile.ts";
+import {
+  type Address,
+  type DealId,
+  type OrderId,
+  type OrderSpec,
+  type Rejection,
+  type Result,
+  rejection,
+} from "../types.ts";
+import { emptyWallet, release, reserve, setBalance, type Wallet } from "../wallets/wallet.ts";
+import { encodeOffer, encodeRequest, Interner } from "./order-codec.ts";
+
+/** Everything the market accepts. Signed ones carry the digest that was signed. */
+export type MarketCommand =
+  | { readonly type: "PlaceOrder"; readonly id: OrderId; readonly spec: OrderSpec }
+  | {
+      readonly type: "AmendOrder";
+      readonly digest: string;
+      readonly orderId: OrderId;
+      readonly signer: Address;
+      readonly price: bigint;
+      readonly quantity: number;
+      readonly expiry: number;
+    }
+  | {
+      readonly type: "CancelOrder";
+      readonly digest: string;
+      readonly orderId: OrderId;
+      readonly signer: Address;
+      readonly expiry: number;
+    }
+  | {
+      readonly type: "AcceptDeal";
+      readonly digest: string;
+      readonly dealId: DealId;
+      readonly signer: Address;
+    }
+  | {
+      readonly type: "RejectDeal";
+      readonly digest: string;
+      readonly dealId: DealId;
+      readonly signer: Address;
+      readonly reason: string;
+    }
+  | {
+      readonly type: "RateDeal";
+      readonly digest: string;
+      readonly dealId: DealId;
+      readonly signer: Address;
+      readonly score: number;
+    }
+  | { readonly type: "ChannelReady"; readonly dealId: DealId }
+  | { readonly type: "TunnelUp"; readonly dealId: DealId }
+  | {
+      readonly type: "ReportUsage";
+      readonly dealId: DealId;
+      readonly paid: bigint;
+      readonly bytes: number;
+    }
+  | {
+      readonly type: "TearDown";
+      readonly dealId: DealId;
+      readonly by: Party;
+      readonly reason: string;
+      readonly paid: bigint;
+      readonly bytes: number;
+    }
+  | { readonly type: "SetBalance"; readonly address: Address; readonly balance: bigint }
+  | { readonly type: "Tick" };
+
+/** What happened, for the push stream and the caller. `to` lists the wallets to tell. */
+export type MarketEvent =
+  | {
+      readonly type: "OrderPlaced";
+      readonly orderId: OrderId;
+      readonly to: readonly Address[];
+      readonly open: number;
+    }
+  | {
+      readonly type: "OrderChanged";
+      readonly orderId: OrderId;
+      readonly to: readonly Address[];
+      readonly status: OrderStatus;
+      readonly open: number;
+    }
+  | { readonly type: "Matched"; readonly deal: Deal; readonly to: readonly Address[] }
+  | {
+      readonly type: "DealStatus";
+      readonly deal: Deal;
+      readonly from: DealStatus;
+      readonly status: DealStatus;
+      readonly reason: string;
+      readonly to: readonly Address[];
+    };
+
+/** Lifecycle of an order record. */
+export type OrderStatus = "open" | "filled" | "cancelled" | "expired";
+
+/** An order as the market keeps it. */
+export interface OrderRecord {
+  readonly id: OrderId;
+  readonly spec: OrderSpec;
+  readonly status: OrderStatus;
+  /** Quantity open in the book now. */
+  readonly open: number;
+  /** Quantity that went into deals. */
+  readonly matched: number;
+  /** Current price (amends change it). */
+  readonly price: bigint;
+}
+
+/** Settings of the market. */
+export interface MarketConfig {
+  readonly commissionBps?: number;
+  readonly timeouts?: Partial<DealTimeouts>;
+  /** Order slots to pre-allocate in the book. */
+  readonly capacity?: number;
+}
+
+/** A book query. Empty lists mean any. */
+export interface BookQuery {
+  readonly side: "offer" | "request";
+  readonly kind: string;
+  readonly priceUnit: string;
+  readonly countries: readonly string[];
+  readonly regions: readonly string[];
+  readonly asns: readonly number[];
+  readonly ipClasses: readonly string[];
+  readonly protocols: readonly string[];
+  readonly minBandwidthMbps: number;
+  readonly minRatingMilli: number;
+  readonly maxPrice: bigint;
+  readonly durationS: number;
+  readonly limit: number;
+}
+
+/** One row of a book query. */
+export interface BookRow {
+  readonly orderId: OrderId;
+  readonly side: "offer" | "request";
+  readonly owner: Address;
+  readonly price: bigint;
+  readonly open: number;
+  readonly spec: OrderSpec;
+}
+
+interface MutableOrder {
+  id: OrderId;
+  spec: OrderSpec;
+  status: OrderStatus;
+  open: number;
+  matched: number;
+  price: bigint;
+  /** The order's id in the matcher while it rests there, else -1. */
+  matcherId: number;
+}
+
+const DEFAULT_TIMEOUTS: DealTimeouts = { acceptMs: 30_000, activateMs: 60_000 };
+
+/**
+ * The market core.
+ *
+ * @example
+ * const core = new MarketCore({ commissionBps: 100 });
+ * const r = core.apply({ type: "PlaceOrder", id, spec }, Date.now());
+ * if (r.ok) for (const e of r.value) push(e);
+ */
+export class MarketCore {
+  private readonly matcher: Matcher;
+  private readonly owners = new Interner(0);
+  private readonly regions = new Interner(1);
+  private readonly orders = new Map<OrderId, MutableOrder>();
+  private readonly byMatcherId = new Map<number, MutableOrder>();
+  private readonly deals = new Map<DealId, Deal>();
+  private readonly openDeals = new Set<DealId>();
+  private readonly dealsByParty = new Map<Address, DealId[]>();
+  private readonly wallets = new Map<Address, Wallet>();
+  private readonly profiles = new Map<Address, Profile>();
+  /** Digests of signed messages already used, with the time they stop mattering (ms). */
+  private readonly seen = new Map<string, number>();
+  private dealSeq = 0;
+  private readonly commissionBps: number;
+  private readonly timeouts: DealTimeouts;
+
+  constructor(config: MarketConfig = {}) {
+    this.commissionBps = config.commissionBps ?? 0;
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...config.timeouts };
+    this.matcher = new Matcher({ capacity: config.capacity ?? 1 << 16 });
+  }
+
+  /**
+   * Applies one command at time `now` (ms).
+   * @returns the events it caused, or a rejection (see {@link MarketErrorCode}) that changed nothing.
+   */
+  apply(cmd: MarketCommand, now: number): Result<MarketEvent[]> {
+    const events: MarketEvent[] = [];
+    const r = this.dispatch(cmd, now, events);
+    return r ?? { ok: true, value: events };
+  }
+
+  // ---- reads ------------------------------------------------------------------------------
+
+  /** An order record, or undefined. */
+  order(id: string): OrderRecord | undefined {
+    const o = this.orders.get(id as OrderId);
+    return o ? snapshot(o) : undefined;
+  }
+
+  /** A deal, or undefined. */
+  deal(id: string): Deal | undefined {
+    return this.deals.get(id as DealId);
+  }
+
+  /** Deals a wallet is a party to, oldest first. */
+  dealsOf(address: Address): Deal[] {
+    return (this.dealsByParty.get(address) ?? []).map((id) => this.deals.get(id)!);
+  }
+
+  /** A wallet's funds (zero when never seen). */
+  wallet(address: Address): Wallet {
+    return this.wallets.get(address) ?? emptyWallet(address);
+  }
+
+  /** A provider's profile, or undefined when it never offered anything. */
+  profile(address: Address): (Profile & { readonly ratingMilli: number }) | undefined {
+    const p = this.profiles.get(address);
+    return p ? { ...p, ratingMilli: ratingMilli(p) } : undefined;
+  }
+
+  /** Resting orders by filter, best first. Offers come in the order a request would fill them. */
+  book(q: BookQuery, now: number): Result<BookRow[]> {
+    const limit = Math.max(1, Math.min(q.limit, 500));
+    let views: BookOrderView[];
+    if (q.side === "offer") {
+      const filter = encodeRequest(
+        {
+          side: "request",
+          owner: "0x0000000000000000000000000000000000000000",
+          kind: q.kind as never,
+          priceUnit: q.priceUnit as never,
+          countries: q.countries,
+          regions: q.regions.filter((r) => this.regions.lookup(r) !== undefined),
+          asns: q.asns,
+          ipClasses: q.ipClasses as never,
+          protocols: q.protocols as never,
+          minBandwidthMbps: q.minBandwidthMbps,
+          minRatingMilli: q.minRatingMilli,
+          minCompletedDeals: 0,
+          maxPrice: q.maxPrice,
+          durationS: q.durationS,
+          stickyS: 0,
+          exitPolicy: "replace",
+          quantity: 1,
+          volumeGib: 1,
+          nonce: 0n,
+          expiry: Math.floor(now / 1000) + 1,
+        },
+        0,
+        new Interner(1),
+      );
+      if (!filter.ok) return filter;
+      // Region names map to this market's numbers, not the scratch interner's.
+      const f: RequestInput = {
+        ...filter.value,
+        regions: q.regions.map((r) => this.regions.lookup(r) ?? -1).filter((r) => r > 0),
+        exitPolicy: 1,
+      };
+      if (q.regions.length > 0 && f.regions.length === 0) return { ok: true, value: [] };
+      views = this.matcher
+        .queryOffers({ ...f, exitPolicy: 1 }, now, limit * 4)
+        .slice(0, limit);
+    } else {
+      const kind = ["ip", "tunnel", "fastlane"].indexOf(q.kind);
+      const unit = ["second", "gib"].indexOf(q.priceUnit);
+      if (kind < 0 || unit < 0) return rejection("INVALID_ATTRIBUTE", "unknown kind or unit");
+      views = this.matcher.queryRequests(kind, unit, now, limit);
+    }
+    const rows: BookRow[] = [];
+    for (const v of views) {
+      const o = this.byMatcherId.get(v.id);
+      if (!o) continue;
+      rows.push({ orderId: o.id, side: o.spec.side, owner: o.spec.owner, price: o.price, open: v.qty, spec: o.spec });
+    }
+    return { ok: true, value: rows };
+  }
+
+  /** Live orders in the book. */
+  get bookSize(): number {
+    return this.matcher.size;
+  }
+
+  /** A digest of the whole state, for replay tests: equal states give equal strings. */
+  fingerprint(): string {
+    const orders = [...this.orders.values()].map((o) => [o.id, o.status, o.open, o.matched, String(o.price), o.matcherId]);
+    const book = this.matcher.liveIds().map((id) => {
+      const v = this.matcher.order(id)!;
+      return [id, v.price, v.qty, v.seq];
+    });
+    return JSON.stringify(
+      { orders, book, deals: [...this.deals.values()], wallets: [...this.wallets.values()], profiles: [...this.profiles.values()], dealSeq: this.dealSeq },
+      (_k, v) => (typeof v === "bigint" ? `${v}n` : v),
+    );
+  }
+
+  // ---- commands ---------------------------------------------------------------------------
+
+  private dispatch(cmd: MarketCommand, now: number, ev: MarketEvent[]): Rejection | undefined {
+    switch (cmd.type) {
+      case "PlaceOrder":
+        return this.place(cmd.id, cmd.spec, now, ev);
+      case "AmendOrder": {
+        const bad = this.fresh(cmd.digest, cmd.expiry, now);
+        if (bad) return bad;
+        const o = this.orders.get(cmd.orderId);
+        if (!o || o.status !== "open" || o.matcherId < 0) {
+          return rejection("ORDER_NOT_FOUND", `no open order ${cmd.orderId}`);
+        }
+        if (o.spec.owner !== cmd.signer) return rejection("WRONG_SIGNER", "only the owner may amend");
+        const price = toNumber(cmd.price);
+        if (price === undefined) return rejection("INVALID_PRICE", "price out of range");
+        const r = this.matcher.amend(o.matcherId, price, cmd.quantity, now);
+        if (typeof r !== "number") return r;
+        this.remember(cmd.digest, cmd.expiry);
+        o.price = cmd.price;
+        this.afterTaker(o, now, ev);
+        ev.push({ type: "OrderChanged", orderId: o.id, to: [o.spec.owner], status: o.status, open: o.open });
+        return undefined;
+      }
+      case "CancelOrder": {
+        const bad = this.fresh(cmd.digest, cmd.expiry, now);
+        if (bad) return bad;
+        const o = this.orders.get(cmd.orderId);
+        if (!o || o.status !== "open") return rejection("ORDER_NOT_FOUND", `no open order ${cmd.orderId}`);
+        if (o.spec.owner !== cmd.signer) return rejection("WRONG_SIGNER", "only the owner may cancel");
+        if (o.matcherId >= 0) {
+          this.matcher.cancel(o.matcherId);
+          this.byMatcherId.delete(o.matcherId);
+        }
+        this.remember(cmd.digest, cmd.expiry);
+        o.matcherId = -1;
+        o.open = 0;
+        o.status = "cancelled";
+        ev.push({ type: "OrderChanged", orderId: o.id, to: [o.spec.owner], status: "cancelled", open: 0 });
+        return undefined;
+      }
+      case "AcceptDeal":
+      case "RejectDeal": {
+        if (this.seen.has(cmd.digest)) return rejection("REPLAYED", "this signature was already used");
+        const deal = this.deals.get(cmd.dealId);
+        if (!deal) return rejection("DEAL_NOT_FOUND", `no deal ${cmd.dealId}`);
+        const party = partyOf(deal, cmd.signer);
+        if (!party) return rejection("NOT_A_PARTY", "the signer is not a party to the deal");
+        const input: DealInput =
+          cmd.type === "AcceptDeal"
+            ? { type: "ReceiveAccept", party }
+            : { type: "ReceiveReject", party, reason: cmd.reason };
+        let wallet: Wallet | undefined;
+        if (cmd.type === "AcceptDeal" && party === "requester" && deal.status === "proposed" && !deal.requesterAccepted) {
+          // Accepting reserves the deal's maximum cost: no one can promise more than it holds.
+          const r = reserve(this.wallet(deal.requester), deal.maxCost);
+          if (!r.ok) return r;
+          wallet = r.value;
+        }
+        const bad = this.runDeal(deal, input, now, ev, () => {
+          if (wallet) this.wallets.set(wallet.address, wallet);
+          this.seen.set(cmd.digest, Number.MAX_SAFE_INTEGER);
+        });
+        return bad;
+      }
+      case "RateDeal": {
+        if (this.seen.has(cmd.digest)) return rejection("REPLAYED", "this signature was already used");
+        const deal = this.deals.get(cmd.dealId);
+        if (!deal) return rejection("DEAL_NOT_FOUND", `no deal ${cmd.dealId}`);
+        if (deal.requester !== cmd.signer) return rejection("NOT_A_PARTY", "only the requester rates");
+        if (!Number.isInteger(cmd.score) || cmd.score < 1 || cmd.score > 5) {
+          return rejection("INVALID_ATTRIBUTE", "score must be 1..5");
+        }
+        if (deal.status === "rejected" || deal.status === "expired" || (deal.status === "failed" && deal.activeAt === 0)) {
+          return rejection("BAD_DEAL_STATE", "only a deal that ran can be rated");
+        }
+        return this.runDeal(deal, { type: "ActionRated" }, now, ev, () => {
+          this.seen.set(cmd.digest, Number.MAX_SAFE_INTEGER);
+          const p = addRating(this.profileOf(deal.provider), cmd.score);
+          this.setProfile(p);
+        });
+      }
+      case "ChannelReady":
+      case "TunnelUp":
+      case "ReportUsage":
+      case "TearDown": {
+        const deal = this.deals.get(cmd.dealId);
+        if (!deal) return rejection("DEAL_NOT_FOUND", `no deal ${cmd.dealId}`);
+        const input: DealInput =
+          cmd.type === "ChannelReady"
+            ? { type: "ActionChannelReady" }
+            : cmd.type === "TunnelUp"
+              ? { type: "ActionTunnelUp" }
+              : cmd.type === "ReportUsage"
+                ? { type: "ActionUsage", paid: cmd.paid, bytes: cmd.bytes }
+                : { type: "ActionTornDown", by: cmd.by, reason: cmd.reason, paid: cmd.paid, bytes: cmd.bytes };
+        return this.runDeal(deal, input, now, ev);
+      }
+      case "SetBalance": {
+        if (cmd.balance < 0n) return rejection("INVALID_QUANTITY", "negative balance");
+        this.wallets.set(cmd.address, setBalance(this.wallet(cmd.address), cmd.balance));
+        this.enforceCapacity(cmd.address, now, ev);
+        return undefined;
+      }
+      case "Tick": {
+        this.tick(now, ev);
+        return undefined;
+      }
+    }
+  }
+
+  private place(id: OrderId, spec: OrderSpec, now: number, ev: MarketEvent[]): Rejection | undefined {
+    if (this.orders.has(id) || this.seen.has(id)) return rejection("REPLAYED", "this order was already placed");
+    if (!(spec.expiry * 1000 > now)) return rejection("SIGNATURE_EXPIRED", "the order has expired");
+    const ownerIdx = this.owners.lookup(spec.owner) ?? this.owners.intern(spec.owner);
+    const enc = spec.side === "offer" ? encodeOffer(spec, ownerIdx, this.regions) : encodeRequest(spec, ownerIdx, this.regions);
+    if (!enc.ok) return enc;
+    const o: MutableOrder = {
+      id,
+      spec,
+      status: "open",
+      open: 0,
+      matched: 0,
+      price: spec.side === "offer" ? spec.price : spec.maxPrice,
+      matcherId: -1,
+    };
+    if (spec.side === "offer" && !this.profiles.has(spec.owner)) this.setProfile(emptyProfile(spec.owner));
+    const r =
+      spec.side === "offer"
+        ? this.matcher.placeOffer(enc.value as never, now)
+        : this.matcher.placeRequest(enc.value as never, now);
+    if (typeof r !== "number") return r;
+    this.orders.set(id, o);
+    this.remember(id, spec.expiry);
+    o.matcherId = r;
+    this.byMatcherId.set(r, o);
+    this.afterTaker(o, now, ev);
+    ev.push({ type: "OrderPlaced", orderId: id, to: [spec.owner], open: o.open });
+    return undefined;
+  }
+
+  /** Reads the matcher's effects for the order just placed or amended and makes deals. */
+  private afterTaker(o: MutableOrder, now: number, ev: MarketEvent[]): void {
+    const out = this.matcher.out;
+    const fills = collectFills(out);
+    o.open = this.matcher.takerLeft;
+    if (o.open === 0) {
+      this.byMatcherId.delete(o.matcherId);
+      o.matcherId = -1;
+      o.status = "filled";
+    }
+    for (const f of fills) {
+      if (f.type === "expired") {
+        const m = this.byMatcherId.get(f.id);
+        if (m) this.expireOrder(m, ev);
+        continue;
+      }
+      const maker = this.byMatcherId.get(f.maker)!;
+      maker.open = f.makerLeft;
+      maker.matched += f.qty;
+      o.matched += f.qty;
+      if (f.makerLeft === 0) {
+        this.byMatcherId.delete(f.maker);
+        maker.matcherId = -1;
+        maker.status = "filled";
+      }
+      const offer = f.makerIsOffer ? maker : o;
+      const request = f.makerIsOffer ? o : maker;
+      this.createDeal(offer, request, f.price, f.qty, now, ev);
+    }
+  }
+
+  private createDeal(offer: MutableOrder, request: MutableOrder, price: number, qty: number, now: number, ev: MarketEvent[]): void {
+    const os = offer.spec as Extract<OrderSpec, { side: "offer" }>;
+    const rs = request.spec as Extract<OrderSpec, { side: "request" }>;
+    const id = `d-${++this.dealSeq}` as DealId;
+    const common = PROTOCOLS.filter((p) => os.protocols.includes(p) && (rs.protocols.length === 0 || rs.protocols.includes(p)));
+    const { deal } = proposeDeal(
+      {
+        id,
+        offerId: offer.id,
+        requestId: request.id,
+        provider: os.owner,
+        requester: rs.owner,
+        kind: os.kind,
+        priceUnit: os.priceUnit,
+        protocol: (common[0] ?? os.protocols[0]) as Protocol,
+        price: BigInt(price),
+        quantity: qty,
+        durationS: rs.durationS,
+        volumeGib: rs.priceUnit === "gib" ? rs.volumeGib : 0,
+        commissionBps: this.commissionBps,
+      },
+      this.ctx(now),
+    );
+    this.deals.set(id, deal);
+    this.openDeals.add(id);
+    for (const a of new Set([deal.provider, deal.requester])) {
+      let list = this.dealsByParty.get(a);
+      if (!list) {
+        list = [];
+        this.dealsByParty.set(a, list);
+      }
+      list.push(id);
+    }
+    ev.push({ type: "Matched", deal, to: [deal.provider, deal.requester] });
+  }
+
+  /** Runs a deal transition and carries out its effects; `commit` runs only on success. */
+  private runDeal(deal: Deal, input: DealInput, now: number, ev: MarketEvent[], commit?: () => void): Rejection | undefined {
+    const t = dealTransition(deal, input, this.ctx(now));
+    if (!t.ok) return t;
+    commit?.();
+    this.deals.set(deal.id, t.deal);
+    if (isTerminal(t.deal.status)) this.openDeals.delete(deal.id);
+    this.effects(t.effects, now, ev);
+    return undefined;
+  }
+
+  private effects(effects: readonly DealEffect[], now: number, ev: MarketEvent[]): void {
+    for (const e of effects) {
+      switch (e.type) {
+        case "NotifyDealStatus":
+          ev.push({ type: "DealStatus", deal: e.deal, from: e.from, status: e.to, reason: e.reason, to: [e.deal.provider, e.deal.requester] });
+          break;
+        case "ReleaseFunds":
+          this.wallets.set(e.requester, release(this.wallet(e.requester), e.reserved, e.spent));
+          break;
+        case "RecordHistory":
+          this.setProfile(recordOutcome(this.profileOf(e.provider), e.outcome, e.bytes, e.uptimeS));
+          break;
+        case "RestoreQuantity":
+          this.restore(e.orderId, e.quantity, now, ev);
+          break;
+      }
+    }
+  }
+
+  /** Gives a deal's unused quantity back to its order: in place if it rests, else re-placed. */
+  private restore(id: OrderId, qty: number, now: number, ev: MarketEvent[]): void {
+    const o = this.orders.get(id);
+    if (!o || o.status === "cancelled" || o.status === "expired") return;
+    if (!(o.spec.expiry * 1000 > now)) return;
+    o.matched -= qty;
+    if (o.matcherId >= 0) {
+      const r = this.matcher.restore(o.matcherId, qty);
+      if (typeof r === "number") o.open = r;
+    } else {
+      const ownerIdx = this.owners.lookup(o.spec.owner)!;
+      const spec = { ...o.spec, quantity: qty, ...(o.spec.side === "offer" ? { price: o.price } : { maxPrice: o.price }) } as OrderSpec;
+      const enc = spec.side === "offer" ? encodeOffer(spec, ownerIdx, this.regions) : encodeRequest(spec, ownerIdx, this.regions);
+      if (!enc.ok) return;
+      const r =
+        spec.side === "offer"
+          ? this.matcher.placeOffer(enc.value as never, now)
+          : this.matcher.placeRequest(enc.value as never, now);
+      if (typeof r !== "number") return;
+      o.status = "open";
+      o.matcherId = r;
+      this.byMatcherId.set(r, o);
+      this.afterTaker(o, now, ev);
+    }
+    ev.push({ type: "OrderChanged", orderId: o.id, to: [o.spec.owner], status: o.status, open: o.open });
+  }
+
+  private tick(now: number, ev: MarketEvent[]): void {
+    for (const id of [...this.openDeals]) {
+      const deal = this.deals.get(id)!;
+      this.runDeal(deal, { type: "ActionTick" }, now, ev);
+    }
+    this.matcher.expire(now);
+    for (const f of collectFills(this.matcher.out)) {
+      if (f.type !== "expired") continue;
+      const o = this.byMatcherId.get(f.id);
+      if (o) this.expireOrder(o, ev);
+    }
+  }
+
+  /**
+   * Forgets the digests of signed messages that have expired (they are refused by their expiry
+   * anyway). Changes no outcome, so the shell may run it without journaling it.
+   */
+  compact(now: number): void {
+    for (const [digest, until] of this.seen) if (until <= now) this.seen.delete(digest);
+  }
+
+  private expireOrder(o: MutableOrder, ev: MarketEvent[]): void {
+    this.byMatcherId.delete(o.matcherId);
+    o.matcherId = -1;
+    o.open = 0;
+    o.status = "expired";
+    ev.push({ type: "OrderChanged", orderId: o.id, to: [o.spec.owner], status: "expired", open: 0 });
+  }
+
+  /** When a wallet's channels shrink under its reservations, its newest not-yet-active deals fail. */
+  private enforceCapacity(address: Address, now: number, ev: MarketEvent[]): void {
+    const ids = [...(this.dealsByParty.get(address) ?? [])].reverse();
+    for (const id of ids) {
+      const w = this.wallet(address);
+      if (w.reserved <= w.balance) return;
+      const d = this.deals.get(id)!;
+      if (d.requester !== address || d.status !== "accepted") continue;
+      const failed: Deal = { ...d, activateBy: now };
+      this.deals.set(id, failed);
+      this.runDeal(failed, { type: "ActionTick" }, now, ev);
+    }
+  }
+
+  private fresh(digest: string, expiry: number, now: number): Rejection | undefined {
+    if (this.seen.has(digest)) return rejection("REPLAYED", "this signature was already used");
+    if (!(expiry * 1000 > now)) return rejection("SIGNATURE_EXPIRED", "the signed message has expired");
+    return undefined;
+  }
+
+  private remember(digest: string, expiry: number): void {
+    // Past its expiry a message is refused anyway, so the digest can be forgotten then.
+    this.seen.set(digest, expiry * 1000);
+  }
+
+  private profileOf(address: Address): Profile {
+    return this.profiles.get(address) ?? emptyProfile(address);
+  }
+
+  private setProfile(p: Profile): void {
+    this.profiles.set(p.address, p);
+    const owner = this.owners.lookup(p.address) ?? this.owners.intern(p.address);
+    this.matcher.setProviderStats(owner, ratingMilli(p), p.dealsCompleted);
+  }
+
+  private ctx(now: number): DealContext {
+    return { now, timeouts: this.timeouts };
+  }
+}
+
+type Row =
+  | { type: "fill"; maker: number; makerIsOffer: boolean; price: number; qty: number; makerLeft: number }
+  | { type: "expired"; id: number };
+
+function collectFills(out: MatchEffects): Row[] {
+  const rows: Row[] = [];
+  for (let i = 0; i < out.count; i++) {
+    if (out.type[i] === EFFECT_FILL) {
+      rows.push({
+        type: "fill",
+        maker: out.maker[i]!,
+        makerIsOffer: out.makerIsOffer[i] === 1,
+        price: out.price[i]!,
+        qty: out.qty[i]!,
+        makerLeft: out.makerLeft[i]!,
+      });
+    } else rows.push({ type: "expired", id: out.maker[i]! });
+  }
+  return rows;
+}
+
+function partyOf(deal: Deal, signer: Address): Party | undefined {
+  if (signer === deal.provider) return "provider";
+  if (signer === deal.requester) return "requester";
+  return undefined;
+}
+
+function toNumber(v: bigint): number | undefined {
+  return v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : undefined;
+}
+
+function snapshot(o: MutableOrder): OrderRecord {
+  return { id: o.id, spec: o.spec, status: o.status, open: o.open, matched: o.matched, price: o.price };
+}
