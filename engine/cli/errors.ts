@@ -1,0 +1,58 @@
+/** CLI errors: one line that says what is wrong and what to do, and an exit code. */
+import { isChainError } from "../../channels/chain/errors.ts";
+
+export type CliErrorCode =
+  | "BAD_FLAG"
+  | "BAD_CONFIG"
+  | "NO_KEY"
+  | "BAD_KEYSTORE"
+  | "NO_DEPLOYMENT"
+  | "NOT_FOUND"
+  | "CHAIN";
+
+/** A failure the CLI reports as one line. */
+export class CliError extends Error {
+  readonly code: CliErrorCode;
+  readonly exitCode: number;
+  constructor(
+    code: CliErrorCode,
+    message: string,
+    opts: { exitCode?: number; cause?: unknown } = {},
+  ) {
+    super(message, { cause: opts.cause });
+    this.name = "CliError";
+    this.code = code;
+    this.exitCode = opts.exitCode ?? (code === "BAD_FLAG" || code === "BAD_CONFIG" ? 2 : 1);
+  }
+}
+
+/** The one line a user sees for any error, with advice where there is some. */
+export function explain(err: unknown, rpc?: string): string {
+  if (err instanceof CliError) return err.message;
+  if (isChainError(err)) {
+    switch (err.code) {
+      case "RPC_UNREACHABLE":
+        return `cannot reach the chain${rpc ? ` at ${rpc}` : ""} (${err.message}); check --rpc, or start one with \`tollway chain\``;
+      case "WRONG_CHAIN":
+        return `${err.message}; check --rpc and --chain-id`;
+      case "NO_CONTRACT":
+        return `${err.message}; check --channels, or deploy with \`tollway chain\``;
+      case "INSUFFICIENT_TOKEN_BALANCE":
+        return `${err.message}; fund the account with tokens first`;
+      case "INSUFFICIENT_ALLOWANCE":
+        return err.message;
+      case "INSUFFICIENT_GAS_FUNDS":
+        return `${err.message}; send it some ETH for gas`;
+      case "CONTRACT_REVERT":
+        if (err.errorName === "SettleWindowRunning") {
+          return `the settle window runs until ${new Date(Number(err.errorArgs[0]) * 1000).toISOString()}; settle after that`;
+        }
+        if (err.errorName === "ChannelNotOpen")
+          return `${err.message}: the channel is closing or settled`;
+        return err.message;
+      default:
+        return err.message;
+    }
+  }
+  return err instanceof Error ? err.message : String(err);
+}
