@@ -399,7 +399,7 @@ export class ChainClient {
         ? new ChainError("TX_REVERTED", `${what} was mined but reverted: ${err.message}`, err)
         : err;
     });
-    if (!receipt || receipt.status !== 1)
+    if (receipt?.status !== 1)
       throw new ChainError("TX_REVERTED", `${what} was mined but reverted (${tx.hash})`);
     return {
       hash: receipt.hash,

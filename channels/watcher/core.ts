@@ -124,7 +124,7 @@ export function watcherTransition(
     }
     case "ChainDeposited": {
       const ch = state.channels.get(input.channelId);
-      if (!ch || ch.status !== "open") return none;
+      if (ch?.status !== "open") return none;
       return put(
         state,
         input.forB ? { ...ch, depositB: input.total } : { ...ch, depositA: input.total },
@@ -132,7 +132,7 @@ export function watcherTransition(
     }
     case "ChainChannelClosed": {
       const ch = state.channels.get(input.channelId);
-      if (!ch || ch.status !== "open") return none;
+      if (ch?.status !== "open") return none;
       // The closer submitted its partner's proof; the closer's own side starts empty.
       const closerIsA = input.closer.toLowerCase() === ch.a.toLowerCase();
       const closing: ClosingState = {

@@ -6,7 +6,7 @@
 import { EventEmitter } from "node:events";
 import type { ChainClient } from "../chain/client.ts";
 import type { SignedBalanceProof } from "../signed.ts";
-import { type Address, asChannelId, type ChannelId } from "../types.ts";
+import type { ChannelId } from "../types.ts";
 import {
   initialWatcherState,
   type WatcherEffect,

@@ -145,7 +145,7 @@ export function channelCommand(program: Command, io: Io) {
     .command("list")
     .description("list your open and closing channels")
     .action(
-      action(async (ctx, decimals, input) => {
+      action(async (ctx, decimals, _input) => {
         const state = await readChannelHistory(ctx.chain, ctx.me, ctx.fromBlock);
         const channels = [...state.channels.values()].map((c) => ({
           channelId: c.channelId,
