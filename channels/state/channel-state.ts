@@ -77,15 +77,20 @@ export interface ChannelState {
 }
 
 /**
- * A fresh channel in status `opening`, before the chain has confirmed it.
+ * A fresh channel in status `opening`, before the chain has confirmed it. Addresses (participants
+ * and contract) are stored lowercase.
  * @throws TypeError when an address is malformed or both participants are the same.
  */
 export function createChannel(params: ChannelParams): ChannelState {
   const participantA = normalizeAddress(params.participantA);
   const participantB = normalizeAddress(params.participantB);
   if (participantA === participantB) throw new TypeError("participants must differ");
+  const domain = {
+    chainId: params.domain.chainId,
+    verifyingContract: normalizeAddress(params.domain.verifyingContract),
+  };
   return {
-    params: { ...params, participantA, participantB },
+    params: { ...params, domain, participantA, participantB },
     status: "opening",
     depositA: 0n,
     depositB: 0n,

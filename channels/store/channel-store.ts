@@ -141,7 +141,8 @@ export class ChannelStore {
 
   /**
    * Writes what changed between two states of a channel (proofs and/or channel record), in the
-   * current group-commit batch.
+   * current group-commit batch. A channel's first write must be `persist(undefined, state)` (or
+   * `putChannel`): proofs are found through the channel record when loading.
    * @param before - the state before the transition (undefined for a new channel)
    * @param after - the state after it
    * @returns a promise resolved once durable (at once when nothing changed)

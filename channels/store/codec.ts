@@ -98,7 +98,7 @@ function big(v: unknown, what: string): bigint {
 }
 
 function hex(v: unknown, what: string, bytes?: number): `0x${string}` {
-  if (typeof v !== "string" || !/^0x([0-9a-f]{2})*$/.test(v)) throw new Error(`${what}: hex`);
+  if (typeof v !== "string" || !/^0x([0-9a-fA-F]{2})*$/.test(v)) throw new Error(`${what}: hex`);
   if (bytes !== undefined && v.length !== 2 + 2 * bytes) throw new Error(`${what}: ${bytes} bytes`);
   return v as `0x${string}`;
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { ClassicLevel } from "classic-level";
 import { afterEach, describe, expect, it } from "vitest";
 import { isChannelError } from "../../channels/errors.ts";
-import type { ChannelState } from "../../channels/state/channel-state.ts";
+import { type ChannelState, createChannel } from "../../channels/state/channel-state.ts";
 import { transition } from "../../channels/state/transition.ts";
 import { ChannelStore } from "../../channels/store/channel-store.ts";
 import { alice, channelIdOf, ctxA, ctxB, openPair, received, signed } from "./helpers.ts";
@@ -73,6 +73,23 @@ describe("ChannelStore", () => {
     expect(await store.loadChannel(channelIdOf(2))).toEqual(s2);
     expect(await store.loadChannel(channelIdOf(3))).toBeUndefined();
     expect((await store.loadAll()).length).toBe(2);
+    await store.close();
+  });
+
+  it("keeps checksummed (mixed-case) addresses readable: they are stored lowercase", async () => {
+    const dir = tempDir();
+    const store = await ChannelStore.open(dir);
+    const s = createChannel({
+      channelId: channelIdOf(5),
+      domain: { chainId: 1n, verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3" },
+      participantA: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+      participantB: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+      self: "A",
+      settleTimeout: 60n,
+    });
+    await store.putChannel(s);
+    expect(await store.loadChannel(channelIdOf(5))).toEqual(s);
+    expect(s.params.domain.verifyingContract).toBe("0x5fbdb2315678afecb367f032d93f642f64180aa3");
     await store.close();
   });
 
