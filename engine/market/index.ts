@@ -3,9 +3,24 @@
  * level journal, and the HTTP/WebSocket API. Sub-folders hold each part; this file re-exports
  * the names other parts of tollway use.
  */
-export { buildMarketServer, MarketService, type MarketServiceOptions, marketDomain, MARKET_TYPES, offerMessage, requestMessage, typedDigest } from "./api/index.ts";
+export {
+  buildMarketServer,
+  MARKET_TYPES,
+  MarketService,
+  type MarketServiceOptions,
+  marketDomain,
+  offerMessage,
+  requestMessage,
+  typedDigest,
+} from "./api/index.ts";
 export { Matcher, type OfferInput, type RequestInput } from "./book/index.ts";
-export { type BookQuery, type MarketCommand, MarketCore, type MarketEvent, type OrderRecord } from "./core/index.ts";
+export {
+  type BookQuery,
+  type MarketCommand,
+  MarketCore,
+  type MarketEvent,
+  type OrderRecord,
+} from "./core/index.ts";
 export { type Deal, type DealStatus, dealTransition, proposeDeal } from "./deals/index.ts";
 export { MarketJournal } from "./journal/index.ts";
 export { type Profile, ratingMilli } from "./profiles/index.ts";
@@ -17,8 +32,8 @@ export {
   type OfferSpec,
   type OrderId,
   type OrderSpec,
-  type RequestSpec,
   type Rejection,
+  type RequestSpec,
   type Result,
 } from "./types.ts";
-export { type Wallet } from "./wallets/index.ts";
+export type { Wallet } from "./wallets/index.ts";

@@ -1,6 +1,7 @@
 /** The market's HTTP API, push stream, EIP-712 typed data and verifier workers. */
-export { type MarketServerOptions, buildMarketServer } from "./server.ts";
+
 export { MarketService, type MarketServiceOptions, type Subscriber } from "./market-service.ts";
+export { buildMarketServer, type MarketServerOptions } from "./server.ts";
 export {
   domainSeparator,
   MARKET_TYPES,
@@ -9,8 +10,8 @@ export {
   marketDomain,
   offerMessage,
   requestMessage,
-  toHex,
   type TypedMessage,
+  toHex,
   typedDigest,
 } from "./typed-data.ts";
 export { type Verified, VerifyPool } from "./verify-pool.ts";

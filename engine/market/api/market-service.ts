@@ -3,9 +3,14 @@
  * subscribers. One command at a time: apply it to the core (which refuses bad input without
  * changing anything), journal it, wait until it is durable, then answer and push its events.
  */
-import { type MarketCommand, type MarketConfig, MarketCore, type MarketEvent } from "../core/market-core.ts";
+import {
+  type MarketCommand,
+  type MarketConfig,
+  MarketCore,
+  type MarketEvent,
+} from "../core/market-core.ts";
 import { MarketJournal } from "../journal/market-journal.ts";
-import { MarketError, type Address } from "../types.ts";
+import { type Address, MarketError } from "../types.ts";
 import { type MarketDomain, marketDomain } from "./typed-data.ts";
 import { VerifyPool } from "./verify-pool.ts";
 

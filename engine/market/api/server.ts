@@ -8,7 +8,15 @@
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import type { BookQuery } from "../core/market-core.ts";
-import { type Address, type DealId, MarketError, type MarketErrorCode, type OfferSpec, type OrderId, type RequestSpec } from "../types.ts";
+import {
+  type Address,
+  type DealId,
+  MarketError,
+  type MarketErrorCode,
+  type OfferSpec,
+  type OrderId,
+  type RequestSpec,
+} from "../types.ts";
 import type { MarketService } from "./market-service.ts";
 import {
   acceptBody,
@@ -22,7 +30,12 @@ import {
   ratingBody,
   rejectBody,
 } from "./schemas.ts";
-import { type MarketTypeName, offerMessage, requestMessage, type TypedMessage } from "./typed-data.ts";
+import {
+  type MarketTypeName,
+  offerMessage,
+  requestMessage,
+  type TypedMessage,
+} from "./typed-data.ts";
 
 const STATUS: Record<MarketErrorCode, number> = {
   INVALID_BODY: 400,
@@ -76,11 +89,17 @@ export async function buildMarketServer(
   svc: MarketService,
   opts: MarketServerOptions = {},
 ): Promise<FastifyInstance> {
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 64 * 1024 });
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: 64 * 1024,
+    // Unknown fields are an error, not silently dropped: what was signed is what is validated.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
+  });
   await app.register(websocket, { options: { maxPayload: 4096 } });
 
   app.setErrorHandler((err, _req, reply) => {
-    if (err instanceof MarketError) return json(reply, STATUS[err.code], { code: err.code, reason: err.message });
+    if (err instanceof MarketError)
+      return json(reply, STATUS[err.code], { code: err.code, reason: err.message });
     const e = err as { validation?: unknown; statusCode?: number; message: string };
     if (e.validation || (e.statusCode && e.statusCode < 500)) {
       return json(reply, 400, { code: "INVALID_BODY", reason: e.message });
@@ -88,7 +107,9 @@ export async function buildMarketServer(
     reply.log.error(err);
     return json(reply, 500, { code: "INTERNAL", reason: "internal error" });
   });
-  app.setNotFoundHandler((_req, reply) => json(reply, 404, { code: "NOT_FOUND", reason: "no such route" }));
+  app.setNotFoundHandler((_req, reply) =>
+    json(reply, 404, { code: "NOT_FOUND", reason: "no such route" }),
+  );
 
   /** Verifies a signature in the worker pool; returns the digest and the signer. */
   async function verify(type: MarketTypeName, msg: TypedMessage, sig: string) {
@@ -102,7 +123,11 @@ export async function buildMarketServer(
     const body = req.body as { order: Record<string, unknown>; signature: string };
     const spec = parseOrder(body.order);
     const msg = spec.side === "offer" ? offerMessage(spec) : requestMessage(spec);
-    const { digest, signer } = await verify(spec.side === "offer" ? "Offer" : "Request", msg, body.signature);
+    const { digest, signer } = await verify(
+      spec.side === "offer" ? "Offer" : "Request",
+      msg,
+      body.signature,
+    );
     if (signer !== spec.owner) fail("WRONG_SIGNER", "the order is not signed by its owner");
     const events = await svc.execute({ type: "PlaceOrder", id: digest as OrderId, spec });
     const order = svc.core.order(digest)!;
@@ -110,24 +135,56 @@ export async function buildMarketServer(
     return json(reply, 201, { orderId: digest, status: order.status, open: order.open, deals });
   });
 
-  app.post("/orders/:id/amend", { schema: { params: orderIdParams, body: amendBody } }, async (req, reply) => {
-    const id = (req.params as { id: string }).id.toLowerCase() as OrderId;
-    const b = req.body as { price: string; quantity: number; nonce: string; expiry: number; signature: string };
-    const msg = { orderId: id, price: BigInt(b.price), quantity: b.quantity, nonce: BigInt(b.nonce), expiry: b.expiry };
-    const { digest, signer } = await verify("AmendOrder", msg, b.signature);
-    const events = await svc.execute({ type: "AmendOrder", digest, orderId: id, signer, price: msg.price, quantity: b.quantity, expiry: b.expiry });
-    const order = svc.core.order(id)!;
-    const deals = events.flatMap((e) => (e.type === "Matched" ? [e.deal] : []));
-    return json(reply, 200, { orderId: id, status: order.status, open: order.open, deals });
-  });
+  app.post(
+    "/orders/:id/amend",
+    { schema: { params: orderIdParams, body: amendBody } },
+    async (req, reply) => {
+      const id = (req.params as { id: string }).id.toLowerCase() as OrderId;
+      const b = req.body as {
+        price: string;
+        quantity: number;
+        nonce: string;
+        expiry: number;
+        signature: string;
+      };
+      const msg = {
+        orderId: id,
+        price: BigInt(b.price),
+        quantity: b.quantity,
+        nonce: BigInt(b.nonce),
+        expiry: b.expiry,
+      };
+      const { digest, signer } = await verify("AmendOrder", msg, b.signature);
+      const events = await svc.execute({
+        type: "AmendOrder",
+        digest,
+        orderId: id,
+        signer,
+        price: msg.price,
+        quantity: b.quantity,
+        expiry: b.expiry,
+      });
+      const order = svc.core.order(id)!;
+      const deals = events.flatMap((e) => (e.type === "Matched" ? [e.deal] : []));
+      return json(reply, 200, { orderId: id, status: order.status, open: order.open, deals });
+    },
+  );
 
-  app.post("/orders/:id/cancel", { schema: { params: orderIdParams, body: cancelBody } }, async (req, reply) => {
-    const id = (req.params as { id: string }).id.toLowerCase() as OrderId;
-    const b = req.body as { nonce: string; expiry: number; signature: string };
-    const { digest, signer } = await verify("CancelOrder", { orderId: id, nonce: BigInt(b.nonce), expiry: b.expiry }, b.signature);
-    await svc.execute({ type: "CancelOrder", digest, orderId: id, signer, expiry: b.expiry });
-    return json(reply, 200, { orderId: id, status: "cancelled" });
-  });
+  app.post(
+    "/orders/:id/cancel",
+    { schema: { params: orderIdParams, body: cancelBody } },
+    async (req, reply) => {
+      const id = (req.params as { id: string }).id.toLowerCase() as OrderId;
+      const b = req.body as { nonce: string; expiry: number; signature: string };
+      const { digest, signer } = await verify(
+        "CancelOrder",
+        { orderId: id, nonce: BigInt(b.nonce), expiry: b.expiry },
+        b.signature,
+      );
+      await svc.execute({ type: "CancelOrder", digest, orderId: id, signer, expiry: b.expiry });
+      return json(reply, 200, { orderId: id, status: "cancelled" });
+    },
+  );
 
   app.get("/orders/:id", { schema: { params: orderIdParams } }, async (req, reply) => {
     const o = svc.core.order((req.params as { id: string }).id.toLowerCase());
@@ -175,36 +232,66 @@ export async function buildMarketServer(
   });
 
   app.get("/profiles/:address", { schema: { params: addressParams } }, async (req, reply) => {
-    const p = svc.core.profile((req.params as { address: string }).address.toLowerCase() as Address);
+    const p = svc.core.profile(
+      (req.params as { address: string }).address.toLowerCase() as Address,
+    );
     if (!p) fail("PROFILE_NOT_FOUND", "no such provider");
     return json(reply, 200, p);
   });
 
-  app.post("/deals/:id/accept", { schema: { params: dealIdParams, body: acceptBody } }, async (req, reply) => {
-    const id = (req.params as { id: string }).id as DealId;
-    const deal = svc.core.deal(id);
-    if (!deal) fail("DEAL_NOT_FOUND", "unknown deal");
-    const { digest, signer } = await verify("AcceptDeal", { dealId: id, maxCost: deal.maxCost }, (req.body as { signature: string }).signature);
-    await svc.execute({ type: "AcceptDeal", digest, dealId: id, signer });
-    return json(reply, 200, svc.core.deal(id));
-  });
+  app.post(
+    "/deals/:id/accept",
+    { schema: { params: dealIdParams, body: acceptBody } },
+    async (req, reply) => {
+      const id = (req.params as { id: string }).id as DealId;
+      const deal = svc.core.deal(id);
+      if (!deal) fail("DEAL_NOT_FOUND", "unknown deal");
+      const { digest, signer } = await verify(
+        "AcceptDeal",
+        { dealId: id, maxCost: deal.maxCost },
+        (req.body as { signature: string }).signature,
+      );
+      await svc.execute({ type: "AcceptDeal", digest, dealId: id, signer });
+      return json(reply, 200, svc.core.deal(id));
+    },
+  );
 
-  app.post("/deals/:id/reject", { schema: { params: dealIdParams, body: rejectBody } }, async (req, reply) => {
-    const id = (req.params as { id: string }).id as DealId;
-    const b = req.body as { reason: string; signature: string };
-    const { digest, signer } = await verify("RejectDeal", { dealId: id, reason: b.reason }, b.signature);
-    await svc.execute({ type: "RejectDeal", digest, dealId: id, signer, reason: b.reason });
-    return json(reply, 200, svc.core.deal(id));
-  });
+  app.post(
+    "/deals/:id/reject",
+    { schema: { params: dealIdParams, body: rejectBody } },
+    async (req, reply) => {
+      const id = (req.params as { id: string }).id as DealId;
+      const b = req.body as { reason: string; signature: string };
+      const { digest, signer } = await verify(
+        "RejectDeal",
+        { dealId: id, reason: b.reason },
+        b.signature,
+      );
+      await svc.execute({ type: "RejectDeal", digest, dealId: id, signer, reason: b.reason });
+      return json(reply, 200, svc.core.deal(id));
+    },
+  );
 
-  app.post("/deals/:id/rating", { schema: { params: dealIdParams, body: ratingBody } }, async (req, reply) => {
-    const id = (req.params as { id: string }).id as DealId;
-    const b = req.body as { score: number; signature: string };
-    const { digest, signer } = await verify("Rating", { dealId: id, score: b.score }, b.signature);
-    await svc.execute({ type: "RateDeal", digest, dealId: id, signer, score: b.score });
-    const deal = svc.core.deal(id)!;
-    return json(reply, 201, { dealId: id, score: b.score, profile: svc.core.profile(deal.provider) });
-  });
+  app.post(
+    "/deals/:id/rating",
+    { schema: { params: dealIdParams, body: ratingBody } },
+    async (req, reply) => {
+      const id = (req.params as { id: string }).id as DealId;
+      const b = req.body as { score: number; signature: string };
+      const { digest, signer } = await verify(
+        "Rating",
+        { dealId: id, score: b.score },
+        b.signature,
+      );
+      await svc.execute({ type: "RateDeal", digest, dealId: id, signer, score: b.score });
+      const deal = svc.core.deal(id)!;
+      return json(reply, 201, {
+        dealId: id,
+        score: b.score,
+        profile: svc.core.profile(deal.provider),
+      });
+    },
+  );
 
   // Push: the client proves its wallet by signing a fresh challenge (StreamAuth), then
   // receives the matches and deal status changes addressed to it.

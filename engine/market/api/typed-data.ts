@@ -137,7 +137,11 @@ export function domainSeparator(d: MarketDomain): Uint8Array {
  * The EIP-712 digest of a market message.
  * @throws TypeError when a value does not fit its field's type.
  */
-export function typedDigest(domain: MarketDomain, type: MarketTypeName, msg: TypedMessage): Uint8Array {
+export function typedDigest(
+  domain: MarketDomain,
+  type: MarketTypeName,
+  msg: TypedMessage,
+): Uint8Array {
   const fields: readonly Field[] = MARKET_TYPES[type];
   const buf = new Uint8Array(32 * (fields.length + 1));
   buf.set(typeHashes.get(type)!, 0);
@@ -151,7 +155,8 @@ export function typedDigest(domain: MarketDomain, type: MarketTypeName, msg: Typ
     } else if (f.type === "address") {
       writeAddress(buf, at, v as string);
     } else if (f.type === "bytes32") {
-      if (typeof v !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(v)) throw new TypeError(`${f.name} must be bytes32`);
+      if (typeof v !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(v))
+        throw new TypeError(`${f.name} must be bytes32`);
       buf.set(Buffer.from(v.slice(2), "hex"), at);
     } else {
       const bits = Number(f.type.slice(4));
@@ -167,7 +172,8 @@ export function typedDigest(domain: MarketDomain, type: MarketTypeName, msg: Typ
 }
 
 function writeUint(buf: Uint8Array, at: number, v: bigint, bits: number): void {
-  if (typeof v !== "bigint" || v < 0n || v >= 1n << BigInt(bits)) throw new TypeError(`value out of uint${bits} range`);
+  if (typeof v !== "bigint" || v < 0n || v >= 1n << BigInt(bits))
+    throw new TypeError(`value out of uint${bits} range`);
   let x = v;
   for (let i = at + 31; i >= at && x > 0n; i--) {
     buf[i] = Number(x & 0xffn);
@@ -176,7 +182,8 @@ function writeUint(buf: Uint8Array, at: number, v: bigint, bits: number): void {
 }
 
 function writeAddress(buf: Uint8Array, at: number, v: string): void {
-  if (typeof v !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(v)) throw new TypeError("not an address");
+  if (typeof v !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(v))
+    throw new TypeError("not an address");
   buf.set(Buffer.from(v.slice(2), "hex"), at + 12);
 }
 

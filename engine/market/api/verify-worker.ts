@@ -6,7 +6,13 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import secp256k1 from "secp256k1";
-import { type MarketDomain, type MarketTypeName, type TypedMessage, toHex, typedDigest } from "./typed-data.ts";
+import {
+  type MarketDomain,
+  type MarketTypeName,
+  type TypedMessage,
+  toHex,
+  typedDigest,
+} from "./typed-data.ts";
 
 const domain = workerData as MarketDomain;
 // secp256k1n / 2: signatures with a higher s are malleable copies and are refused (EIP-2).

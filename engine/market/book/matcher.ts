@@ -306,8 +306,7 @@ export class Matcher {
   /** Binary heap of cursor indices, best first. */
   private heap = new Int32Array(256);
   private hn = 0;
-  // The walk in progress: taker slot, whether makers are offers, time.
-  private wTaker = 0;
+  // The walk in progress: whether makers are offers, and the time.
   private wMakerIsOffer = 1;
   private wNow = 0;
   /** What the last call did. */
@@ -497,7 +496,6 @@ export class Matcher {
     const t = this.scratch;
     this.writeRequest(t, filter);
     this.store.i[(t << I_SHIFT) + I_OWNER] = -1;
-    this.wTaker = t;
     this.wMakerIsOffer = 1;
     this.wNow = now;
     const maxPrice = filter.maxPrice;
@@ -589,7 +587,6 @@ export class Matcher {
     const s = this.store;
     const id = s.idOf(slot);
     const d = slot << F_SHIFT;
-    this.wTaker = slot;
     this.wNow = now;
     if (sideOf(s.i[(slot << I_SHIFT) + I_FLAGS]!) === SIDE_OFFER) {
       this.wMakerIsOffer = 0;

@@ -9,8 +9,8 @@
  * nothing.
  */
 import { PROTOCOLS, type Protocol } from "../book/attributes.ts";
-import { type BookOrderView, Matcher, type RequestInput } from "../book/matcher.ts";
 import { EFFECT_FILL, type MatchEffects } from "../book/match-effects.ts";
+import { type BookOrderView, Matcher, type RequestInput } from "../book/matcher.ts";
 import {
   type Deal,
   type DealContext,
@@ -23,7 +23,13 @@ import {
   type Party,
   proposeDeal,
 } from "../deals/deal-protocol.ts";
-import { addRating, emptyProfile, type Profile, ratingMilli, recordOutcome } from "../profiles/profile.ts";
+import {
+  addRating,
+  emptyProfile,
+  type Profile,
+  ratingMilli,
+  recordOutcome,
+} from "../profiles/profile.ts";
 import {
   type Address,
   type DealId,
@@ -292,9 +298,7 @@ export class MarketCore {
         exitPolicy: 1,
       };
       if (q.regions.length > 0 && f.regions.length === 0) return { ok: true, value: [] };
-      views = this.matcher
-        .queryOffers({ ...f, exitPolicy: 1 }, now, limit * 4)
-        .slice(0, limit);
+      views = this.matcher.queryOffers({ ...f, exitPolicy: 1 }, now, limit * 4).slice(0, limit);
     } else {
       const kind = ["ip", "tunnel", "fastlane"].indexOf(q.kind);
       const unit = ["second", "gib"].indexOf(q.priceUnit);
@@ -305,7 +309,14 @@ export class MarketCore {
     for (const v of views) {
       const o = this.byMatcherId.get(v.id);
       if (!o) continue;
-      rows.push({ orderId: o.id, side: o.spec.side, owner: o.spec.owner, price: o.price, open: v.qty, spec: o.spec });
+      rows.push({
+        orderId: o.id,
+        side: o.spec.side,
+        owner: o.spec.owner,
+        price: o.price,
+        open: v.qty,
+        spec: o.spec,
+      });
     }
     return { ok: true, value: rows };
   }
@@ -317,13 +328,27 @@ export class MarketCore {
 
   /** A digest of the whole state, for replay tests: equal states give equal strings. */
   fingerprint(): string {
-    const orders = [...this.orders.values()].map((o) => [o.id, o.status, o.open, o.matched, String(o.price), o.matcherId]);
+    const orders = [...this.orders.values()].map((o) => [
+      o.id,
+      o.status,
+      o.open,
+      o.matched,
+      String(o.price),
+      o.matcherId,
+    ]);
     const book = this.matcher.liveIds().map((id) => {
       const v = this.matcher.order(id)!;
       return [id, v.price, v.qty, v.seq];
     });
     return JSON.stringify(
-      { orders, book, deals: [...this.deals.values()], wallets: [...this.wallets.values()], profiles: [...this.profiles.values()], dealSeq: this.dealSeq },
+      {
+        orders,
+        book,
+        deals: [...this.deals.values()],
+        wallets: [...this.wallets.values()],
+        profiles: [...this.profiles.values()],
+        dealSeq: this.dealSeq,
+      },
       (_k, v) => (typeof v === "bigint" ? `${v}n` : v),
     );
   }
@@ -338,10 +363,11 @@ export class MarketCore {
         const bad = this.fresh(cmd.digest, cmd.expiry, now);
         if (bad) return bad;
         const o = this.orders.get(cmd.orderId);
-        if (!o || o.status !== "open" || o.matcherId < 0) {
+        if (o?.status !== "open" || o.matcherId < 0) {
           return rejection("ORDER_NOT_FOUND", `no open order ${cmd.orderId}`);
         }
-        if (o.spec.owner !== cmd.signer) return rejection("WRONG_SIGNER", "only the owner may amend");
+        if (o.spec.owner !== cmd.signer)
+          return rejection("WRONG_SIGNER", "only the owner may amend");
         const price = toNumber(cmd.price);
         if (price === undefined) return rejection("INVALID_PRICE", "price out of range");
         const r = this.matcher.amend(o.matcherId, price, cmd.quantity, now);
@@ -349,15 +375,23 @@ export class MarketCore {
         this.remember(cmd.digest, cmd.expiry);
         o.price = cmd.price;
         this.afterTaker(o, now, ev);
-        ev.push({ type: "OrderChanged", orderId: o.id, to: [o.spec.owner], status: o.status, open: o.open });
+        ev.push({
+          type: "OrderChanged",
+          orderId: o.id,
+          to: [o.spec.owner],
+          status: o.status,
+          open: o.open,
+        });
         return undefined;
       }
       case "CancelOrder": {
         const bad = this.fresh(cmd.digest, cmd.expiry, now);
         if (bad) return bad;
         const o = this.orders.get(cmd.orderId);
-        if (!o || o.status !== "open") return rejection("ORDER_NOT_FOUND", `no open order ${cmd.orderId}`);
-        if (o.spec.owner !== cmd.signer) return rejection("WRONG_SIGNER", "only the owner may cancel");
+        if (o?.status !== "open")
+          return rejection("ORDER_NOT_FOUND", `no open order ${cmd.orderId}`);
+        if (o.spec.owner !== cmd.signer)
+          return rejection("WRONG_SIGNER", "only the owner may cancel");
         if (o.matcherId >= 0) {
           this.matcher.cancel(o.matcherId);
           this.byMatcherId.delete(o.matcherId);
@@ -366,12 +400,20 @@ export class MarketCore {
         o.matcherId = -1;
         o.open = 0;
         o.status = "cancelled";
-        ev.push({ type: "OrderChanged", orderId: o.id, to: [o.spec.owner], status: "cancelled", open: 0 });
+        ev.push({
+          type: "OrderChanged",
+          orderId: o.id,
+          to: [o.spec.owner],
+          status: "cancelled",
+          open: 0,
+        });
         return undefined;
       }
       case "AcceptDeal":
       case "RejectDeal": {
-        if (this.seen.has(cmd.digest)) return rejection("REPLAYED", "this signature was already used");
+        // Both parties sign the same message: a use is one (digest, signer) pair.
+        const used = `${cmd.digest}:${cmd.signer}`;
+        if (this.seen.has(used)) return rejection("REPLAYED", "this signature was already used");
         const deal = this.deals.get(cmd.dealId);
         if (!deal) return rejection("DEAL_NOT_FOUND", `no deal ${cmd.dealId}`);
         const party = partyOf(deal, cmd.signer);
@@ -381,7 +423,12 @@ export class MarketCore {
             ? { type: "ReceiveAccept", party }
             : { type: "ReceiveReject", party, reason: cmd.reason };
         let wallet: Wallet | undefined;
-        if (cmd.type === "AcceptDeal" && party === "requester" && deal.status === "proposed" && !deal.requesterAccepted) {
+        if (
+          cmd.type === "AcceptDeal" &&
+          party === "requester" &&
+          deal.status === "proposed" &&
+          !deal.requesterAccepted
+        ) {
           // Accepting reserves the deal's maximum cost: no one can promise more than it holds.
           const r = reserve(this.wallet(deal.requester), deal.maxCost);
           if (!r.ok) return r;
@@ -389,19 +436,25 @@ export class MarketCore {
         }
         const bad = this.runDeal(deal, input, now, ev, () => {
           if (wallet) this.wallets.set(wallet.address, wallet);
-          this.seen.set(cmd.digest, Number.MAX_SAFE_INTEGER);
+          this.seen.set(used, Number.MAX_SAFE_INTEGER);
         });
         return bad;
       }
       case "RateDeal": {
-        if (this.seen.has(cmd.digest)) return rejection("REPLAYED", "this signature was already used");
+        if (this.seen.has(cmd.digest))
+          return rejection("REPLAYED", "this signature was already used");
         const deal = this.deals.get(cmd.dealId);
         if (!deal) return rejection("DEAL_NOT_FOUND", `no deal ${cmd.dealId}`);
-        if (deal.requester !== cmd.signer) return rejection("NOT_A_PARTY", "only the requester rates");
+        if (deal.requester !== cmd.signer)
+          return rejection("NOT_A_PARTY", "only the requester rates");
         if (!Number.isInteger(cmd.score) || cmd.score < 1 || cmd.score > 5) {
           return rejection("INVALID_ATTRIBUTE", "score must be 1..5");
         }
-        if (deal.status === "rejected" || deal.status === "expired" || (deal.status === "failed" && deal.activeAt === 0)) {
+        if (
+          deal.status === "rejected" ||
+          deal.status === "expired" ||
+          (deal.status === "failed" && deal.activeAt < 0)
+        ) {
           return rejection("BAD_DEAL_STATE", "only a deal that ran can be rated");
         }
         return this.runDeal(deal, { type: "ActionRated" }, now, ev, () => {
@@ -423,7 +476,13 @@ export class MarketCore {
               ? { type: "ActionTunnelUp" }
               : cmd.type === "ReportUsage"
                 ? { type: "ActionUsage", paid: cmd.paid, bytes: cmd.bytes }
-                : { type: "ActionTornDown", by: cmd.by, reason: cmd.reason, paid: cmd.paid, bytes: cmd.bytes };
+                : {
+                    type: "ActionTornDown",
+                    by: cmd.by,
+                    reason: cmd.reason,
+                    paid: cmd.paid,
+                    bytes: cmd.bytes,
+                  };
         return this.runDeal(deal, input, now, ev);
       }
       case "SetBalance": {
@@ -439,11 +498,20 @@ export class MarketCore {
     }
   }
 
-  private place(id: OrderId, spec: OrderSpec, now: number, ev: MarketEvent[]): Rejection | undefined {
-    if (this.orders.has(id) || this.seen.has(id)) return rejection("REPLAYED", "this order was already placed");
+  private place(
+    id: OrderId,
+    spec: OrderSpec,
+    now: number,
+    ev: MarketEvent[],
+  ): Rejection | undefined {
+    if (this.orders.has(id) || this.seen.has(id))
+      return rejection("REPLAYED", "this order was already placed");
     if (!(spec.expiry * 1000 > now)) return rejection("SIGNATURE_EXPIRED", "the order has expired");
     const ownerIdx = this.owners.lookup(spec.owner) ?? this.owners.intern(spec.owner);
-    const enc = spec.side === "offer" ? encodeOffer(spec, ownerIdx, this.regions) : encodeRequest(spec, ownerIdx, this.regions);
+    const enc =
+      spec.side === "offer"
+        ? encodeOffer(spec, ownerIdx, this.regions)
+        : encodeRequest(spec, ownerIdx, this.regions);
     if (!enc.ok) return enc;
     const o: MutableOrder = {
       id,
@@ -454,7 +522,8 @@ export class MarketCore {
       price: spec.side === "offer" ? spec.price : spec.maxPrice,
       matcherId: -1,
     };
-    if (spec.side === "offer" && !this.profiles.has(spec.owner)) this.setProfile(emptyProfile(spec.owner));
+    if (spec.side === "offer" && !this.profiles.has(spec.owner))
+      this.setProfile(emptyProfile(spec.owner));
     const r =
       spec.side === "offer"
         ? this.matcher.placeOffer(enc.value as never, now)
@@ -500,11 +569,20 @@ export class MarketCore {
     }
   }
 
-  private createDeal(offer: MutableOrder, request: MutableOrder, price: number, qty: number, now: number, ev: MarketEvent[]): void {
+  private createDeal(
+    offer: MutableOrder,
+    request: MutableOrder,
+    price: number,
+    qty: number,
+    now: number,
+    ev: MarketEvent[],
+  ): void {
     const os = offer.spec as Extract<OrderSpec, { side: "offer" }>;
     const rs = request.spec as Extract<OrderSpec, { side: "request" }>;
     const id = `d-${++this.dealSeq}` as DealId;
-    const common = PROTOCOLS.filter((p) => os.protocols.includes(p) && (rs.protocols.length === 0 || rs.protocols.includes(p)));
+    const common = PROTOCOLS.filter(
+      (p) => os.protocols.includes(p) && (rs.protocols.length === 0 || rs.protocols.includes(p)),
+    );
     const { deal } = proposeDeal(
       {
         id,
@@ -537,7 +615,13 @@ export class MarketCore {
   }
 
   /** Runs a deal transition and carries out its effects; `commit` runs only on success. */
-  private runDeal(deal: Deal, input: DealInput, now: number, ev: MarketEvent[], commit?: () => void): Rejection | undefined {
+  private runDeal(
+    deal: Deal,
+    input: DealInput,
+    now: number,
+    ev: MarketEvent[],
+    commit?: () => void,
+  ): Rejection | undefined {
     const t = dealTransition(deal, input, this.ctx(now));
     if (!t.ok) return t;
     commit?.();
@@ -551,7 +635,14 @@ export class MarketCore {
     for (const e of effects) {
       switch (e.type) {
         case "NotifyDealStatus":
-          ev.push({ type: "DealStatus", deal: e.deal, from: e.from, status: e.to, reason: e.reason, to: [e.deal.provider, e.deal.requester] });
+          ev.push({
+            type: "DealStatus",
+            deal: e.deal,
+            from: e.from,
+            status: e.to,
+            reason: e.reason,
+            to: [e.deal.provider, e.deal.requester],
+          });
           break;
         case "ReleaseFunds":
           this.wallets.set(e.requester, release(this.wallet(e.requester), e.reserved, e.spent));
@@ -577,8 +668,15 @@ export class MarketCore {
       if (typeof r === "number") o.open = r;
     } else {
       const ownerIdx = this.owners.lookup(o.spec.owner)!;
-      const spec = { ...o.spec, quantity: qty, ...(o.spec.side === "offer" ? { price: o.price } : { maxPrice: o.price }) } as OrderSpec;
-      const enc = spec.side === "offer" ? encodeOffer(spec, ownerIdx, this.regions) : encodeRequest(spec, ownerIdx, this.regions);
+      const spec = {
+        ...o.spec,
+        quantity: qty,
+        ...(o.spec.side === "offer" ? { price: o.price } : { maxPrice: o.price }),
+      } as OrderSpec;
+      const enc =
+        spec.side === "offer"
+          ? encodeOffer(spec, ownerIdx, this.regions)
+          : encodeRequest(spec, ownerIdx, this.regions);
       if (!enc.ok) return;
       const r =
         spec.side === "offer"
@@ -590,7 +688,13 @@ export class MarketCore {
       this.byMatcherId.set(r, o);
       this.afterTaker(o, now, ev);
     }
-    ev.push({ type: "OrderChanged", orderId: o.id, to: [o.spec.owner], status: o.status, open: o.open });
+    ev.push({
+      type: "OrderChanged",
+      orderId: o.id,
+      to: [o.spec.owner],
+      status: o.status,
+      open: o.open,
+    });
   }
 
   private tick(now: number, ev: MarketEvent[]): void {
@@ -619,7 +723,13 @@ export class MarketCore {
     o.matcherId = -1;
     o.open = 0;
     o.status = "expired";
-    ev.push({ type: "OrderChanged", orderId: o.id, to: [o.spec.owner], status: "expired", open: 0 });
+    ev.push({
+      type: "OrderChanged",
+      orderId: o.id,
+      to: [o.spec.owner],
+      status: "expired",
+      open: 0,
+    });
   }
 
   /** When a wallet's channels shrink under its reservations, its newest not-yet-active deals fail. */
@@ -638,7 +748,8 @@ export class MarketCore {
 
   private fresh(digest: string, expiry: number, now: number): Rejection | undefined {
     if (this.seen.has(digest)) return rejection("REPLAYED", "this signature was already used");
-    if (!(expiry * 1000 > now)) return rejection("SIGNATURE_EXPIRED", "the signed message has expired");
+    if (!(expiry * 1000 > now))
+      return rejection("SIGNATURE_EXPIRED", "the signed message has expired");
     return undefined;
   }
 
@@ -663,7 +774,14 @@ export class MarketCore {
 }
 
 type Row =
-  | { type: "fill"; maker: number; makerIsOffer: boolean; price: number; qty: number; makerLeft: number }
+  | {
+      type: "fill";
+      maker: number;
+      makerIsOffer: boolean;
+      price: number;
+      qty: number;
+      makerLeft: number;
+    }
   | { type: "expired"; id: number };
 
 function collectFills(out: MatchEffects): Row[] {
@@ -694,5 +812,12 @@ function toNumber(v: bigint): number | undefined {
 }
 
 function snapshot(o: MutableOrder): OrderRecord {
-  return { id: o.id, spec: o.spec, status: o.status, open: o.open, matched: o.matched, price: o.price };
+  return {
+    id: o.id,
+    spec: o.spec,
+    status: o.status,
+    open: o.open,
+    matched: o.matched,
+    price: o.price,
+  };
 }

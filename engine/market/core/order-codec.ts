@@ -76,11 +76,7 @@ function quantityOk(q: number): boolean {
 }
 
 /** Encodes an offer for the matcher. */
-export function encodeOffer(
-  spec: OfferSpec,
-  owner: number,
-  regions: Interner,
-): Result<OfferInput> {
+export function encodeOffer(spec: OfferSpec, owner: number, regions: Interner): Result<OfferInput> {
   const price = priceToNumber(spec.price);
   if (!price.ok) return price;
   if (!quantityOk(spec.quantity)) return rejection("INVALID_QUANTITY", "quantity must be 1..1e9");

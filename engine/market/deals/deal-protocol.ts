@@ -59,6 +59,7 @@ export interface Deal {
   readonly createdAt: number;
   readonly acceptBy: number;
   readonly activateBy: number;
+  /** When it became active (ms), or -1 while it never was. */
   readonly activeAt: number;
   readonly endsAt: number;
   readonly paid: bigint;
@@ -170,7 +171,10 @@ function commissionOn(amount: bigint, bps: number): bigint {
 }
 
 /** Creates a deal in `proposed`, with its accept deadline. */
-export function proposeDeal(p: ProposeParams, ctx: DealContext): { deal: Deal; effects: DealEffect[] } {
+export function proposeDeal(
+  p: ProposeParams,
+  ctx: DealContext,
+): { deal: Deal; effects: DealEffect[] } {
   const maxCost = maxCostOf(p);
   const deal: Deal = {
     ...p,
@@ -185,7 +189,7 @@ export function proposeDeal(p: ProposeParams, ctx: DealContext): { deal: Deal; e
     createdAt: ctx.now,
     acceptBy: ctx.now + ctx.timeouts.acceptMs,
     activateBy: 0,
-    activeAt: 0,
+    activeAt: -1,
     endsAt: 0,
     paid: 0n,
     bytes: 0,
@@ -194,7 +198,9 @@ export function proposeDeal(p: ProposeParams, ctx: DealContext): { deal: Deal; e
   };
   return {
     deal,
-    effects: [{ type: "NotifyDealStatus", deal, from: "proposed", to: "proposed", reason: "matched" }],
+    effects: [
+      { type: "NotifyDealStatus", deal, from: "proposed", to: "proposed", reason: "matched" },
+    ],
   };
 }
 
@@ -287,12 +293,16 @@ function tick(deal: Deal, ctx: DealContext): DealTransition {
     const effects: DealEffect[] = [];
     if (deal.providerAccepted) effects.push(restoreFor(deal, "provider"));
     if (deal.requesterAccepted) effects.push(restoreFor(deal, "requester"));
-    const silent = !deal.providerAccepted && !deal.requesterAccepted
-      ? "both sides"
-      : deal.providerAccepted
-        ? "requester"
-        : "provider";
-    return move(deal, "expired", `no acceptance from ${silent}`, ctx, [...effects, ...release(deal)]);
+    const silent =
+      !deal.providerAccepted && !deal.requesterAccepted
+        ? "both sides"
+        : deal.providerAccepted
+          ? "requester"
+          : "provider";
+    return move(deal, "expired", `no acceptance from ${silent}`, ctx, [
+      ...effects,
+      ...release(deal),
+    ]);
   }
   if (deal.status === "accepted" && now >= deal.activateBy) {
     // The channel is the requester's job, the tunnel the provider's.
@@ -361,7 +371,9 @@ function restoreFor(deal: Deal, side: Party): DealEffect {
 /** Funds are reserved once the requester has accepted; they are released at the end. */
 function release(deal: Deal): DealEffect[] {
   if (!deal.requesterAccepted) return [];
-  return [{ type: "ReleaseFunds", requester: deal.requester, reserved: deal.maxCost, spent: deal.paid }];
+  return [
+    { type: "ReleaseFunds", requester: deal.requester, reserved: deal.maxCost, spent: deal.paid },
+  ];
 }
 
 function history(
@@ -369,6 +381,6 @@ function history(
   outcome: "completed" | "torn-down" | "failed",
   now: number,
 ): DealEffect {
-  const uptimeS = deal.activeAt > 0 ? Math.max(0, Math.floor((now - deal.activeAt) / 1000)) : 0;
+  const uptimeS = deal.activeAt >= 0 ? Math.max(0, Math.floor((now - deal.activeAt) / 1000)) : 0;
   return { type: "RecordHistory", provider: deal.provider, outcome, bytes: deal.bytes, uptimeS };
 }

@@ -48,7 +48,10 @@ export class MarketJournal {
 
   /** Opens (or creates) the journal in a directory. */
   static async open(path: string): Promise<MarketJournal> {
-    const db = new ClassicLevel<string, string>(path, { keyEncoding: "utf8", valueEncoding: "utf8" });
+    const db = new ClassicLevel<string, string>(path, {
+      keyEncoding: "utf8",
+      valueEncoding: "utf8",
+    });
     await db.open();
     return new MarketJournal(db);
   }
