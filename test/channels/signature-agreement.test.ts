@@ -115,8 +115,21 @@ afterAll(async () => {
 });
 
 describe("signature agreement across implementations", () => {
-  it("all three backends load here (native binding included)", () => {
+  it("all three backends load here (native binding included); auto picks native", () => {
     expect(availableBackends()).toEqual(["native", "noble", "elliptic"]);
+    expect(loadBackend().name).toBe("native");
+  });
+
+  it("TOLLWAY_SECP256K1 forces the pure-JS fallback for 'auto'", () => {
+    const before = process.env.TOLLWAY_SECP256K1;
+    process.env.TOLLWAY_SECP256K1 = "noble";
+    try {
+      expect(loadBackend().name).toBe("noble");
+      expect(loadBackend("native").name).toBe("native");
+    } finally {
+      if (before === undefined) delete process.env.TOLLWAY_SECP256K1;
+      else process.env.TOLLWAY_SECP256K1 = before;
+    }
   });
 
   it("every path gives the same verdict and code on every variant (table)", async () => {
