@@ -1,0 +1,126 @@
+/**
+ * Error codes of the relay layer, the WebSocket close codes they map to, and the error class
+ * that carries both. Peer input is rejected with values (an ERROR frame with a code); only shell
+ * failures and local misuse throw.
+ */
+import type { ChannelErrorCode } from "../channels/errors.ts";
+
+/**
+ * Every machine-readable code the relay can report, in an ERROR or CLOSE frame or a thrown
+ * `RelayError`. Channel rule violations (bad nonce, bad signature, …) keep their channel codes.
+ */
+export type RelayErrorCode =
+  // frames
+  | "FRAME_TOO_LARGE"
+  | "FRAME_MALFORMED"
+  | "FRAME_UNKNOWN_TYPE"
+  | "FRAME_UNEXPECTED"
+  | "RATE_LIMITED"
+  // handshake
+  | "VERSION_UNSUPPORTED"
+  | "AUTH_FAILED"
+  | "AUTH_TIMEOUT"
+  // sessions
+  | "SESSION_UNKNOWN"
+  | "SESSION_BUSY"
+  | "CHANNEL_UNKNOWN"
+  | "CHANNEL_NOT_PARTICIPANT"
+  | "MODE_UNSUPPORTED"
+  | "PRICE_TOO_LOW"
+  | "TUNNEL_UNAVAILABLE"
+  | "TUNNEL_FAILED"
+  | "CREDIT_EXHAUSTED"
+  | "USAGE_OVERCLAIM"
+  | "CLOSED_BY_PEER"
+  | "CLOSED_LOCALLY"
+  | "CONNECTION_LOST"
+  | "SHUTTING_DOWN"
+  | "TIMEOUT"
+  | "INTERNAL"
+  // the channel's own rules (nonce, signature, balance, settlement, store)
+  | ChannelErrorCode;
+
+/**
+ * WebSocket close codes the relay uses (RFC 6455 §7.4; 4000–4999 are application codes).
+ */
+export const CloseCode = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  AUTH_TIMEOUT: 4001,
+  AUTH_FAILED: 4003,
+  RATE_LIMITED: 4008,
+  VERSION_UNSUPPORTED: 4010,
+} as const;
+
+/** One of the close codes above. */
+export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** The close code a fatal error of each code ends the connection with. */
+export function closeCodeOf(code: RelayErrorCode): CloseCodeValue {
+  switch (code) {
+    case "AUTH_TIMEOUT":
+      return CloseCode.AUTH_TIMEOUT;
+    case "AUTH_FAILED":
+      return CloseCode.AUTH_FAILED;
+    case "RATE_LIMITED":
+      return CloseCode.RATE_LIMITED;
+    case "VERSION_UNSUPPORTED":
+      return CloseCode.VERSION_UNSUPPORTED;
+    case "FRAME_TOO_LARGE":
+      return CloseCode.MESSAGE_TOO_BIG;
+    case "FRAME_MALFORMED":
+    case "FRAME_UNKNOWN_TYPE":
+    case "FRAME_UNEXPECTED":
+      return CloseCode.PROTOCOL_ERROR;
+    case "SHUTTING_DOWN":
+      return CloseCode.GOING_AWAY;
+    case "INTERNAL":
+      return CloseCode.INTERNAL_ERROR;
+    default:
+      return CloseCode.POLICY_VIOLATION;
+  }
+}
+
+/**
+ * A thrown relay error: a code, the WebSocket close code that goes with it, and the details that
+ * matter.
+ */
+export class RelayError extends Error {
+  readonly code: RelayErrorCode;
+  /** The WebSocket close code (as ws sets `err[kStatusCode]`). */
+  readonly closeCode: number;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  /**
+   * @param code - machine-readable code
+   * @param message - short human-readable message
+   * @param details - facts that matter (session, channel, limits)
+   * @param options - the close code (default: `closeCodeOf(code)`) and the cause
+   */
+  constructor(
+    code: RelayErrorCode,
+    message: string,
+    details: Readonly<Record<string, unknown>> = {},
+    options: { closeCode?: number; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "RelayError";
+    this.code = code;
+    this.closeCode = options.closeCode ?? closeCodeOf(code);
+    this.details = details;
+  }
+}
+
+/** True when `err` is a `RelayError`, optionally with the given code. */
+export function isRelayError(err: unknown, code?: RelayErrorCode): err is RelayError {
+  return err instanceof RelayError && (code === undefined || err.code === code);
+}
+
+/** `{ ok: true, value }` or a rejection with a relay code. */
+export type RelayResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly code: RelayErrorCode; readonly reason: string };

@@ -1,0 +1,57 @@
+/**
+ * tollway relay: the WebSocket wire format, payment sessions (pure cores), the provider node,
+ * the requester SDK and the tunnel drivers. See DESIGN.md, "Payment sessions".
+ */
+export type { CloseCodeValue, RelayErrorCode, RelayResult } from "./errors.ts";
+export { CloseCode, closeCodeOf, isRelayError, RelayError } from "./errors.ts";
+export type {
+  ChannelDirectory,
+  ChannelInfo,
+  ChannelQuery,
+  ConnectionLimits,
+  MemoryDirectory,
+  PricePolicy,
+  ProviderNode,
+  ProviderNodeOptions,
+  ProviderStats,
+  SessionClosedEvent,
+} from "./provider/index.ts";
+export {
+  chainDirectory,
+  channelIdOf,
+  createProviderNode,
+  memoryDirectory,
+} from "./provider/index.ts";
+export type {
+  ChannelRef,
+  OpenSessionOptions,
+  RequesterOptions,
+  SessionEnd,
+  SignedSettlement,
+  WireConnection,
+} from "./requester/index.ts";
+export { connect, openWireConnection, RequesterClient, Session } from "./requester/index.ts";
+export type {
+  ProviderSessionState,
+  RequesterSessionState,
+  RequesterTerms,
+  SessionTerms,
+  UsageTolerance,
+} from "./session/index.ts";
+export {
+  providerSessionTransition,
+  requesterSessionTransition,
+} from "./session/index.ts";
+export type {
+  MeteredTunnelDriver,
+  ProxyDriverOptions,
+  TunnelConfig,
+  TunnelDriver,
+  TunnelKind,
+  TunnelLimits,
+  TunnelRequest,
+  TunnelUsage,
+} from "./tunnel/index.ts";
+export { createProxyDriver, isMetered } from "./tunnel/index.ts";
+export type { Frame, MeterMode } from "./wire/index.ts";
+export { decodeFrame, encodeFrame, FrameType, PROTOCOL_VERSION } from "./wire/index.ts";

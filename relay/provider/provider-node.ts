@@ -1,0 +1,1053 @@
+/**
+ * The provider node: the imperative shell around the channel and session cores. It serves the
+ * WebSocket protocol, authenticates requesters, opens sessions on channels it finds through a
+ * `ChannelDirectory`, runs the proof pipeline, drives the tunnel drivers and the session timers.
+ *
+ * Proof pipeline (the hot path): every PAY of one event-loop turn is prechecked against the
+ * channel's state (cheap, synchronous), then verified in the `VerifyPool` as one cumulative batch
+ * (per channel only the best proof is verified; the rest are superseded by it); verdicts are
+ * applied in arrival order of the batches through the channel transition, the new state goes to
+ * the store's group commit, and the ACK leaves only once that batch is durable.
+ */
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import type { AddressInfo } from "node:net";
+import { type RawData, WebSocket, WebSocketServer } from "ws";
+import { createSigner, type ProofSigner } from "../../channels/crypto/signer.ts";
+import { ProofVerifier } from "../../channels/crypto/verifier.ts";
+import { VerifyPool } from "../../channels/crypto/verify-pool.ts";
+import { type ChannelState, createChannel } from "../../channels/state/channel-state.ts";
+import type { ChannelEffect } from "../../channels/state/effects.ts";
+import { transition } from "../../channels/state/transition.ts";
+import { precheckReceivedProof } from "../../channels/state/validate.ts";
+import { ChannelStore } from "../../channels/store/channel-store.ts";
+import type { Address, ChannelDomain, ChannelId } from "../../channels/types.ts";
+import { CloseCode, type RelayErrorCode } from "../errors.ts";
+import {
+  openProviderSession,
+  owedOf,
+  type ProviderSessionEffect,
+  type ProviderSessionInput,
+  type ProviderSessionState,
+  providerSessionTransition,
+  wakeAt,
+} from "../session/provider-session.ts";
+import type { SessionTerms } from "../session/terms.ts";
+import type { TunnelConfig, TunnelDriver, TunnelKind } from "../tunnel/driver.ts";
+import { isMetered } from "../tunnel/metered.ts";
+import { decodeFrame, encodeFrame, MAX_FRAME_BYTES } from "../wire/codec.ts";
+import type { Frame, MeterMode, OpenFrame, PayFrame, SettleProposeFrame } from "../wire/frames.ts";
+import { PROTOCOL_VERSION } from "../wire/frames.ts";
+import { handshakeDigest } from "../wire/handshake.ts";
+import type { ChannelDirectory } from "./channel-directory.ts";
+import { type RateLimit, TokenBucket } from "./rate-limiter.ts";
+
+/** A provider's price and credit policy for one metering mode. */
+export interface PricePolicy {
+  /** The lowest unit price accepted (a requester may offer more, e.g. the deal's price). */
+  readonly unitPrice: bigint;
+  /** The most a session may owe. */
+  readonly creditLimit: bigint;
+  /** WARN to teardown, ms (default 1,000). */
+  readonly graceMs?: number;
+  /** USAGE interval, ms (default 1,000). */
+  readonly tickMs?: number;
+  /** Counter polling, ms (default 100). */
+  readonly pollMs?: number;
+  /** Second mode: teardown margin before an unpaid second, ms (default 100). */
+  readonly marginMs?: number;
+  /** First unit deadline, ms (default 10,000). */
+  readonly openTimeoutMs?: number;
+}
+
+/** Per-connection limits. */
+export interface ConnectionLimits {
+  /** Our frame size limit, checked before decoding (default 4 KiB). */
+  readonly maxFrameBytes: number;
+  /** ws's hard limit; larger messages close the socket with 1009 (default 64 KiB). */
+  readonly maxPayloadBytes: number;
+  /** An unauthenticated socket is dropped after this (default 5,000 ms). */
+  readonly authTimeoutMs: number;
+  /** Frames per second and burst per connection. */
+  readonly rate: RateLimit;
+  /** Frames queued behind an OPEN in progress (default 4,096). */
+  readonly maxQueued: number;
+}
+
+/** Options of `createProviderNode`. */
+export interface ProviderNodeOptions {
+  /** The provider's 32-byte wallet key (signs the handshake and settlements). */
+  readonly key: Uint8Array;
+  /** Chain id and PaymentChannels address. */
+  readonly domain: ChannelDomain;
+  /** The channel store's directory (level). */
+  readonly storeDir: string;
+  /** Tunnel drivers by kind (the node deactivates its sessions but does not close drivers). */
+  readonly drivers: readonly TunnelDriver[];
+  /** Prices and credit per metering mode; modes without a policy are refused. */
+  readonly pricing: Partial<Record<MeterMode, PricePolicy>>;
+  /** Where channels are looked up (the chain, or memory in tests). */
+  readonly channels: ChannelDirectory;
+  readonly port?: number;
+  readonly host?: string;
+  readonly limits?: Partial<ConnectionLimits>;
+  /** A verify pool to share (default: one of its own, closed with the node). */
+  readonly verifyPool?: VerifyPool;
+  readonly verifyThreads?: number;
+  /** Milliseconds clock for sessions (default `performance.now`). */
+  readonly clock?: () => number;
+}
+
+/** A session's outcome, emitted as `session-closed`. */
+export interface SessionClosedEvent {
+  readonly sessionId: string;
+  readonly channelId: ChannelId;
+  readonly requester: Address;
+  readonly code: RelayErrorCode;
+  readonly owed: bigint;
+  readonly paid: bigint;
+  readonly creditLimit: bigint;
+  /** Largest `owed − paid` while the tunnel was up. */
+  readonly maxUnpaid: bigint;
+  readonly exhaustedAt: number | null;
+  readonly closedAt: number;
+}
+
+/** Counters of a node. */
+export interface ProviderStats {
+  readonly connections: number;
+  readonly sessions: number;
+  readonly channels: number;
+  /** PAY frames received. */
+  readonly proofsReceived: number;
+  /** Proofs that became durable and were ACKed (superseded ones counted with their winner). */
+  readonly proofsAccepted: number;
+  readonly proofsRejected: number;
+  /** Signatures actually verified. */
+  readonly signaturesVerified: number;
+  readonly acksSent: number;
+  readonly errorsSent: number;
+}
+
+/** A running provider node. */
+export interface ProviderNode {
+  readonly address: Address;
+  readonly port: number;
+  readonly url: string;
+  stats(): ProviderStats;
+  /** A session's state (for monitoring and tests). */
+  session(sessionId: string): ProviderSessionState | undefined;
+  /** The durable view of a channel. */
+  channel(channelId: ChannelId): ChannelState | undefined;
+  /** Ends a session now (the tunnel goes down, the channel stays). */
+  closeSession(sessionId: string, reason?: string): void;
+  on(event: "session-closed", fn: (e: SessionClosedEvent) => void): this;
+  on(event: "session-ready", fn: (e: { sessionId: string; channelId: ChannelId }) => void): this;
+  /** Effects for the chain (`ChainSendCooperativeClose`, …) for the engine to carry out. */
+  on(event: "chain", fn: (effect: ChannelEffect) => void): this;
+  on(event: "error", fn: (err: unknown) => void): this;
+  /** Closes sessions (SHUTTING_DOWN), sockets, the store and its own verify pool. */
+  close(): Promise<void>;
+}
+
+interface ChannelEntry {
+  state: ChannelState;
+  durableNonce: bigint;
+  durableTransferred: bigint;
+  owner: Conn | null;
+  session: SessionEntry | null;
+}
+
+interface SessionEntry {
+  state: ProviderSessionState;
+  readonly channel: ChannelEntry;
+  readonly requester: Address;
+  readonly driver: TunnelDriver;
+  readonly kind: TunnelKind;
+  readonly params: Readonly<Record<string, string | number>>;
+  config: TunnelConfig | null;
+  timer: NodeJS.Timeout | null;
+  timerAt: number | null;
+  ticking: boolean;
+}
+
+interface Conn {
+  readonly ws: WebSocket;
+  readonly nonce: Buffer;
+  authed: Address | null;
+  authTimer: NodeJS.Timeout | null;
+  readonly bucket: TokenBucket;
+  lastRateError: number;
+  busy: boolean;
+  readonly queue: Frame[];
+  readonly channels: Set<ChannelEntry>;
+  closed: boolean;
+}
+
+interface PendingPay {
+  readonly conn: Conn;
+  readonly entry: ChannelEntry;
+  readonly frame: PayFrame;
+}
+
+const DEFAULT_LIMITS: ConnectionLimits = {
+  maxFrameBytes: MAX_FRAME_BYTES,
+  maxPayloadBytes: 64 * 1024,
+  authTimeoutMs: 5_000,
+  rate: { perSecond: 100_000, burst: 20_000 },
+  maxQueued: 4_096,
+};
+
+/**
+ * Starts a provider node: opens the store and the verify pool, then listens.
+ * @throws ChannelError STORE_* when the store cannot open; RelayError when the port is taken.
+ * @example
+ * const node = await createProviderNode({
+ *   key, domain: chain.domain, storeDir: ".tollway/provider", drivers: [await createProxyDriver()],
+ *   pricing: { second: { unitPrice: 10n, creditLimit: 20n } }, channels: chainDirectory(chain),
+ *   port: 7400,
+ * });
+ * node.on("session-closed", (e) => console.log(e.code, e.paid));
+ */
+export async function createProviderNode(opts: ProviderNodeOptions): Promise<ProviderNode> {
+  const store = await ChannelStore.open(opts.storeDir);
+  let pool: VerifyPool;
+  try {
+    pool =
+      opts.verifyPool ??
+      (await VerifyPool.create(
+        opts.verifyThreads === undefined ? {} : { threads: opts.verifyThreads },
+      ));
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const node = new Node(opts, store, pool, opts.verifyPool === undefined);
+  try {
+    await node.listen();
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+  return node;
+}
+
+class Node extends EventEmitter implements ProviderNode {
+  readonly address: Address;
+  readonly #opts: ProviderNodeOptions;
+  readonly #limits: ConnectionLimits;
+  readonly #signer: ProofSigner;
+  readonly #verifier = new ProofVerifier();
+  readonly #store: ChannelStore;
+  readonly #pool: VerifyPool;
+  readonly #ownPool: boolean;
+  readonly #clock: () => number;
+  readonly #drivers = new Map<TunnelKind, TunnelDriver>();
+  readonly #channels = new Map<ChannelId, ChannelEntry>();
+  readonly #sessions = new Map<string, SessionEntry>();
+  readonly #conns = new Set<Conn>();
+  readonly #opening = new Set<ChannelId>();
+  #wss: WebSocketServer | null = null;
+  #port = 0;
+  #pending: PendingPay[] = [];
+  #flushScheduled = false;
+  #tail: Promise<void> = Promise.resolve();
+  #closing = false;
+  readonly #stats = {
+    proofsReceived: 0,
+    proofsAccepted: 0,
+    proofsRejected: 0,
+    signaturesVerified: 0,
+    acksSent: 0,
+    errorsSent: 0,
+  };
+
+  constructor(opts: ProviderNodeOptions, store: ChannelStore, pool: VerifyPool, ownPool: boolean) {
+    super();
+    this.#opts = opts;
+    this.#limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.#signer = createSigner(opts.key);
+    this.address = this.#signer.address;
+    this.#store = store;
+    this.#pool = pool;
+    this.#ownPool = ownPool;
+    this.#clock = opts.clock ?? (() => performance.now());
+    for (const d of opts.drivers) this.#drivers.set(d.kind, d);
+    // An unhandled "error" event would throw; the node reports, it never crashes.
+    this.on("error", () => undefined);
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get url(): string {
+    return `ws://${this.#opts.host ?? "127.0.0.1"}:${this.#port}`;
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const wss = new WebSocketServer({
+        port: this.#opts.port ?? 0,
+        host: this.#opts.host ?? "127.0.0.1",
+        maxPayload: this.#limits.maxPayloadBytes,
+        perMessageDeflate: false,
+        clientTracking: false,
+      });
+      this.#wss = wss;
+      wss.once("error", reject);
+      wss.once("listening", () => {
+        wss.off("error", reject);
+        wss.on("error", (err) => this.emit("error", err));
+        this.#port = (wss.address() as AddressInfo).port;
+        resolve();
+      });
+      wss.on("connection", (ws) => this.#accept(ws));
+    });
+  }
+
+  stats(): ProviderStats {
+    let sessions = 0;
+    for (const s of this.#sessions.values()) if (s.state.phase !== "closed") sessions++;
+    return {
+      ...this.#stats,
+      connections: this.#conns.size,
+      sessions,
+      channels: this.#channels.size,
+    };
+  }
+
+  session(sessionId: string): ProviderSessionState | undefined {
+    return this.#sessions.get(sessionId)?.state;
+  }
+
+  channel(channelId: ChannelId): ChannelState | undefined {
+    return this.#channels.get(channelId)?.state;
+  }
+
+  closeSession(sessionId: string, reason = "closed by the provider"): void {
+    const s = this.#sessions.get(sessionId);
+    if (s !== undefined)
+      this.#runSession(s, { type: "ActionClose", code: "CLOSED_LOCALLY", reason });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    for (const s of [...this.#sessions.values()]) {
+      this.#runSession(s, { type: "ActionClose", code: "SHUTTING_DOWN", reason: "provider stops" });
+    }
+    for (const c of this.#conns) this.#drop(c, CloseCode.GOING_AWAY, "provider stops");
+    await new Promise<void>((resolve) =>
+      this.#wss ? this.#wss.close(() => resolve()) : resolve(),
+    );
+    await this.#tail.catch(() => undefined);
+    await this.#store.close();
+    if (this.#ownPool) await this.#pool.close();
+  }
+
+  // ---- connections -------------------------------------------------------------------------
+
+  #accept(ws: WebSocket): void {
+    if (this.#closing) {
+      ws.close(CloseCode.GOING_AWAY, "provider stops");
+      return;
+    }
+    const conn: Conn = {
+      ws,
+      nonce: randomBytes(32),
+      authed: null,
+      authTimer: null,
+      bucket: new TokenBucket(this.#limits.rate, this.#clock()),
+      lastRateError: Number.NEGATIVE_INFINITY,
+      busy: false,
+      queue: [],
+      channels: new Set(),
+      closed: false,
+    };
+    this.#conns.add(conn);
+    conn.authTimer = setTimeout(
+      () => this.#drop(conn, CloseCode.AUTH_TIMEOUT, "AUTH_TIMEOUT"),
+      this.#limits.authTimeoutMs,
+    );
+    ws.on("message", (data, isBinary) => this.#onMessage(conn, data, isBinary));
+    ws.on("error", () => ws.terminate());
+    ws.on("close", () => this.#onClose(conn));
+    this.#send(conn, {
+      type: "HELLO",
+      version: PROTOCOL_VERSION,
+      chainId: this.#opts.domain.chainId,
+      contract: this.#opts.domain.verifyingContract.toLowerCase() as Address,
+      provider: this.address,
+      nonce: conn.nonce,
+    });
+  }
+
+  #onClose(conn: Conn): void {
+    conn.closed = true;
+    if (conn.authTimer !== null) clearTimeout(conn.authTimer);
+    this.#conns.delete(conn);
+    // Sessions outlive their socket: the requester may come back and resume; if it does not,
+    // the credit window runs out and the session is torn down like any unpaid one.
+    for (const entry of conn.channels) if (entry.owner === conn) entry.owner = null;
+    conn.channels.clear();
+  }
+
+  #drop(conn: Conn, code: number, reason: string): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    conn.ws.close(code, reason);
+    // A peer that does not complete the closing handshake is cut off.
+    setTimeout(() => conn.ws.terminate(), 1_000).unref();
+  }
+
+  #send(conn: Conn | null, frame: Frame): void {
+    if (conn === null || conn.closed || conn.ws.readyState !== WebSocket.OPEN) return;
+    // A peer that stops reading does not get to pile up our memory.
+    if (conn.ws.bufferedAmount > 8 * 1024 * 1024) {
+      conn.ws.terminate();
+      return;
+    }
+    conn.ws.send(encodeFrame(frame));
+  }
+
+  #error(conn: Conn | null, code: RelayErrorCode, message: string, ref: string | null = null) {
+    this.#stats.errorsSent++;
+    this.#send(conn, { type: "ERROR", code, message, ref });
+  }
+
+  #onMessage(conn: Conn, data: RawData, isBinary: boolean): void {
+    if (conn.closed) return;
+    const now = this.#clock();
+    if (!conn.bucket.take(now)) {
+      // Report a flood once in a while, not once per dropped frame.
+      if (now - conn.lastRateError > 250) {
+        conn.lastRateError = now;
+        this.#error(conn, "RATE_LIMITED", "too many frames; some were dropped");
+      }
+      return;
+    }
+    if (!isBinary || !Buffer.isBuffer(data)) {
+      this.#error(conn, "FRAME_MALFORMED", "frames are binary messages");
+      return;
+    }
+    const decoded = decodeFrame(data, this.#limits.maxFrameBytes);
+    if (!decoded.ok) {
+      this.#error(conn, decoded.code, decoded.reason);
+      return;
+    }
+    const frame = decoded.value;
+    if (conn.authed === null) {
+      if (frame.type !== "AUTH") {
+        this.#error(conn, "FRAME_UNEXPECTED", "authenticate first");
+        return;
+      }
+      this.#onAuth(conn, frame);
+      return;
+    }
+    if (conn.busy) {
+      if (conn.queue.length >= this.#limits.maxQueued) {
+        this.#error(conn, "RATE_LIMITED", "too many frames behind an OPEN");
+        return;
+      }
+      conn.queue.push(frame);
+      return;
+    }
+    this.#dispatch(conn, frame);
+  }
+
+  #dispatch(conn: Conn, frame: Frame): void {
+    switch (frame.type) {
+      case "PAY":
+        this.#onPay(conn, frame);
+        return;
+      case "OPEN":
+        this.#serially(conn, () => this.#onOpen(conn, frame));
+        return;
+      case "CLOSE": {
+        const s = this.#sessions.get(frame.sessionId);
+        if (s === undefined || s.channel.owner !== conn) {
+          this.#error(conn, "SESSION_UNKNOWN", "no such session", frame.sessionId);
+          return;
+        }
+        this.#runSession(s, { type: "ReceiveClose", reason: frame.reason });
+        return;
+      }
+      case "SETTLE_PROPOSE":
+        this.#serially(conn, () => this.#onSettlePropose(conn, frame));
+        return;
+      case "ERROR":
+        // The requester refused something we sent; nothing to do but not to answer it.
+        return;
+      default:
+        this.#error(conn, "FRAME_UNEXPECTED", `${frame.type} is not accepted from a requester`);
+    }
+  }
+
+  /** Runs an async handler with the connection's later frames held back until it is done. */
+  #serially(conn: Conn, fn: () => Promise<void>): void {
+    conn.busy = true;
+    fn()
+      .catch((err) => {
+        this.emit("error", err);
+        this.#error(conn, "INTERNAL", "internal error");
+      })
+      .finally(() => {
+        conn.busy = false;
+        while (!conn.busy && conn.queue.length > 0 && !conn.closed) {
+          this.#dispatch(conn, conn.queue.shift()!);
+        }
+      });
+  }
+
+  #onAuth(conn: Conn, frame: Frame & { type: "AUTH" }): void {
+    const digest = handshakeDigest(
+      "requester",
+      this.#opts.domain,
+      this.address,
+      frame.requester,
+      conn.nonce,
+      frame.nonce,
+    );
+    const check = this.#verifier.checkDigest(digest, frame.signature, frame.requester);
+    if (!check.ok) {
+      this.#error(conn, "AUTH_FAILED", "signature does not match the address");
+      this.#drop(conn, CloseCode.AUTH_FAILED, "AUTH_FAILED");
+      return;
+    }
+    conn.authed = check.signer;
+    if (conn.authTimer !== null) clearTimeout(conn.authTimer);
+    conn.authTimer = null;
+    const back = handshakeDigest(
+      "provider",
+      this.#opts.domain,
+      this.address,
+      check.signer,
+      conn.nonce,
+      frame.nonce,
+    );
+    this.#send(conn, { type: "AUTH_OK", signature: this.#signer.signDigest(back) });
+  }
+
+  // ---- sessions ----------------------------------------------------------------------------
+
+  async #onOpen(conn: Conn, frame: OpenFrame): Promise<void> {
+    const requester = conn.authed!;
+    const ref = frame.channelId;
+    if (frame.resume !== null) {
+      const s = this.#sessions.get(frame.resume);
+      if (
+        s === undefined ||
+        s.state.phase === "closed" ||
+        s.requester !== requester ||
+        s.state.channelId !== frame.channelId
+      ) {
+        this.#error(conn, "SESSION_UNKNOWN", "no such session to resume", frame.resume);
+        return;
+      }
+      this.#bind(conn, s.channel);
+      if (s.state.phase === "active") this.#sendReady(s);
+      this.#sendAck(s.channel);
+      return;
+    }
+    const policy = this.#opts.pricing[frame.mode];
+    if (policy === undefined) {
+      this.#error(conn, "MODE_UNSUPPORTED", `no ${frame.mode} metering here`, ref);
+      return;
+    }
+    if (frame.unitPrice < policy.unitPrice) {
+      this.#error(conn, "PRICE_TOO_LOW", `unit price is at least ${policy.unitPrice}`, ref);
+      return;
+    }
+    const driver = this.#drivers.get(frame.tunnelKind);
+    if (driver === undefined) {
+      this.#error(conn, "TUNNEL_UNAVAILABLE", `no ${frame.tunnelKind} tunnels here`, ref);
+      return;
+    }
+    if (this.#opening.has(frame.channelId)) {
+      this.#error(conn, "SESSION_BUSY", "the channel is being opened", ref);
+      return;
+    }
+    this.#opening.add(frame.channelId);
+    try {
+      const entry = await this.#loadChannel(conn, frame, requester);
+      if (entry === null) return;
+      if (entry.session !== null && entry.session.state.phase !== "closed") {
+        this.#error(conn, "SESSION_BUSY", "the channel has a session open", ref);
+        return;
+      }
+      this.#bind(conn, entry);
+      const terms: SessionTerms = {
+        mode: frame.mode,
+        unitPrice: frame.unitPrice,
+        creditLimit: policy.creditLimit,
+        graceMs: policy.graceMs ?? 1_000,
+        tickMs: policy.tickMs ?? 1_000,
+        pollMs: policy.pollMs ?? 100,
+        marginMs: policy.marginMs ?? 100,
+        openTimeoutMs: policy.openTimeoutMs ?? 10_000,
+      };
+      const sessionId = randomBytes(8).toString("hex");
+      const session: SessionEntry = {
+        state: openProviderSession({
+          sessionId,
+          channelId: frame.channelId,
+          terms,
+          base: entry.durableTransferred,
+          now: this.#clock(),
+        }),
+        channel: entry,
+        requester,
+        driver,
+        kind: frame.tunnelKind,
+        params: frame.tunnelParams,
+        config: null,
+        timer: null,
+        timerAt: null,
+        ticking: false,
+      };
+      entry.session = session;
+      this.#sessions.set(sessionId, session);
+      this.#schedule(session);
+    } finally {
+      this.#opening.delete(frame.channelId);
+    }
+  }
+
+  #bind(conn: Conn, entry: ChannelEntry): void {
+    if (entry.owner !== null && entry.owner !== conn) entry.owner.channels.delete(entry);
+    entry.owner = conn;
+    conn.channels.add(entry);
+  }
+
+  /** The channel entry (from memory, the store, or the directory), with fresh deposits. */
+  async #loadChannel(
+    conn: Conn,
+    frame: OpenFrame,
+    requester: Address,
+  ): Promise<ChannelEntry | null> {
+    const found = await this.#opts.channels.lookup({
+      channelId: frame.channelId,
+      requester,
+      provider: this.address,
+      salt: frame.salt,
+      openBlock: frame.openBlock,
+    });
+    if (!found.ok) {
+      this.#error(conn, found.code, found.reason, frame.channelId);
+      return null;
+    }
+    const info = found.value;
+    let entry = this.#channels.get(frame.channelId);
+    if (entry === undefined) {
+      let state = await this.#store.loadChannel(frame.channelId);
+      if (state === undefined) {
+        state = createChannel({
+          channelId: frame.channelId,
+          domain: this.#opts.domain,
+          participantA: requester,
+          participantB: this.address,
+          self: "B",
+          settleTimeout: BigInt(info.settleWindow),
+        });
+      }
+      const received = state.received?.proof;
+      entry = {
+        state,
+        durableNonce: received?.nonce ?? 0n,
+        durableTransferred: received?.transferred ?? 0n,
+        owner: null,
+        session: null,
+      };
+      this.#channels.set(frame.channelId, entry);
+    }
+    if (entry.state.params.participantA !== requester.toLowerCase()) {
+      this.#error(conn, "CHANNEL_NOT_PARTICIPANT", "not your channel", frame.channelId);
+      return null;
+    }
+    // Bring the deposits up to date (top-ups happen on chain at any time).
+    const before = entry.state;
+    const ctx = this.#ctx();
+    let s = transition(
+      before,
+      { type: "ChainChannelOpened", channelId: frame.channelId, depositA: info.depositA },
+      ctx,
+    ).state;
+    for (const [participant, total] of [
+      ["A", info.depositA],
+      ["B", info.depositB],
+    ] as const) {
+      s = transition(
+        s,
+        { type: "ChainDeposited", channelId: frame.channelId, participant, total },
+        ctx,
+      ).state;
+    }
+    if (s !== before) {
+      entry.state = s;
+      await this.#store.persist(before.status === "opening" ? undefined : before, s);
+    }
+    if (s.status !== "open" || s.settlement !== null) {
+      this.#error(conn, "CHANNEL_CLOSED", `channel is ${s.status}`, frame.channelId);
+      return null;
+    }
+    return entry;
+  }
+
+  #ctx() {
+    return { now: BigInt(Math.floor(Date.now() / 1000)), blockNumber: 0n, signer: this.#signer };
+  }
+
+  #sendReady(s: SessionEntry): void {
+    const entry = s.channel;
+    this.#send(entry.owner, {
+      type: "READY",
+      channelId: s.state.channelId,
+      sessionId: s.state.sessionId,
+      tunnel: s.config ?? {},
+      creditLimit: s.state.terms.creditLimit,
+      tickMs: s.state.terms.tickMs,
+      ackedNonce: entry.durableNonce,
+      ackedTransferred: entry.durableTransferred,
+      base: s.state.base,
+    });
+  }
+
+  #sendAck(entry: ChannelEntry): void {
+    this.#stats.acksSent++;
+    const s = entry.session;
+    this.#send(entry.owner, {
+      type: "ACK",
+      channelId: entry.state.params.channelId,
+      nonce: entry.durableNonce,
+      transferred: entry.durableTransferred,
+      owed: s !== null ? owedOf(s.state) : 0n,
+    });
+  }
+
+  #runSession(s: SessionEntry, input: ProviderSessionInput): void {
+    const { state, effects } = providerSessionTransition(s.state, input, { now: this.#clock() });
+    s.state = state;
+    for (const e of effects) this.#carryOut(s, e);
+    this.#schedule(s);
+  }
+
+  #carryOut(s: SessionEntry, e: ProviderSessionEffect): void {
+    const conn = s.channel.owner;
+    const sessionId = s.state.sessionId;
+    switch (e.type) {
+      case "SendAck":
+        this.#stats.acksSent++;
+        this.#send(conn, {
+          type: "ACK",
+          channelId: s.state.channelId,
+          nonce: e.nonce,
+          transferred: e.transferred,
+          owed: e.owed,
+        });
+        return;
+      case "SendReady":
+        s.config = e.config;
+        this.#sendReady(s);
+        this.emit("session-ready", { sessionId, channelId: s.state.channelId });
+        return;
+      case "SendUsage":
+        this.#send(conn, { type: "USAGE", sessionId, units: e.units, owed: e.owed });
+        return;
+      case "SendWarn":
+        this.#send(conn, {
+          type: "WARN",
+          sessionId,
+          teardownInMs: e.teardownInMs,
+          unpaid: e.unpaid,
+        });
+        return;
+      case "SendClose":
+        this.#send(conn, { type: "CLOSE", sessionId, code: e.code, reason: e.reason });
+        return;
+      case "NotifyActivateTunnel":
+        s.driver.activate({ sessionId, kind: s.kind, params: s.params }).then(
+          (config) => this.#runSession(s, { type: "ActionTunnelUp", config }),
+          (err: unknown) =>
+            this.#runSession(s, {
+              type: "ActionTunnelFailed",
+              reason: err instanceof Error ? err.message : String(err),
+            }),
+        );
+        return;
+      case "NotifyDeactivateTunnel":
+        s.driver.deactivate(sessionId).catch((err: unknown) => this.emit("error", err));
+        return;
+      case "NotifyTunnelLimits": {
+        if (!isMetered(s.driver)) return;
+        const max = e.maxUnits === null ? null : Number(e.maxUnits);
+        s.driver.setLimits(sessionId, {
+          admit: e.admit,
+          maxBytes: s.state.terms.mode === "byte" ? max : null,
+          maxPackets: s.state.terms.mode === "packet" ? max : null,
+        });
+        return;
+      }
+      case "NotifySessionClosed": {
+        if (s.timer !== null) clearTimeout(s.timer);
+        s.timer = null;
+        this.#sessions.delete(sessionId);
+        if (s.channel.session === s) s.channel.session = null;
+        const event: SessionClosedEvent = {
+          sessionId,
+          channelId: s.state.channelId,
+          requester: s.requester,
+          code: e.code,
+          owed: e.owed,
+          paid: e.paid,
+          creditLimit: s.state.terms.creditLimit,
+          maxUnpaid: e.maxUnpaid,
+          exhaustedAt: e.exhaustedAt,
+          closedAt: e.closedAt,
+        };
+        this.emit("session-closed", event);
+        return;
+      }
+    }
+  }
+
+  #schedule(s: SessionEntry): void {
+    const at = wakeAt(s.state);
+    if (at === s.timerAt) return;
+    if (s.timer !== null) clearTimeout(s.timer);
+    s.timer = null;
+    s.timerAt = at;
+    if (at === null || this.#closing) return;
+    s.timer = setTimeout(() => this.#tick(s), Math.max(0, at - this.#clock()));
+  }
+
+  #tick(s: SessionEntry): void {
+    s.timer = null;
+    s.timerAt = null;
+    if (s.state.phase === "closed" || s.ticking) return;
+    if (s.state.terms.mode === "second" || s.state.phase !== "active") {
+      this.#runSession(s, { type: "ActionTick", usage: null });
+      return;
+    }
+    s.ticking = true;
+    s.driver.readUsage(s.state.sessionId).then(
+      (usage) => {
+        s.ticking = false;
+        this.#runSession(s, { type: "ActionTick", usage });
+      },
+      (err: unknown) => {
+        s.ticking = false;
+        this.emit("error", err);
+        this.#runSession(s, { type: "ActionTick", usage: null });
+      },
+    );
+  }
+
+  // ---- proofs ------------------------------------------------------------------------------
+
+  #onPay(conn: Conn, frame: PayFrame): void {
+    this.#stats.proofsReceived++;
+    const entry = this.#channels.get(frame.channelId);
+    if (entry === undefined || entry.owner !== conn) {
+      this.#stats.proofsRejected++;
+      this.#error(conn, "CHANNEL_UNKNOWN", "open a session on this channel first", frame.channelId);
+      return;
+    }
+    const proof = {
+      channelId: frame.channelId,
+      nonce: frame.nonce,
+      transferred: frame.transferred,
+    };
+    // Cheap rules first: a replayed, stale or overdrawn proof is refused before a signature
+    // verification is spent on it.
+    const pre = precheckReceivedProof(entry.state, proof, this.#opts.domain);
+    if (pre !== null) {
+      this.#stats.proofsRejected++;
+      this.#error(conn, pre.code, pre.reason, frame.channelId);
+      return;
+    }
+    this.#pending.push({ conn, entry, frame });
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0) return;
+    const verdicts = this.#pool.verifyCumulative(
+      batch.map((p) => ({
+        domain: this.#opts.domain,
+        proof: {
+          channelId: p.frame.channelId,
+          nonce: p.frame.nonce,
+          transferred: p.frame.transferred,
+        },
+        signature: p.frame.signature,
+        expectedSigner: p.entry.state.params.participantA,
+      })),
+    );
+    // Verification of later batches overlaps; their verdicts are applied strictly in order.
+    this.#tail = this.#tail
+      .then(() => verdicts)
+      .then(
+        (results) => this.#apply(batch, results),
+        (err: unknown) => {
+          this.emit("error", err);
+          for (const p of batch)
+            this.#error(p.conn, "INTERNAL", "verification failed", p.frame.channelId);
+        },
+      );
+  }
+
+  #apply(
+    batch: readonly PendingPay[],
+    results: readonly Awaited<ReturnType<VerifyPool["verifyCumulative"]>>[number][],
+  ): void {
+    // Per channel: the best verified proof (the others are superseded by it or rejected).
+    const best = new Map<ChannelEntry, { p: PendingPay; covered: number }>();
+    results.forEach((r, i) => {
+      const p = batch[i]!;
+      if (r.kind === "superseded") return;
+      this.#stats.signaturesVerified++;
+      if (!r.check.ok) {
+        this.#stats.proofsRejected++;
+        this.#error(p.conn, r.check.code, r.check.reason, p.frame.channelId);
+        return;
+      }
+      const cur = best.get(p.entry);
+      if (cur === undefined || rank(p.frame, cur.p.frame) > 0) best.set(p.entry, { p, covered: 0 });
+    });
+    results.forEach((r, i) => {
+      if (r.kind !== "superseded") return;
+      const b = best.get(batch[i]!.entry);
+      if (b !== undefined) b.covered++;
+    });
+    for (const [entry, { p, covered }] of best) {
+      const before = entry.state;
+      const signed = {
+        proof: {
+          channelId: p.frame.channelId,
+          nonce: p.frame.nonce,
+          transferred: p.frame.transferred,
+        },
+        signature: p.frame.signature,
+      };
+      const { state, effects } = transition(
+        before,
+        {
+          type: "ReceiveBalanceProof",
+          signed,
+          domain: this.#opts.domain,
+          check: { ok: true, signer: entry.state.params.participantA },
+        },
+        this.#ctx(),
+      );
+      const invalid = effects.find((e) => e.type === "InvalidReceivedBalanceProof");
+      if (invalid !== undefined && invalid.type === "InvalidReceivedBalanceProof") {
+        this.#stats.proofsRejected += 1 + covered;
+        this.#error(p.conn, invalid.code, invalid.reason, p.frame.channelId);
+        continue;
+      }
+      entry.state = state;
+      const { nonce, transferred } = signed.proof;
+      this.#store.persist(before, state).then(
+        () => this.#onDurable(entry, nonce, transferred, 1 + covered),
+        (err: unknown) => {
+          this.emit("error", err);
+          this.#error(
+            p.conn,
+            "STORE_WRITE_FAILED",
+            "could not persist the proof",
+            p.frame.channelId,
+          );
+        },
+      );
+    }
+  }
+
+  #onDurable(entry: ChannelEntry, nonce: bigint, transferred: bigint, proofs: number): void {
+    this.#stats.proofsAccepted += proofs;
+    if (nonce <= entry.durableNonce) return;
+    entry.durableNonce = nonce;
+    entry.durableTransferred = transferred;
+    const s = entry.session;
+    if (s !== null) this.#runSession(s, { type: "ReceivePayment", nonce, transferred });
+    else this.#sendAck(entry);
+  }
+
+  // ---- cooperative close -------------------------------------------------------------------
+
+  async #onSettlePropose(conn: Conn, frame: SettleProposeFrame): Promise<void> {
+    const entry = this.#channels.get(frame.channelId);
+    if (entry === undefined || entry.owner !== conn) {
+      this.#error(conn, "CHANNEL_UNKNOWN", "no such channel on this connection", frame.channelId);
+      return;
+    }
+    // Payments are frozen once we sign: let every proof in flight land first.
+    await this.#tail;
+    await this.#store.flush();
+    const settlement = {
+      channelId: frame.channelId,
+      payoutA: frame.payoutA,
+      payoutB: frame.payoutB,
+    };
+    const check = this.#verifier.verifySettlement(
+      this.#opts.domain,
+      settlement,
+      frame.signature,
+      entry.state.params.participantA,
+    );
+    const before = entry.state;
+    const { state, effects } = transition(
+      before,
+      {
+        type: "ReceiveSettlementProposal",
+        settlement,
+        signature: frame.signature,
+        domain: this.#opts.domain,
+        check,
+      },
+      this.#ctx(),
+    );
+    for (const e of effects) {
+      if (e.type === "InvalidReceivedSettlement" || e.type === "NotifyActionRejected") {
+        this.#error(conn, e.code, e.reason, frame.channelId);
+        return;
+      }
+    }
+    if (entry.session !== null) {
+      this.#runSession(entry.session, {
+        type: "ActionClose",
+        code: "CLOSED_LOCALLY",
+        reason: "the channel is settling",
+      });
+    }
+    entry.state = state;
+    // Durable before we hand out our signature: after a crash we must know we signed.
+    await this.#store.persist(before, state);
+    for (const e of effects) {
+      if (e.type === "SendSettlementSignature") {
+        this.#send(conn, {
+          type: "SETTLE_SIGN",
+          channelId: e.channelId,
+          payoutA: e.settlement.payoutA,
+          payoutB: e.settlement.payoutB,
+          signature: e.signature,
+        });
+      } else if (e.type.startsWith("Chain")) {
+        this.emit("chain", e);
+      }
+    }
+  }
+}
+
+/** > 0 when proof a ranks above b (the contract's order: transferred, then nonce). */
+function rank(a: PayFrame, b: PayFrame): number {
+  if (a.transferred !== b.transferred) return a.transferred > b.transferred ? 1 : -1;
+  if (a.nonce !== b.nonce) return a.nonce > b.nonce ? 1 : -1;
+  return 0;
+}

@@ -1,0 +1,610 @@
+/**
+ * The requester SDK: a small typed client an app embeds. It connects and authenticates, opens
+ * sessions on channels it already holds, pays ahead of its own counters (pipelined: it never
+ * waits for an ACK before the next proof), checks the provider's usage claims, reconnects and
+ * resumes a dropped session from the last ACKed nonce, and negotiates a cooperative close.
+ */
+import { EventEmitter } from "node:events";
+import { createSigner, type ProofSigner } from "../../channels/crypto/signer.ts";
+import { ProofVerifier } from "../../channels/crypto/verifier.ts";
+import { type ChannelState, createChannel } from "../../channels/state/channel-state.ts";
+import { transition } from "../../channels/state/transition.ts";
+import type { Address, ChannelDomain, ChannelId, Settlement } from "../../channels/types.ts";
+import { RelayError, type RelayErrorCode } from "../errors.ts";
+import {
+  openRequesterSession,
+  type RequesterSessionEffect,
+  type RequesterSessionInput,
+  type RequesterSessionState,
+  requesterSessionTransition,
+  type UsageTolerance,
+} from "../session/requester-session.ts";
+import type { TunnelConfig, TunnelKind } from "../tunnel/driver.ts";
+import type { Frame, MeterMode } from "../wire/frames.ts";
+import { openWireConnection, type WireConnection } from "./wire-connection.ts";
+
+/** Options of `connect`. */
+export interface RequesterOptions {
+  /** The requester's 32-byte wallet key (participant A of its channels). */
+  readonly key: Uint8Array;
+  /** The provider's WebSocket URL. */
+  readonly url: string;
+  /** When given, the provider must be on this chain and contract. */
+  readonly domain?: ChannelDomain;
+  /** When given, the provider must be this address. */
+  readonly provider?: Address;
+  /** Reconnect attempts after a drop (default 5) and the delay between them (default 200 ms). */
+  readonly reconnect?: { readonly attempts: number; readonly delayMs: number };
+  /** Milliseconds clock (default `performance.now`). */
+  readonly clock?: () => number;
+}
+
+/** A channel the requester opened on chain (what `ChainClient.open` returned). */
+export interface ChannelRef {
+  readonly channelId: ChannelId;
+  readonly salt: bigint;
+  readonly openBlock: bigint;
+  /** The requester's deposit (A) and the provider's (B, usually 0). */
+  readonly depositA: bigint;
+  readonly depositB?: bigint;
+}
+
+/** Options of `openSession`. */
+export interface OpenSessionOptions {
+  readonly channel: ChannelRef;
+  readonly dealId?: string;
+  readonly mode: MeterMode;
+  readonly unitPrice: bigint;
+  readonly tunnel: { readonly kind: TunnelKind; readonly params?: Record<string, string | number> };
+  /** Units paid ahead (default 1). */
+  readonly prepayUnits?: bigint;
+  /** Tolerance for usage claims (default 5 % + 1 unit in second mode, 5 % + 4 KiB otherwise). */
+  readonly tolerance?: UsageTolerance;
+  /** Own counter of units consumed (byte/packet modes), read before every payment. */
+  readonly meter?: () => bigint | number;
+  /** How often to meter and pay, ms (default 1,000 in second mode, 100 otherwise). */
+  readonly payEveryMs?: number;
+  /** READY deadline, ms (default 15,000). */
+  readonly timeoutMs?: number;
+}
+
+/** How a session ended. */
+export interface SessionEnd {
+  readonly code: RelayErrorCode;
+  readonly reason: string;
+}
+
+/** A cooperative settlement with both signatures, ready for `ChainClient.cooperativeClose`. */
+export interface SignedSettlement {
+  readonly settlement: Settlement;
+  readonly signatureA: Uint8Array;
+  readonly signatureB: Uint8Array;
+}
+
+/** One payment session. Events: `ack`, `usage`, `warn`, `close`. */
+export class Session extends EventEmitter<{
+  ack: [{ nonce: bigint; transferred: bigint }];
+  usage: [{ units: bigint; owed: bigint; own: bigint }];
+  warn: [{ teardownInMs: number; unpaid: bigint }];
+  close: [SessionEnd];
+}> {
+  readonly channelId: ChannelId;
+  /** The provider's session id (set at READY). */
+  id = "";
+  /** The tunnel configuration from READY (proxy address and credentials, …). */
+  tunnel: TunnelConfig = {};
+  creditLimit = 0n;
+  /** Resolves when the session ends. */
+  readonly closed: Promise<SessionEnd>;
+  /** @internal */
+  state: RequesterSessionState;
+  /** @internal */
+  timer: NodeJS.Timeout | null = null;
+  /** @internal */
+  readonly opts: OpenSessionOptions;
+  /** @internal */
+  readonly client: RequesterClient;
+  #resolveClosed!: (e: SessionEnd) => void;
+
+  /** @internal */
+  constructor(client: RequesterClient, opts: OpenSessionOptions, state: RequesterSessionState) {
+    super();
+    this.client = client;
+    this.opts = opts;
+    this.channelId = opts.channel.channelId;
+    this.state = state;
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+  }
+
+  /** @internal */
+  ended(e: SessionEnd): void {
+    this.#resolveClosed(e);
+    this.emit("close", e);
+  }
+
+  /** Stops paying (the provider will WARN, then tear the tunnel down). */
+  stopPaying(): void {
+    this.client.input(this, { type: "ActionSetPaying", paying: false });
+  }
+
+  /** Resumes paying. */
+  resumePaying(): void {
+    this.client.input(this, { type: "ActionSetPaying", paying: true });
+  }
+
+  /** Ends the session; the channel stays open for the next one. */
+  close(reason = "done"): Promise<SessionEnd> {
+    this.client.input(this, { type: "ActionClose", reason });
+    return this.closed;
+  }
+
+  /** Cumulative amount signed on the channel so far. */
+  get signed(): bigint {
+    return this.state.signed;
+  }
+
+  /** Highest nonce the provider has acknowledged as durable. */
+  get ackedNonce(): bigint {
+    return this.state.ackedNonce;
+  }
+}
+
+/**
+ * Connects to a provider and authenticates.
+ * @throws RelayError CONNECTION_LOST, TIMEOUT, AUTH_FAILED, DOMAIN_MISMATCH, VERSION_UNSUPPORTED
+ * @example
+ * const client = await connect({ key, url: "ws://127.0.0.1:7400" });
+ * const session = await client.openSession({
+ *   channel: { channelId, salt, openBlock, depositA },
+ *   mode: "second", unitPrice: 10n, tunnel: { kind: "proxy" },
+ * });
+ * session.on("warn", (w) => console.log("behind, teardown in", w.teardownInMs));
+ * // … use session.tunnel (host, port, username, password) …
+ * await session.close();
+ * await client.close();
+ */
+export async function connect(opts: RequesterOptions): Promise<RequesterClient> {
+  const signer = createSigner(opts.key);
+  const wire = await openWireConnection({
+    url: opts.url,
+    signer,
+    ...(opts.domain ? { domain: opts.domain } : {}),
+    ...(opts.provider ? { provider: opts.provider } : {}),
+  });
+  return new RequesterClient(opts, signer, wire);
+}
+
+/** A connected requester. Events: `disconnect`, `reconnect`, `error`. */
+export class RequesterClient extends EventEmitter<{
+  disconnect: [{ code: number }];
+  reconnect: [];
+  error: [unknown];
+}> {
+  readonly address: Address;
+  readonly provider: Address;
+  readonly domain: ChannelDomain;
+  readonly #opts: RequesterOptions;
+  readonly #signer: ProofSigner;
+  readonly #clock: () => number;
+  readonly #channels = new Map<ChannelId, ChannelState>();
+  readonly #sessions = new Map<ChannelId, Session>();
+  readonly #waiters = new Map<ChannelId, { resolve: () => void; reject: (e: unknown) => void }>();
+  readonly #settling = new Map<
+    ChannelId,
+    { settlement: Settlement; resolve: (s: SignedSettlement) => void; reject: (e: unknown) => void }
+  >();
+  #wire: WireConnection;
+  #closing = false;
+
+  /** @internal */
+  constructor(opts: RequesterOptions, signer: ProofSigner, wire: WireConnection) {
+    super();
+    this.#opts = opts;
+    this.#signer = signer;
+    this.address = signer.address;
+    this.provider = wire.provider;
+    this.domain = wire.domain;
+    this.#clock = opts.clock ?? (() => performance.now());
+    this.#wire = wire;
+    this.#attach(wire);
+    this.on("error", () => undefined);
+  }
+
+  /**
+   * Opens a session: sends OPEN and the first unit (plus prepay) at once, resolves at READY.
+   * @throws RelayError with the provider's code (PRICE_TOO_LOW, CHANNEL_UNKNOWN, SESSION_BUSY,
+   *   …), TIMEOUT, or the channel's code when the first payment cannot be made.
+   */
+  async openSession(o: OpenSessionOptions): Promise<Session> {
+    const ref = o.channel;
+    if (this.#sessions.has(ref.channelId)) {
+      throw new RelayError("SESSION_BUSY", "a session is already open on this channel");
+    }
+    const channel = this.#channelState(ref);
+    const base = channel.sent?.proof.transferred ?? 0n;
+    const second = o.mode === "second";
+    const session = new Session(
+      this,
+      o,
+      openRequesterSession(
+        {
+          mode: o.mode,
+          unitPrice: o.unitPrice,
+          prepayUnits: o.prepayUnits ?? 1n,
+          tolerance: o.tolerance ?? { ratio: 0.05, units: second ? 1n : 4096n },
+        },
+        base,
+      ),
+    );
+    this.#sessions.set(ref.channelId, session);
+    const ready = new Promise<void>((resolve, reject) => {
+      this.#waiters.set(ref.channelId, { resolve, reject });
+    });
+    const timeout = setTimeout(
+      () => this.#failOpen(session, new RelayError("TIMEOUT", "no READY in time")),
+      o.timeoutMs ?? 15_000,
+    );
+    this.#wire.send({
+      type: "OPEN",
+      channelId: ref.channelId,
+      salt: ref.salt,
+      openBlock: ref.openBlock,
+      dealId: o.dealId ?? "",
+      mode: o.mode,
+      unitPrice: o.unitPrice,
+      tunnelKind: o.tunnel.kind,
+      tunnelParams: o.tunnel.params ?? {},
+      prepayUnits: o.prepayUnits ?? 1n,
+      resume: null,
+    });
+    // The first unit goes out right behind OPEN: the provider opens the tunnel once it is durable.
+    this.input(session, { type: "ActionStart" });
+    try {
+      await ready;
+    } finally {
+      clearTimeout(timeout);
+    }
+    return session;
+  }
+
+  /**
+   * Proposes a cooperative close at the current balances and waits for the provider's
+   * countersignature. Submit the result with `ChainClient.cooperativeClose`.
+   * @throws RelayError with the provider's code when it refuses, CONNECTION_LOST.
+   */
+  settle(channelId: ChannelId): Promise<SignedSettlement> {
+    const state = this.#channels.get(channelId);
+    if (state === undefined) {
+      return Promise.reject(new RelayError("CHANNEL_UNKNOWN", "no such channel in this client"));
+    }
+    const session = this.#sessions.get(channelId);
+    if (session !== undefined) this.input(session, { type: "ActionClose", reason: "settling" });
+    const { state: next, effects } = transition(
+      state,
+      { type: "ActionProposeSettlement" },
+      this.#ctx(),
+    );
+    const proposal = effects.find((e) => e.type === "SendSettlementProposal");
+    if (proposal === undefined || proposal.type !== "SendSettlementProposal") {
+      const rejected = effects.find((e) => e.type === "NotifyActionRejected");
+      const code = rejected?.type === "NotifyActionRejected" ? rejected.code : "INTERNAL";
+      return Promise.reject(new RelayError(code, "cannot propose a settlement"));
+    }
+    this.#channels.set(channelId, next);
+    return new Promise((resolve, reject) => {
+      this.#settling.set(channelId, { settlement: proposal.settlement, resolve, reject });
+      this.#wire.send({
+        type: "SETTLE_PROPOSE",
+        channelId,
+        payoutA: proposal.settlement.payoutA,
+        payoutB: proposal.settlement.payoutB,
+        signature: proposal.signature,
+      });
+    });
+  }
+
+  /** The channel as this client knows it (latest proof sent). */
+  channel(channelId: ChannelId): ChannelState | undefined {
+    return this.#channels.get(channelId);
+  }
+
+  /** Closes every session and the connection. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const s of [...this.#sessions.values()])
+      this.input(s, { type: "ActionClose", reason: "client closes" });
+    this.#wire.close(1000, "bye");
+  }
+
+  /** Drops the socket without closing sessions (tests of reconnect and resume). */
+  dropConnection(): void {
+    this.#wire.ws.terminate();
+  }
+
+  /** @internal Runs the session core and carries out its effects. */
+  input(session: Session, input: RequesterSessionInput): void {
+    const { state, effects } = requesterSessionTransition(session.state, input, {
+      now: this.#clock(),
+    });
+    session.state = state;
+    for (const e of effects) this.#carryOut(session, e);
+  }
+
+  #ctx() {
+    return { now: BigInt(Math.floor(Date.now() / 1000)), blockNumber: 0n, signer: this.#signer };
+  }
+
+  #channelState(ref: ChannelRef): ChannelState {
+    let s = this.#channels.get(ref.channelId);
+    const ctx = this.#ctx();
+    if (s === undefined) {
+      s = createChannel({
+        channelId: ref.channelId,
+        domain: this.domain,
+        participantA: this.address,
+        participantB: this.provider,
+        self: "A",
+        settleTimeout: 0n,
+      });
+      s = transition(
+        s,
+        { type: "ChainChannelOpened", channelId: ref.channelId, depositA: ref.depositA },
+        ctx,
+      ).state;
+    }
+    s = transition(
+      s,
+      { type: "ChainDeposited", channelId: ref.channelId, participant: "A", total: ref.depositA },
+      ctx,
+    ).state;
+    s = transition(
+      s,
+      {
+        type: "ChainDeposited",
+        channelId: ref.channelId,
+        participant: "B",
+        total: ref.depositB ?? 0n,
+      },
+      ctx,
+    ).state;
+    this.#channels.set(ref.channelId, s);
+    return s;
+  }
+
+  #carryOut(session: Session, e: RequesterSessionEffect): void {
+    const channelId = session.channelId;
+    switch (e.type) {
+      case "SendPay": {
+        const before = this.#channels.get(channelId)!;
+        const { state, effects } = transition(
+          before,
+          { type: "ActionPay", amount: e.amount },
+          this.#ctx(),
+        );
+        for (const fx of effects) {
+          if (fx.type === "SendBalanceProof") {
+            this.#channels.set(channelId, state);
+            this.#wire.send({
+              type: "PAY",
+              channelId,
+              nonce: fx.signed.proof.nonce,
+              transferred: fx.signed.proof.transferred,
+              signature: fx.signed.signature,
+            });
+          } else if (fx.type === "NotifyActionRejected") {
+            // The channel cannot pay any more (deposit used up): the session cannot go on.
+            this.input(session, { type: "ActionClose", reason: `cannot pay: ${fx.code}` });
+          }
+        }
+        return;
+      }
+      case "SendClose":
+        if (session.id !== "") {
+          this.#wire.send({ type: "CLOSE", sessionId: session.id, code: e.code, reason: e.reason });
+        }
+        return;
+      case "NotifyReady":
+        this.#startTimer(session);
+        return;
+      case "NotifyUsage":
+        session.emit("usage", { units: e.units, owed: e.owed, own: e.own });
+        return;
+      case "NotifyAck":
+        session.emit("ack", { nonce: e.nonce, transferred: e.transferred });
+        return;
+      case "NotifyWarn":
+        session.emit("warn", { teardownInMs: e.teardownInMs, unpaid: e.unpaid });
+        return;
+      case "NotifyClosed": {
+        if (session.timer !== null) clearInterval(session.timer);
+        session.timer = null;
+        this.#sessions.delete(channelId);
+        this.#failOpen(session, new RelayError(e.code, e.reason));
+        session.ended({ code: e.code, reason: e.reason });
+        return;
+      }
+    }
+  }
+
+  #startTimer(session: Session): void {
+    if (session.timer !== null) return;
+    const every = session.opts.payEveryMs ?? (session.opts.mode === "second" ? 1_000 : 100);
+    session.timer = setInterval(() => {
+      const m = session.opts.meter;
+      this.input(session, { type: "ActionMeter", units: m === undefined ? null : BigInt(m()) });
+    }, every);
+  }
+
+  #failOpen(session: Session, err: RelayError): void {
+    const w = this.#waiters.get(session.channelId);
+    if (w === undefined) return;
+    this.#waiters.delete(session.channelId);
+    if (this.#sessions.get(session.channelId) === session && session.state.phase !== "closed") {
+      this.#sessions.delete(session.channelId);
+      session.state = { ...session.state, phase: "closed", closeCode: err.code };
+    }
+    w.reject(err);
+  }
+
+  #attach(wire: WireConnection): void {
+    wire.onFrame = (f) => this.#onFrame(f);
+    wire.onClose = (code) => {
+      if (this.#wire !== wire) return;
+      this.emit("disconnect", { code });
+      if (!this.#closing) void this.#reconnect();
+    };
+  }
+
+  async #reconnect(): Promise<void> {
+    const policy = this.#opts.reconnect ?? { attempts: 5, delayMs: 200 };
+    for (let i = 0; i < policy.attempts && !this.#closing; i++) {
+      await new Promise((r) => setTimeout(r, policy.delayMs));
+      try {
+        const wire = await openWireConnection({
+          url: this.#opts.url,
+          signer: this.#signer,
+          domain: this.domain,
+          provider: this.provider,
+        });
+        this.#wire = wire;
+        this.#attach(wire);
+        // Resume every session that was running: same session, same channel.
+        for (const s of this.#sessions.values()) {
+          if (s.id === "") continue;
+          const ref = s.opts.channel;
+          wire.send({
+            type: "OPEN",
+            channelId: ref.channelId,
+            salt: ref.salt,
+            openBlock: ref.openBlock,
+            dealId: s.opts.dealId ?? "",
+            mode: s.opts.mode,
+            unitPrice: s.opts.unitPrice,
+            tunnelKind: s.opts.tunnel.kind,
+            tunnelParams: s.opts.tunnel.params ?? {},
+            prepayUnits: s.opts.prepayUnits ?? 1n,
+            resume: s.id,
+          });
+        }
+        this.emit("reconnect");
+        return;
+      } catch (err) {
+        this.emit("error", err);
+      }
+    }
+    for (const s of [...this.#sessions.values()]) {
+      this.input(s, { type: "ReceiveClose", code: "CONNECTION_LOST", reason: "cannot reconnect" });
+    }
+  }
+
+  #onFrame(f: Frame): void {
+    switch (f.type) {
+      case "READY": {
+        const s = this.#sessions.get(f.channelId);
+        if (s === undefined) return;
+        s.id = f.sessionId;
+        s.tunnel = f.tunnel;
+        s.creditLimit = f.creditLimit;
+        this.input(s, {
+          type: "ReceiveReady",
+          ackedNonce: f.ackedNonce,
+          ackedTransferred: f.ackedTransferred,
+        });
+        // Resuming: proofs are cumulative, so the latest one covers whatever was lost in flight.
+        const sent = this.#channels.get(f.channelId)?.sent;
+        if (sent && sent.proof.nonce > f.ackedNonce) {
+          this.#wire.send({
+            type: "PAY",
+            channelId: f.channelId,
+            nonce: sent.proof.nonce,
+            transferred: sent.proof.transferred,
+            signature: sent.signature,
+          });
+        }
+        const w = this.#waiters.get(f.channelId);
+        this.#waiters.delete(f.channelId);
+        w?.resolve();
+        return;
+      }
+      case "ACK": {
+        const s = this.#sessions.get(f.channelId);
+        if (s !== undefined)
+          this.input(s, { type: "ReceiveAck", nonce: f.nonce, transferred: f.transferred });
+        return;
+      }
+      case "USAGE":
+      case "WARN":
+      case "CLOSE": {
+        const s = this.#bySessionId(f.sessionId);
+        if (s === undefined) return;
+        if (f.type === "USAGE")
+          this.input(s, { type: "ReceiveUsage", units: f.units, owed: f.owed });
+        else if (f.type === "WARN") {
+          this.input(s, { type: "ReceiveWarn", teardownInMs: f.teardownInMs, unpaid: f.unpaid });
+        } else this.input(s, { type: "ReceiveClose", code: f.code, reason: f.reason });
+        return;
+      }
+      case "SETTLE_SIGN": {
+        const p = this.#settling.get(f.channelId);
+        const state = this.#channels.get(f.channelId);
+        if (p === undefined || state === undefined) return;
+        this.#settling.delete(f.channelId);
+        const settlement = { channelId: f.channelId, payoutA: f.payoutA, payoutB: f.payoutB };
+        const check = new ProofVerifier().verifySettlement(
+          this.domain,
+          settlement,
+          f.signature,
+          this.provider,
+        );
+        const { state: next, effects } = transition(
+          state,
+          {
+            type: "ReceiveSettlementSignature",
+            settlement,
+            signature: f.signature,
+            domain: this.domain,
+            check,
+          },
+          this.#ctx(),
+        );
+        const coop = effects.find((e) => e.type === "ChainSendCooperativeClose");
+        if (coop === undefined || coop.type !== "ChainSendCooperativeClose") {
+          p.reject(new RelayError("SETTLEMENT_UNEXPECTED", "the countersignature does not fit"));
+          return;
+        }
+        this.#channels.set(f.channelId, next);
+        p.resolve({
+          settlement: coop.settlement,
+          signatureA: coop.signatureA,
+          signatureB: coop.signatureB,
+        });
+        return;
+      }
+      case "ERROR": {
+        const ref = f.ref as ChannelId | null;
+        if (ref !== null) {
+          const settling = this.#settling.get(ref);
+          if (settling !== undefined) {
+            this.#settling.delete(ref);
+            settling.reject(new RelayError(f.code, f.message));
+          }
+          const s = this.#sessions.get(ref);
+          if (s !== undefined && this.#waiters.has(ref)) {
+            this.#failOpen(s, new RelayError(f.code, f.message));
+          }
+        }
+        this.emit("error", new RelayError(f.code, f.message, { ref: f.ref }));
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #bySessionId(id: string): Session | undefined {
+    for (const s of this.#sessions.values()) if (s.id === id) return s;
+    return undefined;
+  }
+}

@@ -1,0 +1,370 @@
+/**
+ * The provider's side of a payment session as a pure `transition(state, input, ctx)`: metering,
+ * what is owed, the first unit paid before the tunnel opens, the credit window with its WARN and
+ * teardown deadline, and USAGE reports. Time comes from `ctx.now` (ms), counters from inputs.
+ *
+ * The invariant (property-tested): while the tunnel is up, `owed − paid <= creditLimit`, given
+ * that the shell carries out a teardown by its deadline. Second mode knows in advance when the
+ * next second starts and stops `marginMs` before the first one the credit cannot cover; counter
+ * modes hand the driver a unit budget (`NotifyTunnelLimits`) so that the data plane itself stops
+ * at the limit, and tear down `graceMs` after it was reached.
+ */
+import type { ChannelId } from "../../channels/types.ts";
+import type { RelayErrorCode } from "../errors.ts";
+import type { TunnelConfig, TunnelUsage } from "../tunnel/driver.ts";
+import { coveredUnits, type SessionTerms, startedSeconds, unitsFromUsage } from "./terms.ts";
+
+/** `opening`: waiting for the first unit; `activating`: the tunnel is coming up. */
+export type SessionPhase = "opening" | "activating" | "active" | "closed";
+
+/** One session as the provider sees it. */
+export interface ProviderSessionState {
+  readonly sessionId: string;
+  readonly channelId: ChannelId;
+  readonly terms: SessionTerms;
+  readonly phase: SessionPhase;
+  readonly openedAt: number;
+  readonly activatedAt: number | null;
+  /** The channel's durable transferred amount when the session opened. */
+  readonly base: bigint;
+  /** Durable payments within this session (transferred − base). */
+  readonly paid: bigint;
+  /** Units consumed so far (frozen at close). */
+  readonly units: bigint;
+  /** When the credit could no longer cover the next unit (null: it can). */
+  readonly exhaustedAt: number | null;
+  /** Teardown time while exhausted. */
+  readonly deadline: number | null;
+  readonly nextUsageAt: number;
+  readonly lastInputAt: number;
+  readonly closedAt: number | null;
+  readonly closeCode: RelayErrorCode | null;
+  /** Largest `owed − paid` seen while the tunnel was up. */
+  readonly maxUnpaid: bigint;
+  /** Last unit budget handed to the driver (counter modes). */
+  readonly limitUnits: bigint | null;
+}
+
+/** The time a transition runs at. */
+export interface SessionContext {
+  /** Milliseconds (any epoch, monotonic per node). */
+  readonly now: number;
+}
+
+/** Periodic: counters read from the tunnel (null in second mode or before activation). */
+export interface ActionTick {
+  readonly type: "ActionTick";
+  readonly usage: TunnelUsage | null;
+}
+/** A payment on the session's channel became durable. */
+export interface ReceivePayment {
+  readonly type: "ReceivePayment";
+  readonly nonce: bigint;
+  /** The channel's cumulative transferred amount, durable. */
+  readonly transferred: bigint;
+}
+/** The driver brought the tunnel up. */
+export interface ActionTunnelUp {
+  readonly type: "ActionTunnelUp";
+  readonly config: TunnelConfig;
+}
+/** The driver failed to bring the tunnel up. */
+export interface ActionTunnelFailed {
+  readonly type: "ActionTunnelFailed";
+  readonly reason: string;
+}
+/** The requester closed the session. */
+export interface ReceiveClose {
+  readonly type: "ReceiveClose";
+  readonly reason: string;
+}
+/** This node ends the session (shutdown, channel closing, policy). */
+export interface ActionClose {
+  readonly type: "ActionClose";
+  readonly code: RelayErrorCode;
+  readonly reason: string;
+}
+
+/** Every input of the provider session. */
+export type ProviderSessionInput =
+  | ActionTick
+  | ReceivePayment
+  | ActionTunnelUp
+  | ActionTunnelFailed
+  | ReceiveClose
+  | ActionClose;
+
+/** Every effect of the provider session. */
+export type ProviderSessionEffect =
+  | {
+      readonly type: "SendAck";
+      readonly nonce: bigint;
+      readonly transferred: bigint;
+      readonly owed: bigint;
+    }
+  | { readonly type: "SendReady"; readonly config: TunnelConfig }
+  | { readonly type: "SendUsage"; readonly units: bigint; readonly owed: bigint }
+  | { readonly type: "SendWarn"; readonly teardownInMs: number; readonly unpaid: bigint }
+  | { readonly type: "SendClose"; readonly code: RelayErrorCode; readonly reason: string }
+  | { readonly type: "NotifyActivateTunnel" }
+  | { readonly type: "NotifyDeactivateTunnel" }
+  | {
+      readonly type: "NotifyTunnelLimits";
+      /** Whether new connections are admitted (paid up). */
+      readonly admit: boolean;
+      /** Units the data plane may carry in total (null: unlimited). */
+      readonly maxUnits: bigint | null;
+    }
+  | {
+      readonly type: "NotifySessionClosed";
+      readonly code: RelayErrorCode;
+      readonly owed: bigint;
+      readonly paid: bigint;
+      readonly maxUnpaid: bigint;
+      readonly exhaustedAt: number | null;
+      readonly closedAt: number;
+    };
+
+/** A transition's result. */
+export interface ProviderSessionResult {
+  readonly state: ProviderSessionState;
+  readonly effects: readonly ProviderSessionEffect[];
+}
+
+/** A new session waiting for its first unit. */
+export function openProviderSession(args: {
+  sessionId: string;
+  channelId: ChannelId;
+  terms: SessionTerms;
+  base: bigint;
+  now: number;
+}): ProviderSessionState {
+  return {
+    sessionId: args.sessionId,
+    channelId: args.channelId,
+    terms: args.terms,
+    phase: "opening",
+    openedAt: args.now,
+    activatedAt: null,
+    base: args.base,
+    paid: 0n,
+    units: 0n,
+    exhaustedAt: null,
+    deadline: null,
+    nextUsageAt: args.now + args.terms.tickMs,
+    lastInputAt: args.now,
+    closedAt: null,
+    closeCode: null,
+    maxUnpaid: 0n,
+    limitUnits: null,
+  };
+}
+
+/** What the session owes at its current unit count. */
+export function owedOf(s: ProviderSessionState): bigint {
+  return s.units * s.terms.unitPrice;
+}
+
+/**
+ * The next time the shell must run a tick for this session (null: closed).
+ */
+export function wakeAt(s: ProviderSessionState): number | null {
+  if (s.phase === "closed") return null;
+  if (s.phase !== "active") return s.openedAt + s.terms.openTimeoutMs;
+  let at = s.nextUsageAt;
+  if (s.deadline !== null) at = Math.min(at, s.deadline);
+  if (s.terms.mode === "second") {
+    const covered = coveredUnits(s.paid, s.terms.creditLimit, s.terms.unitPrice);
+    if (covered !== null && s.exhaustedAt === null) {
+      // The last covered second starts here: from then on the credit cannot take another one.
+      at = Math.min(at, s.activatedAt! + Number(covered > 0n ? covered - 1n : 0n) * 1000);
+    }
+  } else {
+    at = Math.min(at, s.lastInputAt + s.terms.pollMs);
+  }
+  return at;
+}
+
+/**
+ * The provider session's transition.
+ * @param state - the session
+ * @param input - a tick, a durable payment, a tunnel outcome or a close
+ * @param ctx - the time
+ * @returns the new state and the effects for the shell to carry out, in order
+ * @example
+ * let s = openProviderSession({ sessionId, channelId, terms, base: 0n, now: 0 });
+ * ({ state: s } = providerSessionTransition(s, { type: "ReceivePayment", nonce: 1n, transferred: 10n }, { now: 5 }));
+ * // effects: SendAck, NotifyActivateTunnel
+ */
+export function providerSessionTransition(
+  state: ProviderSessionState,
+  input: ProviderSessionInput,
+  ctx: SessionContext,
+): ProviderSessionResult {
+  const effects: ProviderSessionEffect[] = [];
+  if (state.phase === "closed") {
+    // A closed session still acknowledges: the channel outlives it and the proof is durable.
+    if (input.type === "ReceivePayment") {
+      effects.push({
+        type: "SendAck",
+        nonce: input.nonce,
+        transferred: input.transferred,
+        owed: owedOf(state),
+      });
+    }
+    return { state, effects };
+  }
+  let s: ProviderSessionState = { ...state, lastInputAt: ctx.now };
+  switch (input.type) {
+    case "ReceivePayment": {
+      const paid = input.transferred - s.base;
+      if (paid > s.paid) s = { ...s, paid };
+      s = meter(s, null, ctx.now);
+      effects.push({
+        type: "SendAck",
+        nonce: input.nonce,
+        transferred: input.transferred,
+        owed: owedOf(s),
+      });
+      // The first unit is paid before the tunnel opens: no free sample, whatever the session's
+      // length.
+      if (s.phase === "opening" && s.paid >= s.terms.unitPrice) {
+        s = { ...s, phase: "activating" };
+        effects.push({ type: "NotifyActivateTunnel" });
+        return { state: s, effects };
+      }
+      break;
+    }
+    case "ActionTunnelUp": {
+      if (s.phase !== "activating") return { state, effects };
+      s = { ...s, phase: "active", activatedAt: ctx.now, nextUsageAt: ctx.now + s.terms.tickMs };
+      s = meter(s, null, ctx.now);
+      effects.push({ type: "SendReady", config: input.config });
+      break;
+    }
+    case "ActionTunnelFailed":
+      return close(s, "TUNNEL_FAILED", input.reason, ctx.now, effects, false);
+    case "ReceiveClose":
+      return close(meter(s, null, ctx.now), "CLOSED_BY_PEER", input.reason, ctx.now, effects, true);
+    case "ActionClose":
+      return close(meter(s, null, ctx.now), input.code, input.reason, ctx.now, effects, true);
+    case "ActionTick": {
+      if (s.phase !== "active") {
+        if (ctx.now >= s.openedAt + s.terms.openTimeoutMs) {
+          return close(s, "TIMEOUT", "first unit not paid in time", ctx.now, effects, true);
+        }
+        return { state: s, effects };
+      }
+      s = meter(s, input.usage, ctx.now);
+      if (ctx.now >= s.nextUsageAt) {
+        effects.push({ type: "SendUsage", units: s.units, owed: owedOf(s) });
+        s = { ...s, nextUsageAt: ctx.now + s.terms.tickMs };
+      }
+      break;
+    }
+  }
+  if (s.phase !== "active") return { state: s, effects };
+  return credit(s, ctx.now, effects);
+}
+
+/** Brings `units` up to date (second mode from the clock, counter modes from a reading). */
+function meter(
+  s: ProviderSessionState,
+  usage: TunnelUsage | null,
+  now: number,
+): ProviderSessionState {
+  if (s.phase !== "active" || s.activatedAt === null) return s;
+  let units = s.units;
+  if (s.terms.mode === "second") units = startedSeconds(s.activatedAt, now);
+  else if (usage !== null) {
+    // Counters only grow; a reading of zeros after a driver hiccup must not refund anything.
+    const read = unitsFromUsage(s.terms.mode, usage);
+    if (read > units) units = read;
+  }
+  const unpaid = units * s.terms.unitPrice - s.paid;
+  return {
+    ...s,
+    units,
+    maxUnpaid: maxOf(unpaid, s.maxUnpaid),
+  };
+}
+
+/** The credit window: WARN when exhausted, teardown at the deadline, budget for the driver. */
+function credit(
+  s: ProviderSessionState,
+  now: number,
+  effects: ProviderSessionEffect[],
+): ProviderSessionResult {
+  const { terms } = s;
+  const covered = coveredUnits(s.paid, terms.creditLimit, terms.unitPrice);
+  if (terms.mode !== "second" && covered !== s.limitUnits) {
+    effects.push({
+      type: "NotifyTunnelLimits",
+      admit: covered === null || covered > s.units,
+      maxUnits: covered,
+    });
+    s = { ...s, limitUnits: covered };
+  }
+  // Exhausted: the credit left cannot cover one more unit.
+  const exhausted = covered !== null && s.units >= covered;
+  if (!exhausted) {
+    if (s.exhaustedAt !== null) s = { ...s, exhaustedAt: null, deadline: null };
+    return { state: s, effects };
+  }
+  if (s.exhaustedAt === null) {
+    let deadline = now + terms.graceMs;
+    if (terms.mode === "second") {
+      // The first second the credit cannot cover starts at activatedAt + covered·1000: the
+      // tunnel must be down before then, or the provider is owed more than the limit.
+      deadline = Math.min(deadline, s.activatedAt! + Number(covered) * 1000 - terms.marginMs);
+    }
+    deadline = Math.max(deadline, now);
+    s = { ...s, exhaustedAt: now, deadline };
+    const unpaid = owedOf(s) - s.paid;
+    effects.push({
+      type: "SendWarn",
+      teardownInMs: deadline - now,
+      unpaid: unpaid > 0n ? unpaid : 0n,
+    });
+  }
+  if (now >= s.deadline!) {
+    return close(
+      s,
+      "CREDIT_EXHAUSTED",
+      "payment stopped: credit window used up",
+      now,
+      effects,
+      true,
+    );
+  }
+  return { state: s, effects };
+}
+
+function close(
+  s: ProviderSessionState,
+  code: RelayErrorCode,
+  reason: string,
+  now: number,
+  effects: ProviderSessionEffect[],
+  tunnelMayBeUp: boolean,
+): ProviderSessionResult {
+  const closed: ProviderSessionState = { ...s, phase: "closed", closedAt: now, closeCode: code };
+  if (tunnelMayBeUp && (s.phase === "active" || s.phase === "activating")) {
+    effects.push({ type: "NotifyDeactivateTunnel" });
+  }
+  if (code !== "CLOSED_BY_PEER") effects.push({ type: "SendClose", code, reason });
+  effects.push({
+    type: "NotifySessionClosed",
+    code,
+    owed: owedOf(closed),
+    paid: closed.paid,
+    maxUnpaid: closed.maxUnpaid,
+    exhaustedAt: closed.exhaustedAt,
+    closedAt: now,
+  });
+  return { state: closed, effects };
+}
+
+function maxOf(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}

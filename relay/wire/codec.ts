@@ -1,0 +1,129 @@
+/**
+ * The wire codec: one reused msgpackr instance, frames as `[type, ...fields]`, the size checked
+ * before a byte is decoded, and every decoded frame validated (validate.ts) before use.
+ */
+import { Packr } from "msgpackr";
+import type { RelayResult } from "../errors.ts";
+import { hexBytes, u64, u256 } from "./fields.ts";
+import { type Frame, FrameType } from "./frames.ts";
+import { validateFrame } from "./validate.ts";
+
+/** Our own frame size limit (bytes); ws's `maxPayload` sits above it as a hard stop. */
+export const MAX_FRAME_BYTES = 4096;
+
+// Plain arrays and maps only: no records, no structure sharing, no bigint or Date extensions,
+// so that a peer cannot make the decoder build anything but the few shapes the validators read.
+const packr = new Packr({
+  useRecords: false,
+  moreTypes: false,
+  mapsAsObjects: true,
+  int64AsType: "number",
+  bundleStrings: false,
+  structuredClone: false,
+});
+
+/**
+ * Decodes and validates one frame.
+ * @param data - the WebSocket message
+ * @param maxBytes - size limit, checked before decoding
+ * @returns the frame, or FRAME_TOO_LARGE / FRAME_MALFORMED / FRAME_UNKNOWN_TYPE
+ */
+export function decodeFrame(data: Uint8Array, maxBytes = MAX_FRAME_BYTES): RelayResult<Frame> {
+  if (data.byteLength > maxBytes) {
+    return { ok: false, code: "FRAME_TOO_LARGE", reason: `${data.byteLength} > ${maxBytes} bytes` };
+  }
+  let raw: unknown;
+  try {
+    raw = packr.unpack(data);
+  } catch {
+    return { ok: false, code: "FRAME_MALFORMED", reason: "not MessagePack" };
+  }
+  return validateFrame(raw);
+}
+
+/**
+ * Encodes a frame.
+ * @throws RangeError when an amount or nonce is outside uint256/uint64.
+ */
+export function encodeFrame(frame: Frame): Buffer {
+  return packr.pack(toArray(frame));
+}
+
+/** The wire array of a frame (exported for tests that mutate valid frames). */
+export function toArray(f: Frame): unknown[] {
+  switch (f.type) {
+    case "HELLO":
+      return [
+        FrameType.HELLO,
+        f.version,
+        u256(f.chainId),
+        hexBytes(f.contract),
+        hexBytes(f.provider),
+        f.nonce,
+      ];
+    case "AUTH":
+      return [FrameType.AUTH, hexBytes(f.requester), f.nonce, f.signature];
+    case "AUTH_OK":
+      return [FrameType.AUTH_OK, f.signature];
+    case "OPEN":
+      return [
+        FrameType.OPEN,
+        hexBytes(f.channelId),
+        u256(f.salt),
+        u64(f.openBlock),
+        f.dealId,
+        f.mode,
+        u256(f.unitPrice),
+        f.tunnelKind,
+        { ...f.tunnelParams },
+        u64(f.prepayUnits),
+        f.resume,
+        null,
+      ];
+    case "READY":
+      return [
+        FrameType.READY,
+        hexBytes(f.channelId),
+        f.sessionId,
+        { ...f.tunnel },
+        u256(f.creditLimit),
+        f.tickMs,
+        u64(f.ackedNonce),
+        u256(f.ackedTransferred),
+        u256(f.base),
+        null,
+      ];
+    case "PAY":
+      return [FrameType.PAY, hexBytes(f.channelId), u64(f.nonce), u256(f.transferred), f.signature];
+    case "ACK":
+      return [
+        FrameType.ACK,
+        hexBytes(f.channelId),
+        u64(f.nonce),
+        u256(f.transferred),
+        u256(f.owed),
+      ];
+    case "USAGE":
+      return [FrameType.USAGE, f.sessionId, u64(f.units), u256(f.owed)];
+    case "WARN":
+      return [FrameType.WARN, f.sessionId, f.teardownInMs, u256(f.unpaid)];
+    case "CLOSE":
+      return [FrameType.CLOSE, f.sessionId, f.code, f.reason.slice(0, 256)];
+    case "ERROR":
+      return [FrameType.ERROR, f.code, f.message.slice(0, 256), f.ref];
+    case "SETTLE_PROPOSE":
+    case "SETTLE_SIGN":
+      return [
+        FrameType[f.type],
+        hexBytes(f.channelId),
+        u256(f.payoutA),
+        u256(f.payoutB),
+        f.signature,
+      ];
+  }
+}
+
+/** Encodes any value with the shared instance (tests use it to build hostile frames). */
+export function packRaw(value: unknown): Buffer {
+  return packr.pack(value);
+}

@@ -1,0 +1,61 @@
+/**
+ * Field encodings shared by the codec and the validators: uint64 as 8 and uint256 as 32
+ * big-endian bytes (MessagePack integers stop at 64 bits and decode ambiguously above 2^53),
+ * addresses as 20 bytes, channel ids as 32.
+ */
+import type { Address, ChannelId } from "../../channels/types.ts";
+
+const UINT64_MAX = (1n << 64n) - 1n;
+const UINT256_MAX = (1n << 256n) - 1n;
+const MASK64 = 0xffffffffffffffffn;
+
+/** Encodes a uint64 as 8 big-endian bytes. @throws RangeError when out of range. */
+export function u64(value: bigint): Buffer {
+  if (value < 0n || value > UINT64_MAX) throw new RangeError(`uint64 out of range: ${value}`);
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigUInt64BE(value, 0);
+  return b;
+}
+
+/** Encodes a uint256 as 32 big-endian bytes. @throws RangeError when out of range. */
+export function u256(value: bigint): Buffer {
+  if (value < 0n || value > UINT256_MAX) throw new RangeError(`uint256 out of range: ${value}`);
+  const b = Buffer.allocUnsafe(32);
+  b.writeBigUInt64BE(value >> 192n, 0);
+  b.writeBigUInt64BE((value >> 128n) & MASK64, 8);
+  b.writeBigUInt64BE((value >> 64n) & MASK64, 16);
+  b.writeBigUInt64BE(value & MASK64, 24);
+  return b;
+}
+
+/** Decodes 8 big-endian bytes. */
+export function readU64(b: Uint8Array): bigint {
+  return Buffer.from(b.buffer, b.byteOffset, 8).readBigUInt64BE(0);
+}
+
+/** Decodes 32 big-endian bytes. */
+export function readU256(b: Uint8Array): bigint {
+  const v = Buffer.from(b.buffer, b.byteOffset, 32);
+  return (
+    (v.readBigUInt64BE(0) << 192n) |
+    (v.readBigUInt64BE(8) << 128n) |
+    (v.readBigUInt64BE(16) << 64n) |
+    v.readBigUInt64BE(24)
+  );
+}
+
+/** Hex string (0x, lowercase) to bytes. */
+export function hexBytes(hex: string): Buffer {
+  return Buffer.from(hex.slice(2), "hex");
+}
+
+/** Bytes to a lowercase 0x hex string. */
+export function bytesHex(b: Uint8Array): `0x${string}` {
+  return `0x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex")}`;
+}
+
+/** A 20-byte field as an address. */
+export const toAddress = (b: Uint8Array): Address => bytesHex(b) as Address;
+
+/** A 32-byte field as a channel id. */
+export const toChannelId = (b: Uint8Array): ChannelId => bytesHex(b) as ChannelId;

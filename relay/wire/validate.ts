@@ -1,0 +1,245 @@
+/**
+ * Validators: one per frame type, each turning a decoded msgpack array into a typed frame or a
+ * rejection with a code. Nothing of a frame is used before it has passed here.
+ */
+import type { RelayErrorCode, RelayResult } from "../errors.ts";
+import type { TunnelKind } from "../tunnel/driver.ts";
+import { readU64, readU256, toAddress, toChannelId } from "./fields.ts";
+import { type Frame, FrameType, type MeterMode } from "./frames.ts";
+
+/** Longest string fields (ids, reasons) and the tunnel-parameter limits. */
+export const LIMITS = {
+  idChars: 64,
+  reasonChars: 256,
+  paramEntries: 16,
+  paramKeyChars: 32,
+  paramValueChars: 256,
+} as const;
+
+const MODES: readonly MeterMode[] = ["second", "byte", "packet"];
+const KINDS: readonly TunnelKind[] = ["proxy", "wireguard", "qos"];
+const CODE_RE = /^[A-Z][A-Z0-9_]{0,47}$/;
+const KEY_RE = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+class Invalid extends Error {}
+
+function fail(message: string): never {
+  throw new Invalid(message);
+}
+
+function bytes(v: unknown, n: number, what: string): Uint8Array {
+  if (!(v instanceof Uint8Array) || v.length !== n) fail(`${what}: expected ${n} bytes`);
+  return v;
+}
+
+function sig(v: unknown): Uint8Array {
+  if (!(v instanceof Uint8Array) || (v.length !== 65 && v.length !== 64)) {
+    fail("signature: expected 64 or 65 bytes");
+  }
+  return v;
+}
+
+function str(v: unknown, max: number, what: string): string {
+  if (typeof v !== "string" || v.length > max) fail(`${what}: expected a string of <= ${max}`);
+  return v;
+}
+
+function id(v: unknown, what: string): string {
+  const s = str(v, LIMITS.idChars, what);
+  if (s.length === 0) fail(`${what}: empty`);
+  return s;
+}
+
+function int(v: unknown, max: number, what: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
+    fail(`${what}: expected an integer in [0, ${max}]`);
+  }
+  return v;
+}
+
+function code(v: unknown): RelayErrorCode {
+  if (typeof v !== "string" || !CODE_RE.test(v)) fail("code: expected an UPPER_SNAKE code");
+  return v as RelayErrorCode;
+}
+
+function params(v: unknown): Record<string, string | number> {
+  if (v === null || typeof v !== "object" || Array.isArray(v) || v instanceof Uint8Array) {
+    fail("params: expected a map");
+  }
+  const out: Record<string, string | number> = Object.create(null);
+  const entries = Object.entries(v as Record<string, unknown>);
+  if (entries.length > LIMITS.paramEntries) fail("params: too many entries");
+  for (const [k, val] of entries) {
+    if (k.length > LIMITS.paramKeyChars || !KEY_RE.test(k)) fail(`params: bad key`);
+    if (typeof val === "string") {
+      if (val.length > LIMITS.paramValueChars) fail("params: value too long");
+    } else if (typeof val !== "number" || !Number.isFinite(val)) {
+      fail("params: values are strings or finite numbers");
+    }
+    out[k] = val;
+  }
+  return out;
+}
+
+function oneOf<T extends string>(v: unknown, allowed: readonly T[], what: string): T {
+  if (typeof v !== "string" || !allowed.includes(v as T)) fail(`${what}: unknown value`);
+  return v as T;
+}
+
+function arity(a: readonly unknown[], n: number, name: string): void {
+  if (a.length !== n) fail(`${name}: expected ${n - 1} fields, got ${a.length - 1}`);
+}
+
+type Validator = (a: readonly unknown[]) => Frame;
+
+const VALIDATORS: Readonly<Record<number, Validator>> = {
+  [FrameType.HELLO]: (a) => {
+    arity(a, 6, "HELLO");
+    return {
+      type: "HELLO",
+      version: int(a[1], 0xffff, "version"),
+      chainId: readU256(bytes(a[2], 32, "chainId")),
+      contract: toAddress(bytes(a[3], 20, "contract")),
+      provider: toAddress(bytes(a[4], 20, "provider")),
+      nonce: bytes(a[5], 32, "nonce"),
+    };
+  },
+  [FrameType.AUTH]: (a) => {
+    arity(a, 4, "AUTH");
+    return {
+      type: "AUTH",
+      requester: toAddress(bytes(a[1], 20, "requester")),
+      nonce: bytes(a[2], 32, "nonce"),
+      signature: sig(a[3]),
+    };
+  },
+  [FrameType.AUTH_OK]: (a) => {
+    arity(a, 2, "AUTH_OK");
+    return { type: "AUTH_OK", signature: sig(a[1]) };
+  },
+  [FrameType.OPEN]: (a) => {
+    arity(a, 12, "OPEN");
+    return {
+      type: "OPEN",
+      channelId: toChannelId(bytes(a[1], 32, "channelId")),
+      salt: readU256(bytes(a[2], 32, "salt")),
+      openBlock: readU64(bytes(a[3], 8, "openBlock")),
+      dealId: str(a[4], LIMITS.idChars, "dealId"),
+      mode: oneOf(a[5], MODES, "mode"),
+      unitPrice: readU256(bytes(a[6], 32, "unitPrice")),
+      tunnelKind: oneOf(a[7], KINDS, "tunnelKind"),
+      tunnelParams: params(a[8]),
+      prepayUnits: readU64(bytes(a[9], 8, "prepayUnits")),
+      resume: a[10] === null ? null : id(a[10], "resume"),
+      // a[11] is reserved (null) for a later field without a version bump
+    };
+  },
+  [FrameType.READY]: (a) => {
+    arity(a, 10, "READY");
+    return {
+      type: "READY",
+      channelId: toChannelId(bytes(a[1], 32, "channelId")),
+      sessionId: id(a[2], "sessionId"),
+      tunnel: params(a[3]),
+      creditLimit: readU256(bytes(a[4], 32, "creditLimit")),
+      tickMs: int(a[5], 3_600_000, "tickMs"),
+      ackedNonce: readU64(bytes(a[6], 8, "ackedNonce")),
+      ackedTransferred: readU256(bytes(a[7], 32, "ackedTransferred")),
+      base: readU256(bytes(a[8], 32, "base")),
+    };
+  },
+  [FrameType.PAY]: (a) => {
+    arity(a, 5, "PAY");
+    return {
+      type: "PAY",
+      channelId: toChannelId(bytes(a[1], 32, "channelId")),
+      nonce: readU64(bytes(a[2], 8, "nonce")),
+      transferred: readU256(bytes(a[3], 32, "transferred")),
+      signature: sig(a[4]),
+    };
+  },
+  [FrameType.ACK]: (a) => {
+    arity(a, 5, "ACK");
+    return {
+      type: "ACK",
+      channelId: toChannelId(bytes(a[1], 32, "channelId")),
+      nonce: readU64(bytes(a[2], 8, "nonce")),
+      transferred: readU256(bytes(a[3], 32, "transferred")),
+      owed: readU256(bytes(a[4], 32, "owed")),
+    };
+  },
+  [FrameType.USAGE]: (a) => {
+    arity(a, 4, "USAGE");
+    return {
+      type: "USAGE",
+      sessionId: id(a[1], "sessionId"),
+      units: readU64(bytes(a[2], 8, "units")),
+      owed: readU256(bytes(a[3], 32, "owed")),
+    };
+  },
+  [FrameType.WARN]: (a) => {
+    arity(a, 4, "WARN");
+    return {
+      type: "WARN",
+      sessionId: id(a[1], "sessionId"),
+      teardownInMs: int(a[2], 86_400_000, "teardownInMs"),
+      unpaid: readU256(bytes(a[3], 32, "unpaid")),
+    };
+  },
+  [FrameType.CLOSE]: (a) => {
+    arity(a, 4, "CLOSE");
+    return {
+      type: "CLOSE",
+      sessionId: id(a[1], "sessionId"),
+      code: code(a[2]),
+      reason: str(a[3], LIMITS.reasonChars, "reason"),
+    };
+  },
+  [FrameType.ERROR]: (a) => {
+    arity(a, 4, "ERROR");
+    return {
+      type: "ERROR",
+      code: code(a[1]),
+      message: str(a[2], LIMITS.reasonChars, "message"),
+      ref: a[3] === null ? null : str(a[3], 80, "ref"),
+    };
+  },
+  [FrameType.SETTLE_PROPOSE]: (a) => settle(a, "SETTLE_PROPOSE"),
+  [FrameType.SETTLE_SIGN]: (a) => settle(a, "SETTLE_SIGN"),
+};
+
+function settle(a: readonly unknown[], type: "SETTLE_PROPOSE" | "SETTLE_SIGN"): Frame {
+  arity(a, 5, type);
+  return {
+    type,
+    channelId: toChannelId(bytes(a[1], 32, "channelId")),
+    payoutA: readU256(bytes(a[2], 32, "payoutA")),
+    payoutB: readU256(bytes(a[3], 32, "payoutB")),
+    signature: sig(a[4]),
+  };
+}
+
+/**
+ * Validates a decoded frame.
+ * @returns the typed frame, or FRAME_MALFORMED (not an array, bad field) / FRAME_UNKNOWN_TYPE.
+ */
+export function validateFrame(raw: unknown): RelayResult<Frame> {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    return { ok: false, code: "FRAME_MALFORMED", reason: "a frame is a non-empty array" };
+  }
+  const validator = typeof raw[0] === "number" ? VALIDATORS[raw[0]] : undefined;
+  if (validator === undefined) {
+    return {
+      ok: false,
+      code: "FRAME_UNKNOWN_TYPE",
+      reason: `unknown frame type ${String(raw[0])}`,
+    };
+  }
+  try {
+    return { ok: true, value: validator(raw) };
+  } catch (err) {
+    if (err instanceof Invalid) return { ok: false, code: "FRAME_MALFORMED", reason: err.message };
+    // Anything else is a bug in a validator, still peer input: refuse it, never crash.
+    return { ok: false, code: "FRAME_MALFORMED", reason: "frame could not be read" };
+  }
+}
