@@ -127,6 +127,8 @@ export interface ProviderStats {
   readonly signaturesVerified: number;
   readonly acksSent: number;
   readonly errorsSent: number;
+  /** ERROR frames sent, by code. */
+  readonly errorsByCode: Readonly<Record<string, number>>;
 }
 
 /** A running provider node. */
@@ -251,8 +253,10 @@ class Node extends EventEmitter implements ProviderNode {
   #port = 0;
   #pending: PendingPay[] = [];
   #flushScheduled = false;
+  #verifying = 0;
   #tail: Promise<void> = Promise.resolve();
   #closing = false;
+  readonly #errorsByCode: Record<string, number> = {};
   readonly #stats = {
     proofsReceived: 0,
     proofsAccepted: 0,
@@ -311,6 +315,7 @@ class Node extends EventEmitter implements ProviderNode {
     for (const s of this.#sessions.values()) if (s.state.phase !== "closed") sessions++;
     return {
       ...this.#stats,
+      errorsByCode: { ...this.#errorsByCode },
       connections: this.#conns.size,
       sessions,
       channels: this.#channels.size,
@@ -413,6 +418,7 @@ class Node extends EventEmitter implements ProviderNode {
 
   #error(conn: Conn | null, code: RelayErrorCode, message: string, ref: string | null = null) {
     this.#stats.errorsSent++;
+    this.#errorsByCode[code] = (this.#errorsByCode[code] ?? 0) + 1;
     this.#send(conn, { type: "ERROR", code, message, ref });
   }
 
@@ -875,9 +881,12 @@ class Node extends EventEmitter implements ProviderNode {
 
   #flush(): void {
     this.#flushScheduled = false;
+    // Adaptive batching: while the workers are busy, proofs gather, and the more gather the
+    // more of them a newer proof of the same channel supersedes (never verified, never needed).
+    if (this.#verifying >= Math.max(2, this.#pool.threads) || this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
-    if (batch.length === 0) return;
+    this.#verifying++;
     const verdicts = this.#pool.verifyCumulative(
       batch.map((p) => ({
         domain: this.#opts.domain,
@@ -890,15 +899,26 @@ class Node extends EventEmitter implements ProviderNode {
         expectedSigner: p.entry.state.params.participantA,
       })),
     );
+    const settled = verdicts.finally(() => {
+      this.#verifying--;
+      if (this.#pending.length > 0 && !this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+    // Handled below once the tail reaches it; mark it now so that an early failure is not
+    // reported as unhandled.
+    settled.catch(() => undefined);
     // Verification of later batches overlaps; their verdicts are applied strictly in order.
     this.#tail = this.#tail
-      .then(() => verdicts)
+      .then(() => settled)
       .then(
         (results) => this.#apply(batch, results),
         (err: unknown) => {
           this.emit("error", err);
-          for (const p of batch)
+          for (const p of batch) {
             this.#error(p.conn, "INTERNAL", "verification failed", p.frame.channelId);
+          }
         },
       );
   }

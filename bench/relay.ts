@@ -1,0 +1,618 @@
+/**
+ * Relay benchmark: one provider node (this process: WebSocket server, verify pool on both cores,
+ * level store with group commit) against a load generator in a child process on loopback.
+ *
+ *   node bench/relay.ts [--json] [--quick]
+ *
+ * Phases: one channel pipelined; 100 connections pipelined (aggregate); proof→ACK latency at
+ * half the aggregate rate; 10,000 sessions paying once per second (SDK clients); teardown after
+ * payments stop (credit window, WARN, grace). Every proof is really signed (pre-signed in worker
+ * threads for the throughput phases, live by the SDK for the session phases), verified
+ * (cumulatively: per channel and batch only the best proof), persisted and ACKed.
+ * Progress goes to stderr; the report (JSON or a table) to stdout.
+ */
+import { fork } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import Table from "cli-table3";
+import { build } from "hdr-histogram-js";
+import { createSigner } from "../channels/crypto/signer.ts";
+import type { Address, ChannelDomain, ChannelId } from "../channels/types.ts";
+import { channelIdOf, memoryDirectory } from "../relay/provider/channel-directory.ts";
+import { createProviderNode, type SessionClosedEvent } from "../relay/provider/provider-node.ts";
+import { connect, type RequesterClient, type Session } from "../relay/requester/client.ts";
+import { openWireConnection } from "../relay/requester/wire-connection.ts";
+import { createProxyDriver } from "../relay/tunnel/proxy/proxy-driver.ts";
+import { encodeFrame } from "../relay/wire/codec.ts";
+
+const QUICK = process.argv.includes("--quick");
+const JSON_OUT = process.argv.includes("--json");
+const CFG = {
+  singleProofs: QUICK ? 5_000 : 30_000,
+  aggConns: 100,
+  aggProofsPerConn: QUICK ? 100 : 600,
+  latencySeconds: QUICK ? 2 : 4,
+  sessions: QUICK ? 1_000 : 10_000,
+  sessionConns: QUICK ? 100 : 1_000,
+  sessionHoldSeconds: QUICK ? 5 : 15,
+  teardownSessions: QUICK ? 50 : 300,
+};
+const domain: ChannelDomain = {
+  chainId: 31337n,
+  verifyingContract: "0x5fbdb2315678afecb367f032d93f642f64180aa3",
+};
+const DEPOSIT = 10n ** 15n;
+/** Proofs per connection pre-signed for the latency phase (caps its rate). */
+const LATENCY_PROOFS_PER_CONN = QUICK ? 300 : 1_200;
+const SECOND_PRICE = 1_000n;
+const SECOND_CREDIT = 2_000n;
+
+const keyOf = (label: string) => createHash("sha256").update(`tollway-bench:${label}`).digest();
+const providerKey = keyOf("provider");
+const providerAddress = createSigner(providerKey).address;
+const log = (msg: string) => process.stderr.write(`[bench:relay] ${msg}\n`);
+
+interface ChannelSpec {
+  label: string;
+  salt: bigint;
+}
+const chanOf = (spec: ChannelSpec) => {
+  const requester = createSigner(keyOf(spec.label)).address;
+  return {
+    requester,
+    channelId: channelIdOf(requester, providerAddress, spec.salt, 1n),
+    ref: { salt: spec.salt, openBlock: 1n, depositA: DEPOSIT },
+  };
+};
+
+// ---------------------------------------------------------------------------------------------
+// signer worker (in the load process): pre-signs and pre-encodes PAY frames
+
+interface SignJob {
+  label: string;
+  channelId: ChannelId;
+  from: number;
+  count: number;
+}
+
+function signerWorker(): void {
+  const jobs = workerData as SignJob[];
+  const out: Buffer[][] = [];
+  for (const job of jobs) {
+    const signer = createSigner(keyOf(job.label));
+    const frames: Buffer[] = [];
+    for (let n = job.from; n < job.from + job.count; n++) {
+      const proof = { channelId: job.channelId, nonce: BigInt(n), transferred: BigInt(n) };
+      frames.push(
+        encodeFrame({ type: "PAY", ...proof, signature: signer.signBalanceProof(domain, proof) }),
+      );
+    }
+    out.push(frames);
+  }
+  parentPort!.postMessage(out);
+}
+
+async function presign(jobs: SignJob[]): Promise<Buffer[][]> {
+  const halves = [jobs.filter((_, i) => i % 2 === 0), jobs.filter((_, i) => i % 2 === 1)];
+  const results = await Promise.all(
+    halves.map(
+      (part) =>
+        new Promise<Buffer[][]>((resolve, reject) => {
+          if (part.length === 0) return resolve([]);
+          const w = new Worker(new URL(import.meta.url), { workerData: part });
+          w.once("message", (m: Uint8Array[][]) => {
+            resolve(m.map((fs) => fs.map((f) => Buffer.from(f))));
+            void w.terminate();
+          });
+          w.once("error", reject);
+        }),
+    ),
+  );
+  const out: Buffer[][] = [];
+  jobs.forEach((_, i) => {
+    out.push(results[i % 2]![Math.floor(i / 2)]!);
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// load process
+
+type Cmd =
+  | { phase: "presign" }
+  | { phase: "single" | "aggregate"; url: string }
+  | { phase: "latency"; url: string; rate: number }
+  | { phase: "sessions"; url: string }
+  | { phase: "teardown"; url: string };
+
+interface RawChan {
+  send(n: number): void;
+  acked: number;
+  onAck: ((nonce: number, at: number) => void) | null;
+  close(): void;
+}
+
+async function rawChannel(spec: ChannelSpec, url: string, frames: Buffer[]): Promise<RawChan> {
+  const c = chanOf(spec);
+  const wire = await openWireConnection({ url, signer: createSigner(keyOf(spec.label)) });
+  const chan: RawChan = {
+    acked: 0,
+    onAck: null,
+    send: (n) => wire.sendRaw(frames[n - 1]!),
+    close: () => wire.close(),
+  };
+  const ready = new Promise<void>((resolve, reject) => {
+    wire.onFrame = (f) => {
+      if (f.type === "ACK") {
+        const n = Number(f.nonce);
+        if (n > chan.acked) {
+          chan.acked = n;
+          chan.onAck?.(n, performance.now());
+        }
+      } else if (f.type === "READY") resolve();
+      else if (f.type === "ERROR") reject(new Error(`${f.code}: ${f.message}`));
+    };
+  });
+  wire.send({
+    type: "OPEN",
+    channelId: c.channelId,
+    salt: spec.salt,
+    openBlock: 1n,
+    dealId: "bench",
+    mode: "packet",
+    unitPrice: 1n,
+    tunnelKind: "proxy",
+    tunnelParams: {},
+    prepayUnits: 1n,
+    resume: null,
+  });
+  chan.send(1);
+  await ready;
+  return chan;
+}
+
+/** Pipelines frames [from, to] on each channel with a window; resolves with the elapsed ms. */
+function pipeline(chans: RawChan[], from: number, to: number, window: number): Promise<number> {
+  const start = performance.now();
+  return new Promise((resolve) => {
+    let done = 0;
+    for (const ch of chans) {
+      let next = from;
+      const pump = () => {
+        while (next <= to && next - ch.acked <= window) ch.send(next++);
+      };
+      ch.onAck = (n) => {
+        if (n >= to) {
+          ch.onAck = null;
+          if (++done === chans.length) resolve(performance.now() - start);
+          return;
+        }
+        pump();
+      };
+      pump();
+    }
+  });
+}
+
+async function loadMain(): Promise<void> {
+  const single: ChannelSpec = { label: "single", salt: 1n };
+  const agg = Array.from({ length: CFG.aggConns }, (_, i) => ({ label: `agg-${i}`, salt: 1n }));
+  let frames: { single: Buffer[]; agg: Buffer[][] } | null = null;
+  let aggChans: RawChan[] = [];
+  const reply = (m: unknown) => process.send!(m);
+
+  process.on("message", async (cmd: Cmd) => {
+    try {
+      if (cmd.phase === "presign") {
+        const perAgg = CFG.aggProofsPerConn + LATENCY_PROOFS_PER_CONN;
+        const t = performance.now();
+        const signed = await presign([
+          {
+            label: single.label,
+            channelId: chanOf(single).channelId,
+            from: 1,
+            count: CFG.singleProofs,
+          },
+          ...agg.map((a) => ({
+            label: a.label,
+            channelId: chanOf(a).channelId,
+            from: 1,
+            count: perAgg,
+          })),
+        ]);
+        frames = { single: signed[0]!, agg: signed.slice(1) };
+        reply({
+          ok: true,
+          signMs: performance.now() - t,
+          signed: CFG.singleProofs + perAgg * agg.length,
+        });
+      } else if (cmd.phase === "single") {
+        const ch = await rawChannel(single, cmd.url, frames!.single);
+        const ms = await pipeline([ch], 2, CFG.singleProofs, 4_000);
+        ch.close();
+        reply({ ok: true, proofs: CFG.singleProofs - 1, ms });
+      } else if (cmd.phase === "aggregate") {
+        aggChans = await Promise.all(agg.map((a, i) => rawChannel(a, cmd.url, frames!.agg[i]!)));
+        const ms = await pipeline(aggChans, 2, CFG.aggProofsPerConn, 200);
+        reply({ ok: true, proofs: (CFG.aggProofsPerConn - 1) * agg.length, ms });
+      } else if (cmd.phase === "latency") {
+        const hist = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000 });
+        const perConn = frames!.agg[0]!.length;
+        const sentAt = aggChans.map(() => new Float64Array(perConn + 1));
+        const next = aggChans.map(() => CFG.aggProofsPerConn + 1);
+        const lastTimed = aggChans.map(() => CFG.aggProofsPerConn);
+        aggChans.forEach((ch, i) => {
+          ch.onAck = (n, at) => {
+            for (let k = lastTimed[i]! + 1; k <= n; k++) {
+              if (sentAt[i]![k]! > 0)
+                hist.recordValue(Math.max(1, Math.round((at - sentAt[i]![k]!) * 1000)));
+            }
+            lastTimed[i] = Math.max(lastTimed[i]!, n);
+          };
+        });
+        const start = performance.now();
+        let sent = 0;
+        let rr = 0;
+        await new Promise<void>((resolve) => {
+          const timer = setInterval(() => {
+            const now = performance.now();
+            if (now - start > CFG.latencySeconds * 1000) {
+              clearInterval(timer);
+              resolve();
+              return;
+            }
+            const due = Math.floor(((now - start) / 1000) * cmd.rate);
+            while (sent < due) {
+              const i = rr++ % aggChans.length;
+              const n = next[i]!;
+              if (n > perConn) break;
+              sentAt[i]![n] = performance.now();
+              aggChans[i]!.send(n);
+              next[i] = n + 1;
+              sent++;
+            }
+          }, 1);
+        });
+        await new Promise((r) => setTimeout(r, 500));
+        for (const ch of aggChans) ch.close();
+        reply({
+          ok: true,
+          sent,
+          p50Ms: hist.getValueAtPercentile(50) / 1000,
+          p99Ms: hist.getValueAtPercentile(99) / 1000,
+          maxMs: hist.maxValue / 1000,
+          timed: hist.totalCount,
+        });
+      } else if (cmd.phase === "sessions") {
+        reply(await sessionsPhase(cmd.url));
+      } else if (cmd.phase === "teardown") {
+        reply(await teardownPhase(cmd.url));
+      }
+    } catch (err) {
+      reply({ ok: false, error: String((err as Error)?.stack ?? err) });
+    }
+  });
+  reply({ ok: true, loaded: true });
+}
+
+function sessionSpecs(count: number, conns: number, prefix: string): ChannelSpec[][] {
+  const per = Math.ceil(count / conns);
+  return Array.from({ length: conns }, (_, c) =>
+    Array.from({ length: Math.min(per, count - c * per) }, (_, k) => ({
+      label: `${prefix}-${c}`,
+      salt: BigInt(k + 1),
+    })),
+  ).filter((g) => g.length > 0);
+}
+
+async function openMany(url: string, groups: ChannelSpec[][]) {
+  const clients: RequesterClient[] = [];
+  const sessions: Session[] = [];
+  let failed = 0;
+  const batch = 50;
+  for (let i = 0; i < groups.length; i += batch) {
+    await Promise.all(
+      groups.slice(i, i + batch).map(async (g) => {
+        const client = await connect({ key: keyOf(g[0]!.label), url });
+        clients.push(client);
+        for (const spec of g) {
+          try {
+            const c = chanOf(spec);
+            sessions.push(
+              await client.openSession({
+                channel: { channelId: c.channelId, ...c.ref },
+                mode: "second",
+                unitPrice: SECOND_PRICE,
+                tunnel: { kind: "proxy" },
+                prepayUnits: 1n,
+                timeoutMs: 60_000,
+              }),
+            );
+          } catch {
+            failed++;
+          }
+        }
+      }),
+    );
+    if (i % 200 === 0) log(`  opened ${sessions.length} sessions`);
+  }
+  return { clients, sessions, failed };
+}
+
+async function sessionsPhase(url: string) {
+  const groups = sessionSpecs(CFG.sessions, CFG.sessionConns, "sess");
+  const t0 = performance.now();
+  const { clients, sessions, failed } = await openMany(url, groups);
+  const openMs = performance.now() - t0;
+  process.send!({ progress: "open", sessions: sessions.length });
+  // From here every session pays once per second; watch ACK gaps.
+  const lastAck = new Map<Session, number>();
+  let maxGap = 0;
+  const holdStart = performance.now();
+  for (const s of sessions) {
+    lastAck.set(s, holdStart);
+    s.on("ack", () => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - lastAck.get(s)!);
+      lastAck.set(s, now);
+    });
+  }
+  let closed = 0;
+  for (const s of sessions) void s.closed.then(() => closed++);
+  await new Promise((r) => setTimeout(r, CFG.sessionHoldSeconds * 1000));
+  const now = performance.now();
+  for (const t of lastAck.values()) maxGap = Math.max(maxGap, now - t);
+  let behind = 0;
+  for (const s of sessions) {
+    // Behind: the provider has not acknowledged what the session signed a second ago.
+    if (s.signed - s.state.ackedTransferred > 2n * SECOND_PRICE) behind++;
+  }
+  const held = sessions.length - closed;
+  for (const c of clients) await c.close();
+  return { ok: true, opened: sessions.length, failed, held, behind, maxAckGapMs: maxGap, openMs };
+}
+
+async function teardownPhase(url: string) {
+  const groups = sessionSpecs(CFG.teardownSessions, Math.ceil(CFG.teardownSessions / 10), "td");
+  const { clients, sessions } = await openMany(url, groups);
+  await new Promise((r) => setTimeout(r, 2_500));
+  for (const s of sessions) s.stopPaying();
+  const ends = await Promise.all(sessions.map((s) => s.closed));
+  for (const c of clients) await c.close();
+  const codes: Record<string, number> = {};
+  for (const e of ends) codes[e.code] = (codes[e.code] ?? 0) + 1;
+  return { ok: true, sessions: sessions.length, codes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// provider process
+
+function gcNow(): void {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  gc();
+  gc();
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), "tollway-bench-relay-"));
+  const directory = memoryDirectory();
+  const register = (spec: ChannelSpec) => {
+    const c = chanOf(spec);
+    directory.add(c.channelId, c.requester as Address, providerAddress, {
+      depositA: DEPOSIT,
+      depositB: 0n,
+      settleWindow: 600,
+    });
+  };
+  register({ label: "single", salt: 1n });
+  for (let i = 0; i < CFG.aggConns; i++) register({ label: `agg-${i}`, salt: 1n });
+  for (const g of sessionSpecs(CFG.sessions, CFG.sessionConns, "sess")) g.forEach(register);
+  for (const g of sessionSpecs(CFG.teardownSessions, Math.ceil(CFG.teardownSessions / 10), "td")) {
+    g.forEach(register);
+  }
+  const proxy = await createProxyDriver();
+  const node = await createProviderNode({
+    key: providerKey,
+    domain,
+    storeDir: dir,
+    drivers: [proxy],
+    pricing: {
+      packet: { unitPrice: 1n, creditLimit: DEPOSIT, pollMs: 1_000 },
+      second: {
+        unitPrice: SECOND_PRICE,
+        creditLimit: SECOND_CREDIT,
+        graceMs: 1_000,
+        openTimeoutMs: 60_000,
+      },
+    },
+    channels: directory,
+    limits: { rate: { perSecond: 200_000, burst: 50_000 }, authTimeoutMs: 60_000 },
+  });
+  const closedEvents: SessionClosedEvent[] = [];
+  node.on("session-closed", (e) => closedEvents.push(e));
+
+  const child = fork(new URL(import.meta.url), [...process.argv.slice(2)], {
+    env: { ...process.env, TOLLWAY_BENCH_ROLE: "load" },
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+  const replies: ((m: Record<string, unknown>) => void)[] = [];
+  child.on("message", (m: Record<string, unknown>) => {
+    if ("progress" in m) return;
+    replies.shift()?.(m);
+  });
+  const ask = (cmd: Cmd | null): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      replies.push((m) => (m.ok ? resolve(m) : reject(new Error(String(m.error)))));
+      if (cmd !== null) child.send(cmd);
+    });
+  const killer = setTimeout(() => {
+    log("time limit reached, stopping");
+    child.kill("SIGKILL");
+    process.exit(2);
+  }, 240_000);
+  killer.unref();
+
+  await ask(null); // the load process is up
+  log("pre-signing proofs in the load process…");
+  const signed = await ask({ phase: "presign" });
+  log(`  ${signed.signed} proofs signed in ${Math.round(Number(signed.signMs))} ms`);
+
+  log("phase 1: one channel, pipelined");
+  const st0 = node.stats();
+  const single = await ask({ phase: "single", url: node.url });
+  const singleRate = Number(single.proofs) / (Number(single.ms) / 1000);
+  const st1 = node.stats();
+  log(
+    `  ${Math.round(singleRate)} proofs/s (${st1.signaturesVerified - st0.signaturesVerified} signatures verified)`,
+  );
+
+  log(`phase 2: ${CFG.aggConns} connections, pipelined`);
+  const agg = await ask({ phase: "aggregate", url: node.url });
+  const aggRate = Number(agg.proofs) / (Number(agg.ms) / 1000);
+  const st2 = node.stats();
+  log(
+    `  ${Math.round(aggRate)} proofs/s (${st2.signaturesVerified - st1.signaturesVerified} signatures verified)`,
+  );
+
+  // Half load, bounded by the proofs pre-signed for this phase.
+  const maxRate = (LATENCY_PROOFS_PER_CONN * CFG.aggConns) / CFG.latencySeconds;
+  const rate = Math.round(Math.min(aggRate / 2, maxRate));
+  log(`phase 3: latency at ${rate} proofs/s (half load)`);
+  const lat = await ask({ phase: "latency", url: node.url, rate });
+  log(`  p50 ${lat.p50Ms} ms, p99 ${lat.p99Ms} ms over ${lat.timed} proofs`);
+
+  log(`phase 4: ${CFG.sessions} sessions paying once per second`);
+  gcNow();
+  const mem0 = process.memoryUsage();
+  const sessionsP = ask({ phase: "sessions", url: node.url });
+  let memPeak = mem0;
+  const memTimer = setInterval(() => {
+    const m = process.memoryUsage();
+    if (m.heapUsed > memPeak.heapUsed) memPeak = m;
+    const s = node.stats();
+    log(
+      `  provider: ${s.sessions} sessions, ${s.proofsAccepted} proofs accepted, ${s.connections} connections`,
+    );
+  }, 3_000);
+  child.on("message", (m: Record<string, unknown>) => {
+    if (m.progress === "open") {
+      gcNow();
+      const m2 = process.memoryUsage();
+      memPeak = m2;
+    }
+  });
+  const sess = await sessionsP;
+  clearInterval(memTimer);
+  const perSessionBytes = Math.round(
+    (memPeak.heapUsed + memPeak.external - mem0.heapUsed - mem0.external) / Number(sess.opened),
+  );
+  const perSessionRss = Math.round((memPeak.rss - mem0.rss) / Number(sess.opened));
+  log(
+    `  held ${sess.held}/${CFG.sessions}, behind ${sess.behind}, max ACK gap ${Math.round(Number(sess.maxAckGapMs))} ms`,
+  );
+
+  log(`phase 5: teardown of ${CFG.teardownSessions} sessions that stop paying`);
+  await new Promise((r) => setTimeout(r, 1_500));
+  closedEvents.length = 0;
+  const td = await ask({ phase: "teardown", url: node.url });
+  const exhausted = closedEvents.filter((e) => e.code === "CREDIT_EXHAUSTED");
+  const tdHist = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000 });
+  let maxOver = 0n;
+  for (const e of exhausted) {
+    tdHist.recordValue(
+      Math.max(1, Math.round((e.closedAt - (e.exhaustedAt ?? e.closedAt)) * 1000)),
+    );
+  }
+  for (const e of closedEvents) {
+    const over = e.maxUnpaid - e.creditLimit;
+    if (over > maxOver) maxOver = over;
+  }
+  log(`  ${exhausted.length} torn down, p99 ${tdHist.getValueAtPercentile(99) / 1000} ms`);
+
+  child.send({ phase: "exit" });
+  child.kill();
+  const stats = node.stats();
+  await node.close();
+  await proxy.close();
+  rmSync(dir, { recursive: true, force: true });
+
+  const report = {
+    bench: "relay",
+    quick: QUICK,
+    cpus: (await import("node:os")).availableParallelism(),
+    singleChannelProofsPerSec: Math.round(singleRate),
+    aggregateProofsPerSec: Math.round(aggRate),
+    aggregateConnections: CFG.aggConns,
+    latencyRateProofsPerSec: rate,
+    ackP50Ms: Number(lat.p50Ms),
+    ackP99Ms: Number(lat.p99Ms),
+    ackMaxMs: Number(lat.maxMs),
+    sessionsTarget: CFG.sessions,
+    sessionsOpened: Number(sess.opened),
+    sessionsHeld: Number(sess.held),
+    sessionsBehind: Number(sess.behind),
+    sessionConnections: CFG.sessionConns,
+    maxAckGapMs: Math.round(Number(sess.maxAckGapMs)),
+    sessionsOpenMs: Math.round(Number(sess.openMs)),
+    memoryPerSessionBytes: perSessionBytes,
+    rssPerSessionBytes: perSessionRss,
+    teardownSessions: Number(td.sessions),
+    teardownCodes: td.codes,
+    teardownP50Ms: tdHist.getValueAtPercentile(50) / 1000,
+    teardownP99Ms: tdHist.getValueAtPercentile(99) / 1000,
+    maxExposureOverCredit: Number(maxOver),
+    creditLimit: Number(SECOND_CREDIT),
+    proofsReceived: stats.proofsReceived,
+    proofsAccepted: stats.proofsAccepted,
+    signaturesVerified: stats.signaturesVerified,
+    proofsRejected: stats.proofsRejected,
+    errorsByCode: stats.errorsByCode,
+    seconds: Math.round((performance.now() - started) / 1000),
+  };
+  if (JSON_OUT) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  } else {
+    const t = new Table({ head: ["figure", "value", "target"] });
+    t.push(
+      ["one channel, pipelined (proofs/s)", report.singleChannelProofsPerSec, ">= 10,000"],
+      [`aggregate, ${CFG.aggConns} conns (proofs/s)`, report.aggregateProofsPerSec, ">= 20,000"],
+      [
+        `ACK p50 / p99 at ${rate}/s (ms)`,
+        `${report.ackP50Ms} / ${report.ackP99Ms}`,
+        "<= 2 / <= 10",
+      ],
+      ["sessions held", `${report.sessionsHeld} / ${CFG.sessions}`, "all"],
+      ["sessions behind", report.sessionsBehind, "0"],
+      ["memory per session (heap+external, B)", report.memoryPerSessionBytes, "report"],
+      [
+        "teardown p50 / p99 (ms)",
+        `${report.teardownP50Ms} / ${report.teardownP99Ms}`,
+        "p99 <= 1,000",
+      ],
+      ["max exposure over credit", report.maxExposureOverCredit, "0"],
+    );
+    process.stdout.write(`${t.toString()}\n`);
+  }
+  process.exit(0);
+}
+
+if (!isMainThread) signerWorker();
+else if (process.env.TOLLWAY_BENCH_ROLE === "load") {
+  process.on("message", (m: { phase?: string }) => {
+    if (m.phase === "exit") process.exit(0);
+  });
+  process.on("disconnect", () => process.exit(0));
+  void loadMain();
+} else {
+  main().catch((err) => {
+    log(String(err?.stack ?? err));
+    process.exit(1);
+  });
+}
