@@ -194,13 +194,17 @@ fills = 0;
 cancelMisses = 0;
 const deadline = performance.now() + 45_000;
 let done = 0;
+const cpu0 = process.cpuUsage();
 const tp0 = performance.now();
 while (done < OPS && performance.now() < deadline) {
   for (let i = 0; i < 10_000; i++) op();
   done += 10_000;
 }
 const tpMs = performance.now() - tp0;
+const cpu = process.cpuUsage(cpu0);
 const opsPerSec = done / (tpMs / 1000);
+// The machine is shared: ops per second of CPU time this process got says what one core does.
+const opsPerCpuSec = done / ((cpu.user + cpu.system) / 1e6);
 const fillsPerOp = fills / done;
 
 // Pass 2, latency: every operation timed on its own into an HdrHistogram (nanoseconds).
@@ -232,6 +236,7 @@ const report = {
   operations: done,
   mix: { newOrders: 0.6, cancels: 0.3, matchingRequests: 0.1 },
   opsPerSec: Math.round(opsPerSec),
+  opsPerCpuSec: Math.round(opsPerCpuSec),
   p50Us: us(50),
   p90Us: us(90),
   p99Us: us(99),
@@ -253,7 +258,8 @@ if (json) {
   t.push(
     ["resting offers at start", BOOK.toLocaleString(), "1,000,000"],
     ["operations (throughput pass)", done.toLocaleString(), ""],
-    ["ops/s", Math.round(opsPerSec).toLocaleString(), ">= 1,000,000"],
+    ["ops/s (wall clock)", Math.round(opsPerSec).toLocaleString(), ">= 1,000,000"],
+    ["ops per CPU-second", Math.round(opsPerCpuSec).toLocaleString(), ""],
     ["p50 (µs)", us(50).toFixed(2), ""],
     ["p90 (µs)", us(90).toFixed(2), ""],
     ["p99 (µs)", us(99).toFixed(2), "<= 20"],

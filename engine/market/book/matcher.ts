@@ -30,6 +30,7 @@ import {
   F_QTY,
   F_SEQ,
   F_SHIFT,
+  FLAG_SETS,
   I_ASN,
   I_BANDWIDTH,
   I_BUCKET,
@@ -296,7 +297,7 @@ export class Matcher {
   private seqNo = 0;
   /** The slot queries write their filter into; never part of the book. */
   private readonly scratch: number;
-  // Walk cursors, one per candidate bucket: bucket, level index, order, level key.
+  // Walk cursors, one per opened bucket: bucket, level index, order, level key.
   private cB = new Int32Array(256);
   private cI = new Int32Array(256);
   private cO = new Int32Array(256);
@@ -306,6 +307,13 @@ export class Matcher {
   /** Binary heap of cursor indices, best first. */
   private heap = new Int32Array(256);
   private hn = 0;
+  /** Cursors in use in the current walk. */
+  private nc = 0;
+  // Candidate buckets not yet opened, ascending best key; `pi` is the next to open.
+  private pB = new Int32Array(256);
+  private pK = new Float64Array(256);
+  private pn = 0;
+  private pi = 0;
   // The walk in progress: whether makers are offers, and the time.
   private wMakerIsOffer = 1;
   private wNow = 0;
@@ -488,19 +496,28 @@ export class Matcher {
 
   /**
    * The resting offers a request with these filters would fill, best first, without touching
-   * the book (expired orders are skipped). Quantity and owner of `filter` are ignored.
+   * the book (expired orders are skipped). Quantity, owner and exit policy of `filter` are
+   * ignored.
    */
   queryOffers(filter: RequestInput, now: number, limit: number): BookOrderView[] {
     const out: BookOrderView[] = [];
     if (checkRequest({ ...filter, quantity: 1, expiresAt: now + 1 }, now)) return out;
     const t = this.scratch;
     this.writeRequest(t, filter);
-    this.store.i[(t << I_SHIFT) + I_OWNER] = -1;
+    const w = this.store.i;
+    w[(t << I_SHIFT) + I_OWNER] = -1;
+    // A book read shows offers whatever exit policy they support.
+    w[(t << I_SHIFT) + I_FLAGS] = w[(t << I_SHIFT) + I_FLAGS]! | (7 << 10);
     this.wMakerIsOffer = 1;
     this.wNow = now;
     const maxPrice = filter.maxPrice;
-    this.heapify(this.gatherOfferBuckets(t, maxPrice));
-    while (out.length < limit && this.hn > 0) {
+    this.gatherOfferBuckets(t, maxPrice);
+    this.hn = 0;
+    this.nc = 0;
+    this.pi = 0;
+    while (out.length < limit) {
+      this.openPending(maxPrice);
+      if (this.hn === 0) break;
       const i = this.heap[0]!;
       const m = this.cO[i]!;
       if (this.store.f[(m << F_SHIFT) + F_EXPIRES]! > now && this.compatible(t, m)) {
@@ -542,7 +559,8 @@ export class Matcher {
     // An empty mask means "any": store all bits so that one AND decides.
     const cls = q.ipClasses === 0 ? 7 : q.ipClasses;
     const proto = q.protocols === 0 ? 7 : q.protocols;
-    w[r + I_FLAGS] = packFlags(q.kind, q.unit, SIDE_REQUEST, cls, proto, q.exitPolicy);
+    const sets = q.countries.length + q.regions.length + q.asns.length > 0 ? FLAG_SETS : 0;
+    w[r + I_FLAGS] = packFlags(q.kind, q.unit, SIDE_REQUEST, cls, proto, q.exitPolicy) | sets;
     w[r + I_OWNER] = q.owner;
     w[r + I_BANDWIDTH] = q.minBandwidthMbps;
     w[r + I_MIN_DUR] = q.durationS;
@@ -553,9 +571,11 @@ export class Matcher {
     w[r + I_REGION] = 0;
     w[r + I_MIN_RATING] = q.minRatingMilli;
     w[r + I_MIN_COMPLETED] = q.minCompletedDeals;
-    s.countries[slot] = q.countries;
-    s.regions[slot] = q.regions;
-    s.asns[slot] = q.asns;
+    if (sets !== 0 || slot === this.scratch) {
+      s.countries[slot] = q.countries;
+      s.regions[slot] = q.regions;
+      s.asns[slot] = q.asns;
+    }
   }
 
   private view(slot: number): BookOrderView {
@@ -591,11 +611,13 @@ export class Matcher {
     if (sideOf(s.i[(slot << I_SHIFT) + I_FLAGS]!) === SIDE_OFFER) {
       this.wMakerIsOffer = 0;
       const limit = -s.f[d + F_PRICE]!;
-      this.walk(slot, id, this.gatherRequestBuckets(slot), limit);
+      this.gatherRequestBuckets(slot, limit);
+      this.walk(slot, id, limit);
     } else {
       this.wMakerIsOffer = 1;
       const limit = s.f[d + F_PRICE]!;
-      this.walk(slot, id, this.gatherOfferBuckets(slot, limit), limit);
+      this.gatherOfferBuckets(slot, limit);
+      this.walk(slot, id, limit);
     }
     const left = s.f[d + F_QTY]!;
     this.takerLeft = left;
@@ -605,21 +627,27 @@ export class Matcher {
   }
 
   /**
-   * Fills the taker in `t` from the cursors, kept in a binary heap ordered by (level key,
-   * arrival sequence): the heap's top is always the globally best resting order of the
-   * candidate buckets, so price-time priority holds across buckets. Filters are checked
-   * lazily, only on the order at the top: a bucket is walked no further than the fill reaches.
+   * Fills the taker in `t`. Candidate buckets wait in `pending`, sorted by their best key; a
+   * bucket gets a cursor only once the best order seen so far is no better than its best
+   * level, so a request filled from the top of two buckets never touches the other forty.
+   * Open cursors sit in a binary heap ordered by (level key, arrival sequence): the heap's top
+   * is the globally best resting order, so price-time priority holds across buckets. Filters
+   * are checked lazily, on the order at the top only.
    */
-  private walk(t: number, takerId: number, n: number, limitKey: number): void {
+  private walk(t: number, takerId: number, limitKey: number): void {
     const s = this.store;
     const f = s.f;
     const out = this.out;
     const makerIsOffer = this.wMakerIsOffer;
     const now = this.wNow;
-    this.heapify(n);
+    this.hn = 0;
+    this.nc = 0;
+    this.pi = 0;
     const tq = (t << F_SHIFT) + F_QTY;
     let left = f[tq]!;
-    while (left > 0 && this.hn > 0) {
+    while (left > 0) {
+      this.openPending(limitKey);
+      if (this.hn === 0) break;
       const i = this.heap[0]!;
       const m = this.cO[i]!;
       const md = m << F_SHIFT;
@@ -644,6 +672,29 @@ export class Matcher {
       }
     }
     f[tq] = left;
+  }
+
+  /** Opens cursors on the pending buckets whose best key is not worse than the heap's top. */
+  private openPending(limitKey: number): void {
+    while (this.pi < this.pn) {
+      const k = this.pK[this.pi]!;
+      if (this.hn > 0 && k > this.cK[this.heap[0]!]!) return;
+      const b = this.buckets[this.pB[this.pi++]!]!;
+      // The bucket may have changed since it was gathered (fills in this walk): re-read it.
+      if (b.n === 0) continue;
+      const li = b.n - 1;
+      const key = b.keys[li]!;
+      if (key > limitKey) continue;
+      if (this.nc === this.cB.length) this.growCursors();
+      const c = this.nc++;
+      const level = b.lvls[li]!;
+      this.cB[c] = b.id;
+      this.cI[c] = li;
+      this.cK[c] = key;
+      this.cO[c] = this.levels.head[level]!;
+      this.cS[c] = this.levels.headSeq[level]!;
+      this.heapPush(c);
+    }
   }
 
   /**
@@ -680,11 +731,21 @@ export class Matcher {
     return ka < kb || (ka === kb && this.cS[a]! < this.cS[b]!);
   }
 
-  private heapify(n: number): void {
-    if (this.heap.length < n) this.heap = new Int32Array(this.cB.length);
-    for (let i = 0; i < n; i++) this.heap[i] = i;
-    this.hn = n;
-    for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  private heapPush(c: number): void {
+    if (this.hn === this.heap.length) {
+      const h = new Int32Array(this.heap.length * 2);
+      h.set(this.heap);
+      this.heap = h;
+    }
+    const heap = this.heap;
+    let p = this.hn++;
+    while (p > 0) {
+      const parent = (p - 1) >> 1;
+      if (!this.before(c, heap[parent]!)) break;
+      heap[p] = heap[parent]!;
+      p = parent;
+    }
+    heap[p] = c;
   }
 
   private siftDown(pos: number): void {
@@ -703,20 +764,24 @@ export class Matcher {
     heap[p] = x;
   }
 
-  private addCursor(n: number, b: Bucket, limitKey: number): number {
-    // limitKey is in the maker's key space: price for offers, -price for requests.
-    if (b.n === 0) return n;
-    const li = b.n - 1;
-    const k = b.keys[li]!;
-    if (k > limitKey) return n;
-    if (n === this.cB.length) this.growCursors();
-    this.cB[n] = b.id;
-    this.cI[n] = li;
-    this.cK[n] = k;
-    const level = b.lvls[li]!;
-    this.cO[n] = this.levels.head[level]!;
-    this.cS[n] = this.levels.headSeq[level]!;
-    return n + 1;
+  /** Adds a bucket to the pending list, kept sorted by best key (insertion: lists are short). */
+  private addPending(id: number, key: number): void {
+    if (this.pn === this.pB.length) {
+      const b = new Int32Array(this.pn * 2);
+      b.set(this.pB);
+      this.pB = b;
+      const k = new Float64Array(this.pn * 2);
+      k.set(this.pK);
+      this.pK = k;
+    }
+    let j = this.pn++;
+    while (j > 0 && this.pK[j - 1]! > key) {
+      this.pB[j] = this.pB[j - 1]!;
+      this.pK[j] = this.pK[j - 1]!;
+      j--;
+    }
+    this.pB[j] = id;
+    this.pK[j] = key;
   }
 
   private growCursors(): void {
@@ -738,33 +803,26 @@ export class Matcher {
     this.cS = sq;
   }
 
-  /** Opens a cursor on every offer bucket the request in `r` can match. */
-  private gatherOfferBuckets(r: number, maxPrice: number): number {
+  /** Lists every offer bucket the request in `r` can match, best first. */
+  private gatherOfferBuckets(r: number, maxPrice: number): void {
     const s = this.store;
     const flags = s.i[(r << I_SHIFT) + I_FLAGS]!;
     const ku = kindOf(flags) * 2 + unitOf(flags);
     const countries = s.countries[r]!;
-    let n = 0;
+    this.pn = 0;
     if (countries.length > 0) {
       for (let i = 0; i < countries.length; i++) {
         const group = this.offerGroups.get(ku * COUNTRY_COUNT + countries[i]!);
-        if (group) n = this.addOfferGroup(n, group, r, flags, maxPrice);
+        if (group) this.addOfferGroup(group, r, flags, maxPrice);
       }
     } else {
       const groups = this.offerGroupsByKindUnit.get(ku);
-      if (groups) for (const group of groups) n = this.addOfferGroup(n, group, r, flags, maxPrice);
+      if (groups) for (const group of groups) this.addOfferGroup(group, r, flags, maxPrice);
     }
-    return n;
   }
 
-  private addOfferGroup(
-    n: number,
-    group: OfferGroup,
-    r: number,
-    flags: number,
-    maxPrice: number,
-  ): number {
-    if (group.minKey > maxPrice) return n;
+  private addOfferGroup(group: OfferGroup, r: number, flags: number, maxPrice: number): void {
+    if (group.minKey > maxPrice) return;
     const want = classOf(flags) | (protoOf(flags) << 3);
     const regions = this.store.regions[r]!;
     const ids = group.ids;
@@ -779,31 +837,31 @@ export class Matcher {
       const m = meta[id]! & want;
       if ((m & 7) === 0 || (m & 0x38) === 0) continue;
       if (regions.length > 0 && !has(regions, this.bRegion[id]!)) continue;
-      n = this.addCursor(n, this.buckets[id]!, maxPrice);
+      this.addPending(id, k);
     }
     group.minKey = min;
-    return n;
   }
 
-  /** Opens a cursor on each of the (at most four) request buckets an offer can match. */
-  private gatherRequestBuckets(o: number): number {
+  /** Lists the (at most four) request buckets an offer can match, best first. */
+  private gatherRequestBuckets(o: number, limit: number): void {
     const s = this.store;
     const r = o << I_SHIFT;
     const flags = s.i[r + I_FLAGS]!;
     const ku = kindOf(flags) * 2 + unitOf(flags);
     const c = s.i[r + I_COUNTRY]!;
     const cls = classOf(flags);
-    const limit = -s.f[(o << F_SHIFT) + F_PRICE]!;
-    let n = 0;
-    let b = this.requestBuckets.get(requestKey(ku, c, cls));
-    if (b) n = this.addCursor(n, b, limit);
-    b = this.requestBuckets.get(requestKey(ku, c, 0));
-    if (b) n = this.addCursor(n, b, limit);
-    b = this.requestBuckets.get(requestKey(ku, ANY_COUNTRY, cls));
-    if (b) n = this.addCursor(n, b, limit);
-    b = this.requestBuckets.get(requestKey(ku, ANY_COUNTRY, 0));
-    if (b) n = this.addCursor(n, b, limit);
-    return n;
+    this.pn = 0;
+    this.pendRequests(requestKey(ku, c, cls), limit);
+    this.pendRequests(requestKey(ku, c, 0), limit);
+    this.pendRequests(requestKey(ku, ANY_COUNTRY, cls), limit);
+    this.pendRequests(requestKey(ku, ANY_COUNTRY, 0), limit);
+  }
+
+  private pendRequests(key: number, limit: number): void {
+    const b = this.requestBuckets.get(key);
+    if (b === undefined) return;
+    const k = this.bBest[b.id]!;
+    if (k <= limit) this.addPending(b.id, k);
   }
 
   /** Whether offer `o` satisfies every filter of request `r` (and they are not one wallet). */
@@ -823,13 +881,15 @@ export class Matcher {
     const d = w[rr + I_MIN_DUR]!;
     if (d < w[ro + I_MIN_DUR]! || d > w[ro + I_MAX_DUR]!) return false;
     if (w[ro + I_STICKY]! < w[rr + I_STICKY]!) return false;
-    const s = this.store;
-    const cs = s.countries[r]!;
-    if (cs.length > 0 && !has(cs, w[ro + I_COUNTRY]!)) return false;
-    const rs = s.regions[r]!;
-    if (rs.length > 0 && !has(rs, w[ro + I_REGION]!)) return false;
-    const as = s.asns[r]!;
-    if (as.length > 0 && !has(as, w[ro + I_ASN]!)) return false;
+    if ((fr & FLAG_SETS) !== 0) {
+      const s = this.store;
+      const cs = s.countries[r]!;
+      if (cs.length > 0 && !has(cs, w[ro + I_COUNTRY]!)) return false;
+      const rs = s.regions[r]!;
+      if (rs.length > 0 && !has(rs, w[ro + I_REGION]!)) return false;
+      const as = s.asns[r]!;
+      if (as.length > 0 && !has(as, w[ro + I_ASN]!)) return false;
+    }
     const minRating = w[rr + I_MIN_RATING]!;
     if (minRating > 0 && (owner >= this.ratings.length || this.ratings[owner]! < minRating)) {
       return false;
@@ -852,7 +912,9 @@ export class Matcher {
       const g = this.groupOf[b.id]!;
       if (best < g.minKey) g.minKey = best;
     } else {
-      enqueue(s, this.levels, this.requestBucket(slot), slot, -price);
+      const b = this.requestBucket(slot);
+      enqueue(s, this.levels, b, slot, -price);
+      this.bBest[b.id] = b.keys[b.n - 1]!;
     }
   }
 
@@ -861,12 +923,8 @@ export class Matcher {
     const r = slot << I_SHIFT;
     const b = this.buckets[s.i[r + I_BUCKET]!]!;
     const price = s.f[(slot << F_SHIFT) + F_PRICE]!;
-    if (sideOf(s.i[r + I_FLAGS]!) === SIDE_OFFER) {
-      dequeue(s, this.levels, b, slot, price);
-      this.bBest[b.id] = b.n > 0 ? b.keys[b.n - 1]! : Number.POSITIVE_INFINITY;
-    } else {
-      dequeue(s, this.levels, b, slot, -price);
-    }
+    dequeue(s, this.levels, b, slot, sideOf(s.i[r + I_FLAGS]!) === SIDE_OFFER ? price : -price);
+    this.bBest[b.id] = b.n > 0 ? b.keys[b.n - 1]! : Number.POSITIVE_INFINITY;
   }
 
   private remove(slot: number): void {

@@ -14,7 +14,8 @@
  *   i[14] sticky, i[15] asn, i[16] country, i[17] region, i[18] prev, i[19] level,
  *   i[20] bucket, i[21] gen, i[22] used, i[23] minRating, i[24] minCompleted.
  * Flags: kind bits 0–1, unit bit 2, side bit 3, class mask bits 4–6, protocol mask bits 7–9,
- * exit-policy mask bits 10–12.
+ * exit-policy mask bits 10–12, and {@link FLAG_SETS} (bit 13) when a request has a country,
+ * region or ASN set, so that orders without one never touch the set arrays.
  */
 
 /** Offers and requests share the store; the side flag tells them apart. */
@@ -66,6 +67,9 @@ export function packFlags(
   return kind | (unit << 2) | (side << 3) | (classMask << 4) | (protoMask << 7) | (exitMask << 10);
 }
 
+/** Flag bit: the request filters on a country, region or ASN set. */
+export const FLAG_SETS = 1 << 13;
+
 const EMPTY: readonly number[] = [];
 
 /** Order records, grown by doubling (never inside the matching loop). */
@@ -115,10 +119,14 @@ export class OrderStore {
 
   /** Returns a slot to the free list. */
   release(slot: number): void {
-    this.i[(slot << I_SHIFT) + I_USED] = 0;
-    if (this.countries[slot] !== EMPTY) this.countries[slot] = EMPTY;
-    if (this.regions[slot] !== EMPTY) this.regions[slot] = EMPTY;
-    if (this.asns[slot] !== EMPTY) this.asns[slot] = EMPTY;
+    const r = slot << I_SHIFT;
+    this.i[r + I_USED] = 0;
+    if ((this.i[r + I_FLAGS]! & FLAG_SETS) !== 0) {
+      // Drop the references so the arrays can be collected.
+      this.countries[slot] = EMPTY;
+      this.regions[slot] = EMPTY;
+      this.asns[slot] = EMPTY;
+    }
     this.freeList[this.freeCount++] = slot;
     this.live--;
   }

@@ -298,17 +298,23 @@ export class MarketCore {
         exitPolicy: 1,
       };
       if (q.regions.length > 0 && f.regions.length === 0) return { ok: true, value: [] };
-      views = this.matcher.queryOffers({ ...f, exitPolicy: 1 }, now, limit * 4).slice(0, limit);
+      views = this.matcher.queryOffers(f, now, limit);
     } else {
       const kind = ["ip", "tunnel", "fastlane"].indexOf(q.kind);
       const unit = ["second", "gib"].indexOf(q.priceUnit);
       if (kind < 0 || unit < 0) return rejection("INVALID_ATTRIBUTE", "unknown kind or unit");
-      views = this.matcher.queryRequests(kind, unit, now, limit);
+      views = this.matcher.queryRequests(kind, unit, now, Number.MAX_SAFE_INTEGER);
     }
     const rows: BookRow[] = [];
     for (const v of views) {
+      if (rows.length >= limit) break;
       const o = this.byMatcherId.get(v.id);
       if (!o) continue;
+      // Requests are listed by kind and unit; keep those that could take an offer from the
+      // countries asked for.
+      if (o.spec.side === "request" && q.countries.length > 0 && o.spec.countries.length > 0) {
+        if (!o.spec.countries.some((c) => q.countries.includes(c))) continue;
+      }
       rows.push({
         orderId: o.id,
         side: o.spec.side,

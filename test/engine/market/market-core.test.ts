@@ -206,4 +206,53 @@ describe("market core", () => {
     expect(core.deal(deal!.id)?.status).toBe("failed");
     expect(core.wallet(R1).reserved).toBe(0n);
   });
+
+  it("reads the book by filter on both sides without changing it", () => {
+    const core = new MarketCore();
+    const cheap = oid();
+    ok(core, {
+      type: "PlaceOrder",
+      id: cheap,
+      spec: offerSpec(P1, { price: 3n, exitPolicies: ["fail"] }),
+    });
+    ok(core, { type: "PlaceOrder", id: oid(), spec: offerSpec(P2, { price: 4n, country: "NL" }) });
+    const dear = oid();
+    ok(core, {
+      type: "PlaceOrder",
+      id: dear,
+      spec: offerSpec(P2, { price: 8n, ipClass: "datacenter" }),
+    });
+    const query = {
+      side: "offer" as const,
+      kind: "ip",
+      priceUnit: "second",
+      countries: ["DE"],
+      regions: [],
+      asns: [],
+      ipClasses: [],
+      protocols: [],
+      minBandwidthMbps: 0,
+      minRatingMilli: 0,
+      maxPrice: 100n,
+      durationS: 60,
+      limit: 10,
+    };
+    const before = core.fingerprint();
+    const offers = core.book(query, 1000);
+    expect(offers.ok && offers.value.map((r) => r.orderId)).toEqual([cheap, dear]);
+    const dc = core.book({ ...query, ipClasses: ["datacenter"] }, 1000);
+    expect(dc.ok && dc.value.map((r) => r.orderId)).toEqual([dear]);
+    const req = oid();
+    ok(core, {
+      type: "PlaceOrder",
+      id: req,
+      spec: requestSpec(R1, { maxPrice: 1n, countries: ["FR"] }),
+    });
+    const fr = core.book({ ...query, side: "request", countries: ["FR"] }, 1000);
+    expect(fr.ok && fr.value.map((r) => r.orderId)).toEqual([req]);
+    const de = core.book({ ...query, side: "request" }, 1000);
+    expect(de.ok && de.value).toEqual([]);
+    expect(core.book({ ...query, kind: "boat" }, 1000).ok).toBe(false);
+    expect(before).not.toBe(core.fingerprint()); // the request was placed in between
+  });
 });
