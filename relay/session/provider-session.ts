@@ -43,6 +43,8 @@ export interface ProviderSessionState {
   readonly maxUnpaid: bigint;
   /** Last unit budget handed to the driver (counter modes). */
   readonly limitUnits: bigint | null;
+  /** Last admission flag handed to the driver (null: none yet). */
+  readonly limitAdmit: boolean | null;
 }
 
 /** The time a transition runs at. */
@@ -157,6 +159,7 @@ export function openProviderSession(args: {
     closeCode: null,
     maxUnpaid: 0n,
     limitUnits: null,
+    limitAdmit: null,
   };
 }
 
@@ -297,16 +300,15 @@ function credit(
 ): ProviderSessionResult {
   const { terms } = s;
   const covered = coveredUnits(s.paid, terms.creditLimit, terms.unitPrice);
-  if (terms.mode !== "second" && covered !== s.limitUnits) {
-    effects.push({
-      type: "NotifyTunnelLimits",
-      admit: covered === null || covered > s.units,
-      maxUnits: covered,
-    });
-    s = { ...s, limitUnits: covered };
-  }
   // Exhausted: the credit left cannot cover one more unit.
   const exhausted = covered !== null && s.units >= covered;
+  // Counter modes get a unit budget the data plane enforces; every mode stops admitting new
+  // connections while it is behind.
+  const maxUnits = terms.mode === "second" ? null : covered;
+  if (maxUnits !== s.limitUnits || s.limitAdmit !== !exhausted) {
+    effects.push({ type: "NotifyTunnelLimits", admit: !exhausted, maxUnits });
+    s = { ...s, limitUnits: maxUnits, limitAdmit: !exhausted };
+  }
   if (!exhausted) {
     if (s.exhaustedAt !== null) s = { ...s, exhaustedAt: null, deadline: null };
     return { state: s, effects };
