@@ -142,6 +142,13 @@ describe("market journal", () => {
             expect(e).toBeInstanceOf(MarketError);
           }
         }
+        // Quantity is conserved: an open or filled order's quantity is what rests plus what
+        // went into deals (deals that fell through gave theirs back).
+        for (const id of orders) {
+          const o = svc.core.order(id)!;
+          if (o.status === "open" || o.status === "filled") expect(o.open + o.matched).toBe(o.spec.quantity);
+          else expect(o.open).toBe(0);
+        }
         const before = svc.core.fingerprint();
         await svc.close();
         const again = await MarketService.open({
