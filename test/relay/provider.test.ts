@@ -1,0 +1,239 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { createSigner } from "../../channels/crypto/signer.ts";
+import { ChannelStore } from "../../channels/store/channel-store.ts";
+import { CloseCode } from "../../relay/errors.ts";
+import type { SessionClosedEvent } from "../../relay/provider/provider-node.ts";
+import { connect } from "../../relay/requester/client.ts";
+import { openWireConnection, type WireConnection } from "../../relay/requester/wire-connection.ts";
+import { encodeFrame, packRaw } from "../../relay/wire/codec.ts";
+import type { Frame } from "../../relay/wire/frames.ts";
+import {
+  domain,
+  keyOf,
+  removeDir,
+  sleep,
+  startProvider,
+  type TestProvider,
+  until,
+} from "./helpers.ts";
+
+let p: TestProvider;
+const closed: SessionClosedEvent[] = [];
+beforeAll(async () => {
+  p = await startProvider({
+    limits: { authTimeoutMs: 300, rate: { perSecond: 2_000, burst: 500 } },
+  });
+  p.node.on("session-closed", (e) => closed.push(e));
+});
+afterAll(async () => {
+  await p.stop();
+  removeDir(p.dir);
+});
+
+/** A raw authenticated connection that records every frame. */
+async function raw(label: string) {
+  const signer = createSigner(keyOf(label));
+  const wire = await openWireConnection({ url: p.node.url, signer, domain });
+  const frames: Frame[] = [];
+  wire.onFrame = (f) => frames.push(f);
+  return { wire, frames, signer };
+}
+
+function open(
+  wire: WireConnection,
+  ref: ReturnType<TestProvider["channel"]>,
+  mode: "second" | "byte" = "second",
+) {
+  wire.send({
+    type: "OPEN",
+    channelId: ref.channelId,
+    salt: ref.salt,
+    openBlock: ref.openBlock,
+    dealId: "d",
+    mode,
+    unitPrice: mode === "second" ? 10n : 1n,
+    tunnelKind: "proxy",
+    tunnelParams: {},
+    prepayUnits: 1n,
+    resume: null,
+  });
+}
+
+const pay = (
+  signer: ReturnType<typeof createSigner>,
+  ref: { channelId: `0x${string}` },
+  nonce: bigint,
+  transferred: bigint,
+): Frame => {
+  const proof = { channelId: ref.channelId as never, nonce, transferred };
+  return { type: "PAY", ...proof, signature: signer.signBalanceProof(domain, proof) };
+};
+const errors = (frames: Frame[]) => frames.flatMap((f) => (f.type === "ERROR" ? [f.code] : []));
+
+describe("provider node, live", () => {
+  it("drops a socket that does not authenticate in time, and answers nothing else before AUTH", async () => {
+    const ws = new WebSocket(p.node.url);
+    const got: Buffer[] = [];
+    ws.on("message", (d: Buffer) => got.push(d));
+    await new Promise((r) => ws.once("open", r));
+    await sleep(20);
+    ws.send(encodeFrame({ type: "CLOSE", sessionId: "x", code: "CLOSED_BY_PEER", reason: "" }));
+    const code = await new Promise<number>((r) => ws.once("close", (c) => r(c)));
+    expect(code).toBe(CloseCode.AUTH_TIMEOUT);
+    expect(got.length).toBe(2); // HELLO, then ERROR FRAME_UNEXPECTED
+  });
+
+  it("refuses an AUTH signed by someone else and closes with AUTH_FAILED", async () => {
+    const liar = createSigner(keyOf("liar"));
+    const victim = createSigner(keyOf("victim"));
+    const impostor = { ...liar, address: victim.address };
+    await expect(openWireConnection({ url: p.node.url, signer: impostor })).rejects.toMatchObject({
+      code: "AUTH_FAILED",
+    });
+  });
+
+  it("streams ACKs only for durable proofs, pipelined, and they survive a restart", async () => {
+    const key = keyOf("req-durable");
+    const ref = p.channel(key, 1_000_000n);
+    const { wire, frames, signer } = await raw("req-durable");
+    open(wire, ref);
+    for (let n = 1n; n <= 200n; n++) wire.send(pay(signer, ref, n, n * 10n));
+    await until(() => frames.some((f) => f.type === "ACK" && f.nonce === 200n), 5000, "ACK 200");
+    expect(frames.some((f) => f.type === "READY")).toBe(true);
+    expect(errors(frames)).toEqual([]);
+    wire.close();
+    // The store holds what was acknowledged: reopen it in a second node on the same directory.
+    await p.stop();
+    const store = await ChannelStore.open(p.dir);
+    const saved = await store.loadChannel(ref.channelId);
+    await store.close();
+    expect(saved?.received?.proof.nonce).toBe(200n);
+    p = await startProvider(
+      { limits: { authTimeoutMs: 300, rate: { perSecond: 2_000, burst: 500 } } },
+      p.dir,
+    );
+    p.node.on("session-closed", (e) => closed.push(e));
+  });
+
+  it("answers bad input with ERROR codes, changes nothing, and stays usable", async () => {
+    const key = keyOf("req-bad");
+    const ref = p.channel(key, 1_000n);
+    const { wire, frames, signer } = await raw("req-bad");
+    open(wire, ref);
+    wire.send(pay(signer, ref, 1n, 10n));
+    await until(() => frames.some((f) => f.type === "READY"), 5000, "READY");
+    const mallory = createSigner(keyOf("mallory"));
+    wire.sendRaw(Buffer.from([0xc1, 0x00]));
+    wire.sendRaw(packRaw([42, 1, 2]));
+    wire.sendRaw(Buffer.alloc(5000, 1));
+    wire.ws.send("text frame");
+    wire.send({ type: "AUTH_OK", signature: new Uint8Array(65) });
+    wire.send(pay(signer, ref, 1n, 10n)); // replay
+    wire.send(pay(mallory, ref, 2n, 20n)); // forged
+    wire.send(pay(signer, ref, 3n, 5n)); // decreasing transfer
+    wire.send(pay(signer, ref, 4n, 5_000n)); // more than the deposit
+    await until(() => errors(frames).length >= 9, 5000, "9 errors");
+    expect(errors(frames).sort()).toEqual(
+      [
+        "FRAME_MALFORMED",
+        "FRAME_UNKNOWN_TYPE",
+        "FRAME_TOO_LARGE",
+        "FRAME_MALFORMED",
+        "FRAME_UNEXPECTED",
+        "NONCE_NOT_INCREASING",
+        "SIGNER_MISMATCH",
+        "TRANSFERRED_DECREASED",
+        "BALANCE_NEGATIVE",
+      ].sort(),
+    );
+    expect(p.node.channel(ref.channelId)?.received?.proof.nonce).toBe(1n);
+    wire.send(pay(signer, ref, 5n, 20n));
+    await until(() => frames.some((f) => f.type === "ACK" && f.nonce === 5n), 5000, "ACK 5");
+    wire.close();
+  });
+
+  it("rate-limits a flood per connection and keeps serving after it", async () => {
+    const { wire, frames } = await raw("req-flood");
+    const junk = packRaw([99]);
+    for (let i = 0; i < 3_000; i++) wire.sendRaw(junk);
+    await until(() => errors(frames).includes("RATE_LIMITED"), 5000, "RATE_LIMITED");
+    const unknown = errors(frames).filter((c) => c === "FRAME_UNKNOWN_TYPE").length;
+    expect(unknown).toBeLessThan(1_000);
+    await sleep(300);
+    const before = frames.length;
+    wire.sendRaw(junk);
+    await until(() => frames.length > before, 2000, "an answer after the flood");
+    wire.close();
+  });
+
+  it("tears a session down after the credit window, never owed more than the limit", async () => {
+    const key = keyOf("req-stop");
+    const ref = p.channel(key, 1_000_000n);
+    const client = await connect({ key, url: p.node.url });
+    const session = await client.openSession({
+      channel: ref,
+      mode: "second",
+      unitPrice: 10n,
+      tunnel: { kind: "proxy" },
+    });
+    const warns: number[] = [];
+    session.on("warn", (w) => warns.push(w.teardownInMs));
+    await sleep(1_200);
+    session.stopPaying();
+    const end = await session.closed;
+    expect(end.code).toBe("CREDIT_EXHAUSTED");
+    expect(warns.length).toBe(1);
+    const e = closed.find((c) => c.sessionId === session.id)!;
+    expect(e.maxUnpaid).toBeLessThanOrEqual(e.creditLimit);
+    expect(e.closedAt - e.exhaustedAt!).toBeLessThanOrEqual(1_000);
+    expect(e.paid).toBe(session.state.ackedTransferred - 0n);
+    await client.close();
+  });
+
+  it("resumes a session on the same channel after the socket drops", async () => {
+    const key = keyOf("req-resume");
+    const ref = p.channel(key, 1_000_000n);
+    const client = await connect({ key, url: p.node.url, reconnect: { attempts: 5, delayMs: 50 } });
+    const session = await client.openSession({
+      channel: ref,
+      mode: "second",
+      unitPrice: 10n,
+      tunnel: { kind: "proxy" },
+    });
+    const id = session.id;
+    await sleep(1_100);
+    const ackedBefore = session.ackedNonce;
+    client.dropConnection();
+    await new Promise((r) => client.once("reconnect", r));
+    await sleep(1_500);
+    expect(session.id).toBe(id);
+    expect(p.node.session(id)?.phase).toBe("active");
+    expect(session.ackedNonce).toBeGreaterThan(ackedBefore);
+    await session.close();
+    await client.close();
+  });
+
+  it("refuses OPEN on someone else's channel and below the price", async () => {
+    const ref = p.channel(keyOf("owner"), 1_000n);
+    const { wire, frames } = await raw("intruder");
+    open(wire, ref);
+    const mine = p.channel(keyOf("intruder"), 1_000n);
+    wire.send({
+      type: "OPEN",
+      channelId: mine.channelId,
+      salt: mine.salt,
+      openBlock: mine.openBlock,
+      dealId: "d",
+      mode: "second",
+      unitPrice: 1n,
+      tunnelKind: "proxy",
+      tunnelParams: {},
+      prepayUnits: 1n,
+      resume: null,
+    });
+    await until(() => errors(frames).length >= 2, 3000, "2 errors");
+    expect(errors(frames)).toEqual(["CHANNEL_NOT_PARTICIPANT", "PRICE_TOO_LOW"]);
+    wire.close();
+  });
+});
