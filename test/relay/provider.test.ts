@@ -205,7 +205,7 @@ describe("provider node, live", () => {
     await sleep(1_100);
     const ackedBefore = session.ackedNonce;
     client.dropConnection();
-    await new Promise((r) => client.once("reconnect", r));
+    await new Promise<void>((r) => client.once("reconnect", () => r()));
     await sleep(1_500);
     expect(session.id).toBe(id);
     expect(p.node.session(id)?.phase).toBe("active");
