@@ -539,9 +539,12 @@ export class RequesterClient extends EventEmitter<{
       case "CLOSE": {
         const s = this.#bySessionId(f.sessionId);
         if (s === undefined) return;
-        if (f.type === "USAGE")
+        if (f.type === "USAGE") {
+          // Check the claim against our counters as they are now, not as last metered.
+          const m = s.opts.meter;
+          if (m !== undefined) this.input(s, { type: "ActionMeter", units: BigInt(m()) });
           this.input(s, { type: "ReceiveUsage", units: f.units, owed: f.owed });
-        else if (f.type === "WARN") {
+        } else if (f.type === "WARN") {
           this.input(s, { type: "ReceiveWarn", teardownInMs: f.teardownInMs, unpaid: f.unpaid });
         } else this.input(s, { type: "ReceiveClose", code: f.code, reason: f.reason });
         return;

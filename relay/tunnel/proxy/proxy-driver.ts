@@ -36,6 +36,8 @@ interface Pipe {
   target: Socket | null;
   /** Data held back by the budget, per direction. */
   held: { in: Buffer | null; out: Buffer | null };
+  /** The source of a direction has ended (its FIN is passed on once nothing is held). */
+  ended: { in: boolean; out: boolean };
 }
 
 interface ProxySession {
@@ -160,6 +162,7 @@ class ProxyDriver implements MeteredTunnelDriver {
         if (held === null) continue;
         p.held[dir] = null;
         this.#forward(s, p, dir, held);
+        if (p.held[dir] === null && p.ended[dir]) (dir === "in" ? p.target : p.client)?.end();
       }
     }
   }
@@ -291,7 +294,12 @@ class ProxyDriver implements MeteredTunnelDriver {
     client.pause();
     client.setTimeout(0);
     this.#unbound.delete(client);
-    const pipe: Pipe = { client, target: null, held: { in: null, out: null } };
+    const pipe: Pipe = {
+      client,
+      target: null,
+      held: { in: null, out: null },
+      ended: { in: false, out: false },
+    };
     s.pipes.add(pipe);
     const target = tcpConnect({ host, port, noDelay: true });
     pipe.target = target;
@@ -304,7 +312,18 @@ class ProxyDriver implements MeteredTunnelDriver {
       drop();
     });
     client.on("close", drop);
-    target.on("close", drop);
+    target.on("close", (hadError) => {
+      if (hadError) drop();
+    });
+    // Half-closes pass through once everything held back for that direction has been sent.
+    client.on("end", () => {
+      pipe.ended.in = true;
+      if (pipe.held.in === null) target.end();
+    });
+    target.on("end", () => {
+      pipe.ended.out = true;
+      if (pipe.held.out === null) client.end();
+    });
     target.on("connect", () => {
       if (!this.#sessions.has(s.id)) {
         drop();
