@@ -87,7 +87,14 @@ describe("tollway channel", () => {
     const early = await tollway(["--dev-account", "2", "channel", "settle", channelId]);
     expect(early.code).toBe(1);
     expect(early.err).toMatch(/^tollway: the settle window runs until .*; settle after that\n$/);
-    await new Promise((r) => setTimeout(r, 2_500));
+    // Move the chain's clock past the window instead of waiting for it.
+    const rpc = providerFor(chain.url!) as unknown as {
+      send(m: string, p: unknown[]): Promise<unknown>;
+      destroy(): void;
+    };
+    await rpc.send("evm_increaseTime", [3600]);
+    await rpc.send("evm_mine", []);
+    rpc.destroy();
     const settled = await tollway(["--dev-account", "2", "channel", "settle", channelId]);
     expect(settled.code, settled.err).toBe(0);
   });
