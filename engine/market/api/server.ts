@@ -5,6 +5,7 @@
  * pool, and every refusal is a 4xx with `{ code, reason }` where `code` is a
  * {@link MarketErrorCode}: nothing changes on a refusal.
  */
+import { randomBytes } from "node:crypto";
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import type { BookQuery } from "../core/market-core.ts";
@@ -296,7 +297,7 @@ export async function buildMarketServer(
   // Push: the client proves its wallet by signing a fresh challenge (StreamAuth), then
   // receives the matches and deal status changes addressed to it.
   app.get("/stream", { websocket: true }, (socket) => {
-    const challenge = `tollway-market:${svc.now()}:${Math.random().toString(36).slice(2)}`;
+    const challenge = `tollway-market:${randomBytes(16).toString("hex")}`;
     let unsubscribe: (() => void) | undefined;
     const send = (v: unknown) =>
       socket.send(JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x)));

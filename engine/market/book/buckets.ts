@@ -5,18 +5,10 @@
  * first (offers: kind, unit, country, region, IP class, protocol set; requests: kind, unit,
  * country or "any", class or "any"). Its levels are kept in a sorted Float64Array of keys,
  * descending, so that the best level is the last one and removing it moves nothing. Queues are
- * intrusive doubly linked lists through the records' `prev`/`next` words: cancel is O(1).
+ * intrusive doubly linked lists (the store's `next` array, the records' `prev` word): cancel
+ * is O(1).
  */
-import {
-  F_SEQ,
-  F_SHIFT,
-  I_BUCKET,
-  I_LEVEL,
-  I_NEXT,
-  I_PREV,
-  I_SHIFT,
-  type OrderStore,
-} from "./order-store.ts";
+import { I_BUCKET, I_LEVEL, I_PREV, I_SHIFT, type OrderStore } from "./order-store.ts";
 
 /** One bucket: attributes shared by its orders and its price ladder. */
 export class Bucket {
@@ -113,14 +105,18 @@ export class Levels {
   }
 }
 
-/** Appends a slot to the FIFO of its price level in a bucket, creating the level if needed. */
+/**
+ * Appends a slot to the FIFO of its price level in a bucket, creating the level if needed.
+ * @returns true when the bucket's best order changed (a new best level was created).
+ */
 export function enqueue(
   store: OrderStore,
   levels: Levels,
   b: Bucket,
   slot: number,
   key: number,
-): void {
+): boolean {
+  let created = false;
   let i = b.find(key);
   let level: number;
   if (i >= 0) level = b.lvls[i]!;
@@ -142,39 +138,47 @@ export function enqueue(
     b.n++;
     levels.head[level] = -1;
     levels.tail[level] = -1;
+    created = i === b.n - 1;
   }
   const w = store.i;
   const r = slot << I_SHIFT;
   const tail = levels.tail[level]!;
+  const next = store.next;
   w[r + I_PREV] = tail;
-  w[r + I_NEXT] = -1;
+  next[slot] = -1;
   if (tail < 0) {
     levels.head[level] = slot;
-    levels.headSeq[level] = store.f[(slot << F_SHIFT) + F_SEQ]!;
-  } else w[(tail << I_SHIFT) + I_NEXT] = slot;
+    levels.headSeq[level] = store.seq[slot]!;
+  } else next[tail] = slot;
   levels.tail[level] = slot;
   w[r + I_LEVEL] = level;
   w[r + I_BUCKET] = b.id;
   b.orders++;
+  return created;
 }
 
-/** Unlinks a slot from its level, dropping the level when it empties. */
+/**
+ * Unlinks a slot from its level, dropping the level when it empties.
+ * @returns true when the bucket's best order changed (the head of the best level left).
+ */
 export function dequeue(
   store: OrderStore,
   levels: Levels,
   b: Bucket,
   slot: number,
   key: number,
-): void {
+): boolean {
+  const top = key === b.keys[b.n - 1];
   const w = store.i;
   const r = slot << I_SHIFT;
   const level = w[r + I_LEVEL]!;
   const p = w[r + I_PREV]!;
-  const nx = w[r + I_NEXT]!;
+  const next = store.next;
+  const nx = next[slot]!;
   if (p < 0) {
     levels.head[level] = nx;
-    if (nx >= 0) levels.headSeq[level] = store.f[(nx << F_SHIFT) + F_SEQ]!;
-  } else w[(p << I_SHIFT) + I_NEXT] = nx;
+    if (nx >= 0) levels.headSeq[level] = store.seq[nx]!;
+  } else next[p] = nx;
   if (nx < 0) levels.tail[level] = p;
   else w[(nx << I_SHIFT) + I_PREV] = p;
   b.orders--;
@@ -186,4 +190,5 @@ export function dequeue(
     b.n--;
     levels.release(level);
   }
+  return top && p < 0;
 }

@@ -28,7 +28,6 @@ import {
   F_EXPIRES,
   F_PRICE,
   F_QTY,
-  F_SEQ,
   F_SHIFT,
   FLAG_SETS,
   I_ASN,
@@ -40,16 +39,17 @@ import {
   I_MIN_COMPLETED,
   I_MIN_DUR,
   I_MIN_RATING,
-  I_NEXT,
   I_OWNER,
   I_REGION,
   I_SHIFT,
   I_STICKY,
   I_USED,
   OrderStore,
+  offerSignature,
   packFlags,
   SIDE_OFFER,
   SIDE_REQUEST,
+  tier,
 } from "./order-store.ts";
 
 /** An offer as the matcher sees it: every attribute already encoded as a number. */
@@ -288,6 +288,8 @@ export class Matcher {
   private readonly groupOf: (OfferGroup | undefined)[] = [];
   // Per bucket id, packed for the scan of a group: best key, class | protocol << 3, region.
   private bBest = new Float64Array(1024);
+  /** Per bucket id: arrival sequence of its best order (ties on the best key go by it). */
+  private bSeq = new Float64Array(1024);
   private bMeta = new Int32Array(1024);
   private bRegion = new Int32Array(1024);
   private readonly requestBuckets = new Map<number, Bucket>();
@@ -312,6 +314,7 @@ export class Matcher {
   // Candidate buckets not yet opened, ascending best key; `pi` is the next to open.
   private pB = new Int32Array(256);
   private pK = new Float64Array(256);
+  private pS = new Float64Array(256);
   private pn = 0;
   private pi = 0;
   // The walk in progress: whether makers are offers, and the time.
@@ -369,7 +372,8 @@ export class Matcher {
     const f = this.store.f;
     const r = slot << I_SHIFT;
     const d = slot << F_SHIFT;
-    f[d + F_SEQ] = ++this.seqNo;
+    this.store.seq[slot] = ++this.seqNo;
+    this.store.sig[slot] = offerSignature(o.asn, o.bandwidthMbps, o.maxStickyS, o.exitPolicies);
     f[d + F_PRICE] = o.price;
     f[d + F_QTY] = o.quantity;
     f[d + F_EXPIRES] = o.expiresAt;
@@ -399,7 +403,7 @@ export class Matcher {
     const slot = this.store.alloc();
     if (slot < 0) return reject("BOOK_FULL", "no free order slot");
     this.writeRequest(slot, r);
-    this.store.f[(slot << F_SHIFT) + F_SEQ] = ++this.seqNo;
+    this.store.seq[slot] = ++this.seqNo;
     return this.run(slot, now);
   }
 
@@ -447,7 +451,7 @@ export class Matcher {
     this.unlink(slot);
     f[d + F_PRICE] = price;
     f[d + F_QTY] = quantity;
-    f[d + F_SEQ] = ++this.seqNo;
+    s.seq[slot] = ++this.seqNo;
     this.run(slot, now);
     return this.takerLeft;
   }
@@ -588,7 +592,7 @@ export class Matcher {
       owner: s.i[r + I_OWNER]!,
       price: s.f[d + F_PRICE]!,
       qty: s.f[d + F_QTY]!,
-      seq: s.f[d + F_SEQ]!,
+      seq: s.seq[slot]!,
       expiresAt: s.f[d + F_EXPIRES]!,
     };
   }
@@ -596,7 +600,7 @@ export class Matcher {
   private collect(b: Bucket, now: number, into: BookOrderView[]): void {
     const s = this.store;
     for (let li = b.n - 1; li >= 0; li--) {
-      for (let o = this.levels.head[b.lvls[li]!]!; o >= 0; o = s.i[(o << I_SHIFT) + I_NEXT]!) {
+      for (let o = this.levels.head[b.lvls[li]!]!; o >= 0; o = s.next[o]!) {
         if (s.f[(o << F_SHIFT) + F_EXPIRES]! > now) into.push(this.view(o));
       }
     }
@@ -645,11 +649,39 @@ export class Matcher {
     this.pi = 0;
     const tq = (t << F_SHIFT) + F_QTY;
     let left = f[tq]!;
+    // The request's side of the signature test (see offerSignature): -1 disables it.
+    const sig = s.sig;
+    let asn = -1;
+    let bwTier = 0;
+    let stickyTier = 0;
+    let exit = 7;
+    if (makerIsOffer === 1) {
+      const w = s.i;
+      const tr = t << I_SHIFT;
+      const asns = s.asns[t]!;
+      asn = asns.length === 1 ? asns[0]! & 0xffff : -1;
+      bwTier = tier(w[tr + I_BANDWIDTH]!);
+      stickyTier = tier(w[tr + I_STICKY]!);
+      exit = (w[tr + I_FLAGS]! >> 10) & 7;
+    }
     while (left > 0) {
       this.openPending(limitKey);
       if (this.hn === 0) break;
       const i = this.heap[0]!;
       const m = this.cO[i]!;
+      if (makerIsOffer === 1) {
+        const g = sig[m]!;
+        if (
+          ((g >> 16) & 31) < bwTier ||
+          ((g >> 21) & 31) < stickyTier ||
+          ((g >> 26) & exit) === 0 ||
+          (asn >= 0 && (g & 0xffff) !== asn)
+        ) {
+          // Cannot match: skipped without reading its record (an expired one is left to the sweep).
+          this.step(i, limitKey);
+          continue;
+        }
+      }
       const md = m << F_SHIFT;
       if (f[md + F_EXPIRES]! <= now) {
         // Expired orders are dropped where matching meets them: the sweep may not have run.
@@ -674,11 +706,16 @@ export class Matcher {
     f[tq] = left;
   }
 
-  /** Opens cursors on the pending buckets whose best key is not worse than the heap's top. */
+  /** Opens cursors on the pending buckets whose best order comes before the heap's top. */
   private openPending(limitKey: number): void {
     while (this.pi < this.pn) {
-      const k = this.pK[this.pi]!;
-      if (this.hn > 0 && k > this.cK[this.heap[0]!]!) return;
+      if (this.hn > 0) {
+        // Open a bucket only when its best order would come before the current best.
+        const top = this.heap[0]!;
+        const k = this.pK[this.pi]!;
+        const tk = this.cK[top]!;
+        if (k > tk || (k === tk && this.pS[this.pi]! > this.cS[top]!)) return;
+      }
       const b = this.buckets[this.pB[this.pi++]!]!;
       // The bucket may have changed since it was gathered (fills in this walk): re-read it.
       if (b.n === 0) continue;
@@ -702,10 +739,10 @@ export class Matcher {
    * and restores the heap.
    */
   private step(i: number, limitKey: number): void {
-    const nx = this.store.i[(this.cO[i]! << I_SHIFT) + I_NEXT]!;
+    const nx = this.store.next[this.cO[i]!]!;
     if (nx >= 0) {
       this.cO[i] = nx;
-      this.cS[i] = this.store.f[(nx << F_SHIFT) + F_SEQ]!;
+      this.cS[i] = this.store.seq[nx]!;
     } else {
       const b = this.buckets[this.cB[i]!]!;
       const li = this.cI[i]! - 1;
@@ -764,24 +801,36 @@ export class Matcher {
     heap[p] = x;
   }
 
-  /** Adds a bucket to the pending list, kept sorted by best key (insertion: lists are short). */
+  /**
+   * Adds a bucket to the pending list, kept sorted by its best (key, sequence); insertion
+   * sort, since lists are short.
+   */
   private addPending(id: number, key: number): void {
     if (this.pn === this.pB.length) {
-      const b = new Int32Array(this.pn * 2);
+      const c = this.pn * 2;
+      const b = new Int32Array(c);
       b.set(this.pB);
       this.pB = b;
-      const k = new Float64Array(this.pn * 2);
+      const k = new Float64Array(c);
       k.set(this.pK);
       this.pK = k;
+      const q = new Float64Array(c);
+      q.set(this.pS);
+      this.pS = q;
     }
+    const seq = this.bSeq[id]!;
+    const pK = this.pK;
+    const pS = this.pS;
     let j = this.pn++;
-    while (j > 0 && this.pK[j - 1]! > key) {
+    while (j > 0 && (pK[j - 1]! > key || (pK[j - 1] === key && pS[j - 1]! > seq))) {
       this.pB[j] = this.pB[j - 1]!;
-      this.pK[j] = this.pK[j - 1]!;
+      pK[j] = pK[j - 1]!;
+      pS[j] = pS[j - 1]!;
       j--;
     }
     this.pB[j] = id;
-    this.pK[j] = key;
+    pK[j] = key;
+    pS[j] = seq;
   }
 
   private growCursors(): void {
@@ -906,15 +955,14 @@ export class Matcher {
     const price = s.f[(slot << F_SHIFT) + F_PRICE]!;
     if (sideOf(s.i[(slot << I_SHIFT) + I_FLAGS]!) === SIDE_OFFER) {
       const b = this.offerBucket(slot);
-      enqueue(s, this.levels, b, slot, price);
-      const best = b.keys[b.n - 1]!;
-      this.bBest[b.id] = best;
-      const g = this.groupOf[b.id]!;
-      if (best < g.minKey) g.minKey = best;
+      if (enqueue(s, this.levels, b, slot, price)) {
+        this.bestChanged(b);
+        const g = this.groupOf[b.id]!;
+        if (price < g.minKey) g.minKey = price;
+      }
     } else {
       const b = this.requestBucket(slot);
-      enqueue(s, this.levels, b, slot, -price);
-      this.bBest[b.id] = b.keys[b.n - 1]!;
+      if (enqueue(s, this.levels, b, slot, -price)) this.bestChanged(b);
     }
   }
 
@@ -923,8 +971,19 @@ export class Matcher {
     const r = slot << I_SHIFT;
     const b = this.buckets[s.i[r + I_BUCKET]!]!;
     const price = s.f[(slot << F_SHIFT) + F_PRICE]!;
-    dequeue(s, this.levels, b, slot, sideOf(s.i[r + I_FLAGS]!) === SIDE_OFFER ? price : -price);
-    this.bBest[b.id] = b.n > 0 ? b.keys[b.n - 1]! : Number.POSITIVE_INFINITY;
+    const key = sideOf(s.i[r + I_FLAGS]!) === SIDE_OFFER ? price : -price;
+    if (dequeue(s, this.levels, b, slot, key)) this.bestChanged(b);
+  }
+
+  /** Records a bucket's best (key, sequence), which gathering reads without touching the bucket. */
+  private bestChanged(b: Bucket): void {
+    if (b.n > 0) {
+      this.bBest[b.id] = b.keys[b.n - 1]!;
+      this.bSeq[b.id] = this.levels.headSeq[b.lvls[b.n - 1]!]!;
+    } else {
+      this.bBest[b.id] = Number.POSITIVE_INFINITY;
+      this.bSeq[b.id] = Number.POSITIVE_INFINITY;
+    }
   }
 
   private remove(slot: number): void {
@@ -982,6 +1041,9 @@ export class Matcher {
       const best = new Float64Array(c);
       best.set(this.bBest);
       this.bBest = best;
+      const sq = new Float64Array(c);
+      sq.set(this.bSeq);
+      this.bSeq = sq;
       const meta = new Int32Array(c);
       meta.set(this.bMeta);
       this.bMeta = meta;
@@ -990,6 +1052,7 @@ export class Matcher {
       this.bRegion = region;
     }
     this.bBest[b.id] = Number.POSITIVE_INFINITY;
+    this.bSeq[b.id] = Number.POSITIVE_INFINITY;
   }
 
   private requestBucket(slot: number): Bucket {

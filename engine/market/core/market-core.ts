@@ -447,8 +447,8 @@ export class MarketCore {
         return bad;
       }
       case "RateDeal": {
-        if (this.seen.has(cmd.digest))
-          return rejection("REPLAYED", "this signature was already used");
+        const used = `${cmd.digest}:${cmd.signer}`;
+        if (this.seen.has(used)) return rejection("REPLAYED", "this signature was already used");
         const deal = this.deals.get(cmd.dealId);
         if (!deal) return rejection("DEAL_NOT_FOUND", `no deal ${cmd.dealId}`);
         if (deal.requester !== cmd.signer)
@@ -464,7 +464,7 @@ export class MarketCore {
           return rejection("BAD_DEAL_STATE", "only a deal that ran can be rated");
         }
         return this.runDeal(deal, { type: "ActionRated" }, now, ev, () => {
-          this.seen.set(cmd.digest, Number.MAX_SAFE_INTEGER);
+          this.seen.set(used, Number.MAX_SAFE_INTEGER);
           const p = addRating(this.profileOf(deal.provider), cmd.score);
           this.setProfile(p);
         });

@@ -23,10 +23,11 @@ let dir: string;
 let svc: MarketService;
 let app: FastifyInstance;
 let base: string;
+let clock = Date.now();
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "tollway-api-"));
-  svc = await MarketService.open({ dir, tickMs: 0, verifiers: 1 });
+  svc = await MarketService.open({ dir, tickMs: 0, verifiers: 1, now: () => clock });
   app = await buildMarketServer(svc);
   await app.listen({ host: "127.0.0.1", port: 0 });
   const a = app.server.address();
@@ -156,6 +157,33 @@ describe("market HTTP API", () => {
       dealsCompleted: 0,
       ratingMilli: -1,
     });
+
+    // The node reports the channel and the tunnel; the deal runs its 60 s and completes.
+    await svc.execute({ type: "ChannelReady", dealId: dealId as never });
+    await svc.execute({ type: "TunnelUp", dealId: dealId as never });
+    clock += 61_000;
+    await svc.tick();
+    await waitFor(() =>
+      ps.messages.some((m) => m.type === "DealStatus" && m.status === "completed"),
+    );
+    const rating = await post(`/deals/${dealId}/rating`, {
+      score: 5,
+      signature: await sign(requester, svc.domain, "Rating", { dealId, score: 5 }),
+    });
+    expect(rating).toMatchObject({
+      status: 201,
+      json: { profile: { ratingMilli: 5000, dealsCompleted: 1 } },
+    });
+    const again = await post(`/deals/${dealId}/rating`, {
+      score: 1,
+      signature: await sign(requester, svc.domain, "Rating", { dealId, score: 1 }),
+    });
+    expect(again).toMatchObject({ status: 409, json: { code: "ALREADY_RATED" } });
+    const byProvider = await post(`/deals/${dealId}/rating`, {
+      score: 5,
+      signature: await sign(provider, svc.domain, "Rating", { dealId, score: 5 }),
+    });
+    expect(byProvider).toMatchObject({ status: 403, json: { code: "NOT_A_PARTY" } });
     ps.ws.close();
     rs.ws.close();
   });

@@ -146,7 +146,8 @@ describe("market journal", () => {
         // went into deals (deals that fell through gave theirs back).
         for (const id of orders) {
           const o = svc.core.order(id)!;
-          if (o.status === "open" || o.status === "filled") expect(o.open + o.matched).toBe(o.spec.quantity);
+          if (o.status === "open" || o.status === "filled")
+            expect(o.open + o.matched).toBe(o.spec.quantity);
           else expect(o.open).toBe(0);
         }
         const before = svc.core.fingerprint();
