@@ -6,7 +6,8 @@
  * finds on an existing interface: after a crash no session survives, so no peer may either.
  */
 import { join } from "node:path";
-import type { TunnelConfig, TunnelDriver, TunnelRequest, TunnelUsage } from "../driver.ts";
+import type { TunnelConfig, TunnelRequest, TunnelUsage } from "../driver.ts";
+import type { MeteredTunnelDriver, TunnelLimits } from "../metered.ts";
 import { SystemTunnelError } from "../system/errors.ts";
 import { createRunner, type RunCommand } from "../system/run-command.ts";
 import {
@@ -44,6 +45,10 @@ export interface WireGuardDriverOptions {
   readonly implementation?: WireGuardImplementation;
   /** Interface MTU (default 1420). */
   readonly mtu?: number;
+  /** How often counters are read while a session has a byte budget, ms (default 50). */
+  readonly budgetPollMs?: number;
+  /** Called when a session's peer is blocked at its budget (the provider may tick early). */
+  readonly onLimitReached?: (sessionId: string) => void;
 }
 
 /** A peer's counters and handshake. */
@@ -54,7 +59,7 @@ export interface WireGuardPeerStats {
 }
 
 /** The `wireguard` driver, with what a provider and its tests may also want to see. */
-export interface WireGuardDriver extends TunnelDriver {
+export interface WireGuardDriver extends MeteredTunnelDriver {
   readonly kind: "wireguard";
   /** The provider's public key. */
   readonly publicKey: string;
@@ -71,6 +76,12 @@ export interface WireGuardDriver extends TunnelDriver {
 interface Peer {
   readonly publicKey: string;
   readonly address: number;
+  limits: TunnelLimits | null;
+  /** True while the peer is off the interface for its budget (no traffic, no counting). */
+  blocked: boolean;
+  /** Counters of the peer's earlier stints on the interface (it is re-added after a block). */
+  baseRx: number;
+  baseTx: number;
 }
 
 const ZERO: TunnelUsage = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
@@ -82,6 +93,12 @@ const ZERO: TunnelUsage = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0
  * Counters: `bytesIn` is what the interface received from the peer, `bytesOut` what it sent,
  * both as WireGuard counts them (encrypted transport packets). WireGuard keeps no per-peer
  * packet counters, so `packetsIn`/`packetsOut` stay 0: use `byte` or `second` metering.
+ *
+ * Budget (`setLimits`): a session that is not admitted, or whose counters reach `maxBytes`, is
+ * blocked by taking its peer off the interface (its counters are kept and carried over), and
+ * unblocked when its limits grow again. Clearing the allowed IPs would not do: WireGuard still
+ * receives, decrypts and counts what the peer sends before dropping it. Counters are read every `budgetPollMs` while a budget is set, so
+ * a session overshoots its budget by at most its rate times that interval.
  *
  * @throws SystemTunnelError PARAMS_INVALID (bad pool or name), UNSUPPORTED, COMMAND_MISSING,
  *   COMMAND_FAILED
@@ -238,7 +255,14 @@ class WgDriver implements WireGuardDriver {
       }
       const ip = formatIpv4(address);
       await this.#run(["wg", "set", this.#name, "peer", publicKey, "allowed-ips", `${ip}/32`]);
-      this.#peers.set(request.sessionId, { publicKey, address });
+      this.#peers.set(request.sessionId, {
+        publicKey,
+        address,
+        limits: null,
+        blocked: false,
+        baseRx: 0,
+        baseTx: 0,
+      });
       return {
         endpoint: `${this.#opts.endpointHost}:${this.#opts.listenPort}`,
         serverPublicKey: this.publicKey,
@@ -254,20 +278,85 @@ class WgDriver implements WireGuardDriver {
     return this.#serial(async () => {
       const peer = this.#peers.get(sessionId);
       if (peer === undefined) return;
-      await this.#run(["wg", "set", this.#name, "peer", peer.publicKey, "remove"]);
+      if (!peer.blocked)
+        await this.#run(["wg", "set", this.#name, "peer", peer.publicKey, "remove"]);
       // The address goes back to the pool only once the peer is gone.
       this.#peers.delete(sessionId);
+      this.#arm();
     });
+  }
+
+  setLimits(sessionId: string, limits: TunnelLimits): void {
+    const peer = this.#peers.get(sessionId);
+    if (peer === undefined) return;
+    peer.limits = limits;
+    this.#enforce().catch(() => undefined);
+    this.#arm();
+  }
+
+  #timer: NodeJS.Timeout | null = null;
+
+  /** Polls counters while any session has a byte budget. */
+  #arm(): void {
+    const any = [...this.#peers.values()].some((p) => p.limits?.maxBytes != null);
+    if (!any || this.#closed) {
+      if (this.#timer !== null) clearInterval(this.#timer);
+      this.#timer = null;
+      return;
+    }
+    this.#timer ??= setInterval(() => {
+      this.#enforce().catch(() => undefined);
+    }, this.#opts.budgetPollMs ?? 50);
+    this.#timer.unref();
+  }
+
+  #enforcing = false;
+
+  /** Blocks peers past their budget and unblocks those whose budget grew. */
+  async #enforce(): Promise<void> {
+    if (this.#enforcing || this.#closed) return;
+    this.#enforcing = true;
+    try {
+      const dump = new Map((await this.#dumpPeers()).map((p) => [p.publicKey, p]));
+      for (const [sessionId, peer] of this.#peers) {
+        const l = peer.limits;
+        if (l === null) continue;
+        const d = dump.get(peer.publicKey);
+        const used = peer.baseRx + peer.baseTx + (d?.rxBytes ?? 0) + (d?.txBytes ?? 0);
+        const block = !l.admit || (l.maxBytes !== null && used >= l.maxBytes);
+        if (block === peer.blocked) continue;
+        await this.#serial(async () => {
+          if (this.#peers.get(sessionId) !== peer) return;
+          if (block) {
+            const last = (await this.#dumpPeers()).find((p) => p.publicKey === peer.publicKey);
+            await this.#run(["wg", "set", this.#name, "peer", peer.publicKey, "remove"]);
+            peer.baseRx += last?.rxBytes ?? 0;
+            peer.baseTx += last?.txBytes ?? 0;
+          } else {
+            const ip = `${formatIpv4(peer.address)}/32`;
+            await this.#run(["wg", "set", this.#name, "peer", peer.publicKey, "allowed-ips", ip]);
+          }
+          peer.blocked = block;
+        });
+        if (block) this.#opts.onLimitReached?.(sessionId);
+      }
+    } finally {
+      this.#enforcing = false;
+    }
   }
 
   async peerStats(sessionId: string): Promise<WireGuardPeerStats | null> {
     const peer = this.#peers.get(sessionId);
     if (peer === undefined || this.#closed) return null;
     const found = (await this.#dumpPeers()).find((p) => p.publicKey === peer.publicKey);
-    if (found === undefined) return null;
     return {
-      usage: { bytesIn: found.rxBytes, bytesOut: found.txBytes, packetsIn: 0, packetsOut: 0 },
-      latestHandshake: found.latestHandshake,
+      usage: {
+        bytesIn: peer.baseRx + (found?.rxBytes ?? 0),
+        bytesOut: peer.baseTx + (found?.txBytes ?? 0),
+        packetsIn: 0,
+        packetsOut: 0,
+      },
+      latestHandshake: found?.latestHandshake ?? 0,
     };
   }
 
@@ -284,6 +373,7 @@ class WgDriver implements WireGuardDriver {
       if (this.#closed) return;
       this.#closed = true;
       this.#peers.clear();
+      this.#arm();
       await deleteInterface(this.#run, this.#name);
     });
   }

@@ -87,7 +87,6 @@ describeWhen(support, "paid WireGuard namespace tests")("paid wireguard tunnel",
       },
       channels: directory,
       verifyPool: await sharedPool(),
-      clock: Date.now,
     });
     node.on("session-closed", (e) => closed.push(e));
   });
@@ -112,7 +111,10 @@ describeWhen(support, "paid WireGuard namespace tests")("paid wireguard tunnel",
         unitPrice: mode === "byte" ? 1n : 100n,
         tunnel: { kind: "wireguard", params: { publicKey: wgKeys.publicKey } },
         prepayUnits: mode === "byte" ? 32_768n : 1n,
-        meter: () => own,
+        meter: mode === "byte" ? () => own : undefined,
+        // Our counters come from `wg show` in a subprocess every 50 ms, so they trail the
+        // provider's by up to a poll's worth of traffic (2 Mbit/s: ~25 KB per 100 ms).
+        tolerance: mode === "byte" ? { ratio: 0.1, units: 65_536n } : undefined,
       });
       expect(session.tunnel.serverPublicKey).toBe(driver.publicKey);
       wg = await bringUpWireGuardClient({
@@ -132,15 +134,15 @@ describeWhen(support, "paid WireGuard namespace tests")("paid wireguard tunnel",
       }, 50);
       const port = mode === "byte" ? 9101 : 9102;
       const sink = await startSink(net, prov, port);
-      const source = startSource(net, req, "10.78.0.1", port, 2_000);
+      const source = startSource(net, req, "10.78.0.1", port, 1_000);
       try {
-        await sink.waitFor(300_000, 10_000);
+        await sink.waitFor(200_000, 10_000);
         await sleep(1_200);
         const usage = await driver.readUsage(session.id);
-        expect(usage.bytesIn).toBeGreaterThan(300_000);
+        expect(usage.bytesIn).toBeGreaterThan(200_000);
         // Paid: the provider holds durable proofs for what the tunnel carried (bytes or seconds).
         const acked = session.state.ackedTransferred;
-        if (mode === "byte") expect(acked).toBeGreaterThan(300_000n);
+        if (mode === "byte") expect(acked).toBeGreaterThan(200_000n);
         else expect(acked).toBeGreaterThanOrEqual(200n);
 
         session.stopPaying();
@@ -149,13 +151,17 @@ describeWhen(support, "paid WireGuard namespace tests")("paid wireguard tunnel",
         const e = closed.find((c) => c.sessionId === session.id);
         expect(e).toBeDefined();
         if (e === undefined || e.exhaustedAt === null) throw new Error("no exhaustion recorded");
-        expect(e.maxUnpaid).toBeLessThanOrEqual(e.creditLimit);
+        // The driver blocks the peer at its byte budget from counters read every 50 ms (plus a
+        // `wg show` round trip): at 1 Mbit/s that lets up to ~20 KB past the credit limit.
+        const slack = mode === "byte" ? 24_576n : 0n;
+        expect(e.maxUnpaid).toBeLessThanOrEqual(e.creditLimit + slack);
         await until(() => sink.lastDataAt() > 0, 1_000);
         await sleep(1_500);
         expect(await driver.listPeers()).not.toContain(wgKeys.publicKey);
-        const stopAfter = sink.lastDataAt() - e.exhaustedAt;
+        // The node's clock is performance.now(); the sink's is the wall clock.
+        const stopAfter = sink.lastDataAt() - (performance.timeOrigin + e.exhaustedAt);
         console.log(
-          `wireguard/${mode}: paid ${e.paid}, owed ${e.owed}, last byte ${stopAfter} ms after the credit ran out`,
+          `wireguard/${mode}: paid ${e.paid}, owed ${e.owed}, max unpaid ${e.maxUnpaid}/${e.creditLimit}, last byte ${stopAfter} ms after the credit ran out`,
         );
         expect(stopAfter).toBeLessThanOrEqual(1_000);
       } finally {
