@@ -1,0 +1,208 @@
+/**
+ * Runs a fast-lane path (shell): feeds the pure path core with the hops' answers and a timer,
+ * and carries out its effects against each hop. `localHop` adapts an in-process `IspNode` and
+ * the requester's `LaneWallet` to the hop interface; a remote hop (the relay's requester SDK
+ * with a `qos` session per ISP) fits the same interface.
+ */
+import type { Address, ChannelId } from "../../channels/types.ts";
+import type { IspNode } from "./isp-node.ts";
+import {
+  createPath,
+  type LaneQuote,
+  type LaneRequest,
+  type PathEffect,
+  type PathInput,
+  type PathOptions,
+  type PathState,
+  pathTransition,
+} from "./path.ts";
+import type { LaneWallet } from "./wallet.ts";
+
+/** One ISP node on the path, as the requester reaches it. */
+export interface FastLaneHop {
+  readonly id: string;
+  quote(request: LaneRequest): Promise<LaneQuote>;
+  /** Opens or reuses a channel with the hop; resolves to its id. */
+  ensureChannel(quote: LaneQuote): Promise<string>;
+  /** Resolves once the hop says its lane is in place. */
+  activate(sessionId: string, request: LaneRequest): Promise<void>;
+  /** Pays the hop up to `total` for this path (cumulative). */
+  pay(sessionId: string, total: bigint): Promise<void>;
+  /** Resolves once the hop has removed its lane. */
+  teardown(sessionId: string): Promise<void>;
+}
+
+/** Options of `runPath`. */
+export interface RunPathOptions extends Omit<PathOptions, "hops"> {
+  readonly hops: readonly FastLaneHop[];
+  /** Payment timer, ms (default 200). */
+  readonly tickMs?: number;
+  /** Milliseconds clock (default `Date.now`). */
+  readonly clock?: () => number;
+}
+
+/** How a path ended. */
+export interface PathEnd {
+  readonly outcome: string;
+  readonly wasActive: boolean;
+}
+
+/** A running path. */
+export interface RunningPath {
+  /** Resolves when every hop has its lane; rejects when the path aborts before that. */
+  readonly active: Promise<void>;
+  readonly closed: Promise<PathEnd>;
+  state(): PathState;
+  /** Tears the path down, hop by hop in reverse. */
+  stop(reason?: string): Promise<PathEnd>;
+  /** Stops paying and walks away without teardown (a requester that vanished). */
+  abandon(): void;
+}
+
+/**
+ * Starts a path.
+ * @example
+ * const path = runPath({ sessionId, hops, request: { flow, rateKbit: 20_000 },
+ *   maxPricePerSecond: 10n });
+ * await path.active; // every hop's lane is in place, payments flow
+ * await path.stop();
+ */
+export function runPath(opts: RunPathOptions): RunningPath {
+  const clock = opts.clock ?? Date.now;
+  const hops = new Map(opts.hops.map((h) => [h.id, h]));
+  let state = createPath({ ...opts, hops: opts.hops.map((h) => h.id) });
+  let timer: NodeJS.Timeout | null = null;
+  let abandoned = false;
+  let resolveActive: () => void = () => undefined;
+  let rejectActive: (e: Error) => void = () => undefined;
+  let resolveClosed: (e: PathEnd) => void = () => undefined;
+  const active = new Promise<void>((res, rej) => {
+    resolveActive = res;
+    rejectActive = rej;
+  });
+  active.catch(() => undefined);
+  const closed = new Promise<PathEnd>((res) => {
+    resolveClosed = res;
+  });
+
+  const input = (i: PathInput) => {
+    if (abandoned) return;
+    const r = pathTransition(state, i, { now: clock() });
+    state = r.state;
+    for (const e of r.effects) carryOut(e);
+  };
+  const reason = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+  const carryOut = (e: PathEffect) => {
+    switch (e.type) {
+      case "SendQuoteRequest": {
+        const h = hops.get(e.hop)!;
+        h.quote(e.request).then(
+          (quote) => input({ type: "ReceiveQuote", hop: e.hop, quote }),
+          (err) => input({ type: "ReceiveQuoteRefused", hop: e.hop, reason: reason(err) }),
+        );
+        return;
+      }
+      case "NotifyEnsureChannel":
+        hops
+          .get(e.hop)!
+          .ensureChannel(e.quote)
+          .then(
+            (channelId) => input({ type: "ActionChannelReady", hop: e.hop, channelId }),
+            (err) => input({ type: "ActionChannelFailed", hop: e.hop, reason: reason(err) }),
+          );
+        return;
+      case "SendActivate":
+        hops
+          .get(e.hop)!
+          .activate(state.sessionId, e.request)
+          .then(
+            () => input({ type: "ReceiveLaneActive", hop: e.hop }),
+            (err) => input({ type: "ReceiveLaneFailed", hop: e.hop, reason: reason(err) }),
+          );
+        return;
+      case "SendPayment":
+        hops
+          .get(e.hop)!
+          .pay(state.sessionId, e.total)
+          .catch((err: unknown) => {
+            input({ type: "ReceiveLaneFailed", hop: e.hop, reason: `payment: ${reason(err)}` });
+          });
+        return;
+      case "SendTeardown":
+        hops
+          .get(e.hop)!
+          .teardown(state.sessionId)
+          .then(
+            () => input({ type: "ReceiveLaneRemoved", hop: e.hop }),
+            // A failed removal still moves on: the hop's lease runs out without payments.
+            () => input({ type: "ReceiveLaneRemoved", hop: e.hop }),
+          );
+        return;
+      case "NotifyPathActive":
+        resolveActive();
+        return;
+      case "NotifyPathClosed":
+        if (timer !== null) clearInterval(timer);
+        timer = null;
+        rejectActive(new Error(`path closed before it was active: ${e.outcome}`));
+        resolveClosed({ outcome: e.outcome, wasActive: e.wasActive });
+        return;
+    }
+  };
+
+  timer = setInterval(() => input({ type: "ActionTick" }), opts.tickMs ?? 200);
+  input({ type: "ActionStart" });
+  return {
+    active,
+    closed,
+    state: () => state,
+    stop(why = "done") {
+      input({ type: "ActionStop", reason: why });
+      return closed;
+    },
+    abandon() {
+      abandoned = true;
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+      rejectActive(new Error("abandoned"));
+    },
+  };
+}
+
+/**
+ * A hop backed by an in-process ISP node, paid from the requester's wallet with real signed
+ * balance proofs.
+ * @param deposit - what a new channel with this ISP holds
+ */
+export function localHop(node: IspNode, wallet: LaneWallet, deposit: bigint): FastLaneHop {
+  let paid = 0n;
+  let channel: ChannelId | null = null;
+  return {
+    id: node.id,
+    quote: async (request) => node.quote(request),
+    async ensureChannel(quote) {
+      // Reuse the channel when it can pay another minute of this lane.
+      const { channelId, reused, depositA } = wallet.ensure(
+        quote.payee as Address,
+        quote.pricePerSecond * 60n,
+        deposit,
+      );
+      if (!reused) node.acceptChannel({ channelId, requester: wallet.address, depositA });
+      paid = 0n;
+      channel = channelId;
+      return channelId;
+    },
+    async activate(sessionId, request) {
+      if (channel === null) throw new Error("no channel");
+      await node.activate(sessionId, channel, request);
+    },
+    async pay(sessionId, total) {
+      if (total <= paid) return;
+      const signed = wallet.pay(node.address, total - paid);
+      paid = total;
+      node.pay(sessionId, signed);
+    },
+    teardown: (sessionId) => node.teardown(sessionId),
+  };
+}
