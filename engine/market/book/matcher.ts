@@ -25,6 +25,7 @@ import {
 import { Bucket, dequeue, enqueue, Levels } from "./buckets.ts";
 import { EFFECT_EXPIRED, EFFECT_FILL, MatchEffects } from "./match-effects.ts";
 import {
+  countryBit,
   F_EXPIRES,
   F_PRICE,
   F_QTY,
@@ -47,6 +48,7 @@ import {
   OrderStore,
   offerSignature,
   packFlags,
+  requestSignature,
   SIDE_OFFER,
   SIDE_REQUEST,
   tier,
@@ -575,6 +577,7 @@ export class Matcher {
     w[r + I_REGION] = 0;
     w[r + I_MIN_RATING] = q.minRatingMilli;
     w[r + I_MIN_COMPLETED] = q.minCompletedDeals;
+    s.sig[slot] = requestSignature(q.countries, cls, proto, q.exitPolicy, q.minBandwidthMbps);
     if (sets !== 0 || slot === this.scratch) {
       s.countries[slot] = q.countries;
       s.regions[slot] = q.regions;
@@ -655,7 +658,21 @@ export class Matcher {
     let bwTier = 0;
     let stickyTier = 0;
     let exit = 7;
-    if (makerIsOffer === 1) {
+    // An offer taker's side of the request signatures (see requestSignature).
+    let cBit = 0;
+    let oCls = 0;
+    let oProto = 0;
+    let oBwTier = 0;
+    if (makerIsOffer === 0) {
+      const w = s.i;
+      const tr = t << I_SHIFT;
+      const flags = w[tr + I_FLAGS]!;
+      cBit = countryBit(w[tr + I_COUNTRY]!);
+      oCls = classOf(flags);
+      oProto = protoOf(flags);
+      exit = (flags >> 10) & 7;
+      oBwTier = tier(w[tr + I_BANDWIDTH]!);
+    } else {
       const w = s.i;
       const tr = t << I_SHIFT;
       const asns = s.asns[t]!;
@@ -678,6 +695,18 @@ export class Matcher {
           (asn >= 0 && (g & 0xffff) !== asn)
         ) {
           // Cannot match: skipped without reading its record (an expired one is left to the sweep).
+          this.step(i, limitKey);
+          continue;
+        }
+      } else {
+        const g = sig[m]!;
+        if (
+          (g & cBit) === 0 ||
+          ((g >> 16) & oCls) === 0 ||
+          ((g >> 19) & oProto) === 0 ||
+          ((g >> 22) & exit) === 0 ||
+          ((g >> 25) & 31) > oBwTier
+        ) {
           this.step(i, limitKey);
           continue;
         }

@@ -109,6 +109,31 @@ export function offerSignature(
   return (asn & 0xffff) | (tier(bandwidth) << 16) | (tier(sticky) << 21) | (exitMask << 26);
 }
 
+/** A country's bit (0–15) in a request signature's country filter. */
+export function countryBit(country: number): number {
+  return 1 << (Math.imul(country, 0x9e3779b1) >>> 28);
+}
+
+/**
+ * A request's filter signature: a 16-bit Bloom filter of its countries (all ones for "any"),
+ * class mask (bits 16–18), protocol mask (19–21), exit-policy bit (22–24) and the tier of its
+ * minimum bandwidth (25–29). An offer that fails it cannot match; one that passes is checked
+ * exactly.
+ */
+export function requestSignature(
+  countries: readonly number[],
+  classMask: number,
+  protoMask: number,
+  exitBit: number,
+  minBandwidth: number,
+): number {
+  let bloom = countries.length === 0 ? 0xffff : 0;
+  for (let i = 0; i < countries.length; i++) bloom |= countryBit(countries[i]!);
+  return (
+    bloom | (classMask << 16) | (protoMask << 19) | (exitBit << 22) | (tier(minBandwidth) << 25)
+  );
+}
+
 /** Flag bit: the request filters on a country, region or ASN set. */
 export const FLAG_SETS = 1 << 13;
 
@@ -131,7 +156,7 @@ export class OrderStore {
   next: Int32Array;
   /** Arrival sequence: time priority. */
   seq: Float64Array;
-  /** Offers: filter signature (see {@link offerSignature}). */
+  /** Filter signature: {@link offerSignature} or {@link requestSignature}. */
   sig: Int32Array;
   /** Request filters that are sets (kept by reference, never copied). */
   countries: (readonly number[])[];
