@@ -4,6 +4,8 @@
  */
 export type { CloseCodeValue, RelayErrorCode, RelayResult } from "./errors.ts";
 export { CloseCode, closeCodeOf, isRelayError, RelayError } from "./errors.ts";
+export type { FastLaneHop, RunningPath, RunPathOptions } from "./fastlane/index.ts";
+export { IspNode, LaneWallet, localHop, runPath } from "./fastlane/index.ts";
 export type {
   ChannelDirectory,
   ChannelInfo,
@@ -45,13 +47,26 @@ export {
 export type {
   MeteredTunnelDriver,
   ProxyDriverOptions,
+  QosDriverOptions,
+  SystemTunnelErrorCode,
   TunnelConfig,
   TunnelDriver,
   TunnelKind,
   TunnelLimits,
   TunnelRequest,
   TunnelUsage,
+  WireGuardClientConfig,
+  WireGuardDriverOptions,
 } from "./tunnel/index.ts";
-export { createProxyDriver, isMetered } from "./tunnel/index.ts";
+export {
+  bringUpWireGuardClient,
+  createProxyDriver,
+  createQosDriver,
+  createWireGuardDriver,
+  isMetered,
+  isSystemTunnelError,
+  renderWgQuickConfig,
+  SystemTunnelError,
+} from "./tunnel/index.ts";
 export type { Frame, MeterMode } from "./wire/index.ts";
 export { decodeFrame, encodeFrame, FrameType, PROTOCOL_VERSION } from "./wire/index.ts";
