@@ -448,9 +448,9 @@ async function main() {
   for (const [mode, f] of Object.entries(poolFigures)) pt.push([mode, f.median, f.runs.join(", ")]);
   for (const [k, v] of Object.entries(cumulative)) {
     pt.push([
-      `cumulative, ${k.split("_")[1]} per channel per batch`,
+      `cumulative, ${k.replace("perChannelPerBatch", "")} per channel per batch of ${BATCH}`,
       v.proofsPerSec,
-      `${v.signaturesChecked} signatures checked`,
+      `${v.signaturesChecked} signatures for ${v.proofs} proofs`,
     ]);
   }
   const st = new Table({
