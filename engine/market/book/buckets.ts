@@ -5,8 +5,8 @@
  * first (offers: kind, unit, country, region, IP class, protocol set; requests: kind, unit,
  * country or "any", class or "any"). Its levels are kept in a sorted Float64Array of keys,
  * descending, so that the best level is the last one and removing it moves nothing. Queues are
- * intrusive doubly linked lists (the store's `next` array, the records' `prev` word): cancel
- * is O(1).
+ * intrusive doubly linked lists (`next` in the store's hot array, `prev` in the record):
+ * cancel is O(1).
  */
 import { I_BUCKET, I_LEVEL, I_PREV, I_SHIFT, type OrderStore } from "./order-store.ts";
 
@@ -143,13 +143,13 @@ export function enqueue(
   const w = store.i;
   const r = slot << I_SHIFT;
   const tail = levels.tail[level]!;
-  const next = store.next;
+  const hi = store.hotI;
   w[r + I_PREV] = tail;
-  next[slot] = -1;
+  hi[(slot << 2) + 2] = -1;
   if (tail < 0) {
     levels.head[level] = slot;
-    levels.headSeq[level] = store.seq[slot]!;
-  } else next[tail] = slot;
+    levels.headSeq[level] = store.hot[slot << 1]!;
+  } else hi[(tail << 2) + 2] = slot;
   levels.tail[level] = slot;
   w[r + I_LEVEL] = level;
   w[r + I_BUCKET] = b.id;
@@ -173,12 +173,12 @@ export function dequeue(
   const r = slot << I_SHIFT;
   const level = w[r + I_LEVEL]!;
   const p = w[r + I_PREV]!;
-  const next = store.next;
-  const nx = next[slot]!;
+  const hi = store.hotI;
+  const nx = hi[(slot << 2) + 2]!;
   if (p < 0) {
     levels.head[level] = nx;
-    if (nx >= 0) levels.headSeq[level] = store.seq[nx]!;
-  } else next[p] = nx;
+    if (nx >= 0) levels.headSeq[level] = store.hot[nx << 1]!;
+  } else hi[(p << 2) + 2] = nx;
   if (nx < 0) levels.tail[level] = p;
   else w[(nx << I_SHIFT) + I_PREV] = p;
   b.orders--;

@@ -30,6 +30,7 @@ import {
   F_PRICE,
   F_QTY,
   F_SHIFT,
+  FLAG_ALIAS,
   FLAG_SETS,
   I_ASN,
   I_BANDWIDTH,
@@ -292,6 +293,8 @@ export class Matcher {
   private bBest = new Float64Array(1024);
   /** Per bucket id: arrival sequence of its best order (ties on the best key go by it). */
   private bSeq = new Float64Array(1024);
+  /** Per bucket id: slot of its best order, or -1. */
+  private bHead = new Int32Array(1024);
   private bMeta = new Int32Array(1024);
   private bRegion = new Int32Array(1024);
   private readonly requestBuckets = new Map<number, Bucket>();
@@ -301,9 +304,8 @@ export class Matcher {
   private seqNo = 0;
   /** The slot queries write their filter into; never part of the book. */
   private readonly scratch: number;
-  // Walk cursors, one per opened bucket: bucket, level index, order, level key.
+  // Walk cursors, one per opened bucket: bucket, order, level key.
   private cB = new Int32Array(256);
-  private cI = new Int32Array(256);
   private cO = new Int32Array(256);
   private cK = new Float64Array(256);
   /** Arrival sequence of each cursor's order (read once, compared often). */
@@ -322,6 +324,8 @@ export class Matcher {
   // The walk in progress: whether makers are offers, and the time.
   private wMakerIsOffer = 1;
   private wNow = 0;
+  /** Alias slots in use (they are not orders). */
+  private aliases = 0;
   /** What the last call did. */
   readonly out = new MatchEffects();
   /** Open quantity the last placed or amended order kept (0 when it filled completely). */
@@ -337,7 +341,7 @@ export class Matcher {
 
   /** Number of live orders on both sides. */
   get size(): number {
-    return this.store.live;
+    return this.store.live - this.aliases;
   }
 
   /**
@@ -374,8 +378,13 @@ export class Matcher {
     const f = this.store.f;
     const r = slot << I_SHIFT;
     const d = slot << F_SHIFT;
-    this.store.seq[slot] = ++this.seqNo;
-    this.store.sig[slot] = offerSignature(o.asn, o.bandwidthMbps, o.maxStickyS, o.exitPolicies);
+    this.store.hot[slot << 1] = ++this.seqNo;
+    this.store.hotI[(slot << 2) + 3] = offerSignature(
+      o.asn,
+      o.bandwidthMbps,
+      o.maxStickyS,
+      o.exitPolicies,
+    );
     f[d + F_PRICE] = o.price;
     f[d + F_QTY] = o.quantity;
     f[d + F_EXPIRES] = o.expiresAt;
@@ -405,7 +414,7 @@ export class Matcher {
     const slot = this.store.alloc();
     if (slot < 0) return reject("BOOK_FULL", "no free order slot");
     this.writeRequest(slot, r);
-    this.store.seq[slot] = ++this.seqNo;
+    this.store.hot[slot << 1] = ++this.seqNo;
     return this.run(slot, now);
   }
 
@@ -453,7 +462,7 @@ export class Matcher {
     this.unlink(slot);
     f[d + F_PRICE] = price;
     f[d + F_QTY] = quantity;
-    s.seq[slot] = ++this.seqNo;
+    s.hot[slot << 1] = ++this.seqNo;
     this.run(slot, now);
     return this.takerLeft;
   }
@@ -577,7 +586,13 @@ export class Matcher {
     w[r + I_REGION] = 0;
     w[r + I_MIN_RATING] = q.minRatingMilli;
     w[r + I_MIN_COMPLETED] = q.minCompletedDeals;
-    s.sig[slot] = requestSignature(q.countries, cls, proto, q.exitPolicy, q.minBandwidthMbps);
+    s.hotI[(slot << 2) + 3] = requestSignature(
+      q.countries,
+      cls,
+      proto,
+      q.exitPolicy,
+      q.minBandwidthMbps,
+    );
     if (sets !== 0 || slot === this.scratch) {
       s.countries[slot] = q.countries;
       s.regions[slot] = q.regions;
@@ -595,7 +610,7 @@ export class Matcher {
       owner: s.i[r + I_OWNER]!,
       price: s.f[d + F_PRICE]!,
       qty: s.f[d + F_QTY]!,
-      seq: s.seq[slot]!,
+      seq: s.hot[slot << 1]!,
       expiresAt: s.f[d + F_EXPIRES]!,
     };
   }
@@ -603,7 +618,9 @@ export class Matcher {
   private collect(b: Bucket, now: number, into: BookOrderView[]): void {
     const s = this.store;
     for (let li = b.n - 1; li >= 0; li--) {
-      for (let o = this.levels.head[b.lvls[li]!]!; o >= 0; o = s.next[o]!) {
+      for (let o = this.levels.head[b.lvls[li]!]!; o >= 0; o = s.hotI[(o << 2) + 2]!) {
+        // An alias is listed through its primary, in the primary's own bucket.
+        if ((s.i[(o << I_SHIFT) + I_FLAGS]! & FLAG_ALIAS) !== 0) continue;
         if (s.f[(o << F_SHIFT) + F_EXPIRES]! > now) into.push(this.view(o));
       }
     }
@@ -653,7 +670,7 @@ export class Matcher {
     const tq = (t << F_SHIFT) + F_QTY;
     let left = f[tq]!;
     // The request's side of the signature test (see offerSignature): -1 disables it.
-    const sig = s.sig;
+    const hotI = s.hotI;
     let asn = -1;
     let bwTier = 0;
     let stickyTier = 0;
@@ -687,7 +704,7 @@ export class Matcher {
       const i = this.heap[0]!;
       const m = this.cO[i]!;
       if (makerIsOffer === 1) {
-        const g = sig[m]!;
+        const g = hotI[(m << 2) + 3]!;
         if (
           ((g >> 16) & 31) < bwTier ||
           ((g >> 21) & 31) < stickyTier ||
@@ -699,7 +716,7 @@ export class Matcher {
           continue;
         }
       } else {
-        const g = sig[m]!;
+        const g = hotI[(m << 2) + 3]!;
         if (
           (g & cBit) === 0 ||
           ((g >> 16) & oCls) === 0 ||
@@ -718,18 +735,21 @@ export class Matcher {
         this.expireSlot(m);
         continue;
       }
-      if (!(makerIsOffer === 1 ? this.compatible(t, m) : this.compatible(m, t))) {
+      // A request met through one of its aliases trades as itself.
+      const p = makerIsOffer === 1 ? m : primaryOf(s.i, m);
+      if (!(makerIsOffer === 1 ? this.compatible(t, p) : this.compatible(p, t))) {
         this.step(i, limitKey);
         continue;
       }
-      const have = f[md + F_QTY]!;
+      const pd = p << F_SHIFT;
+      const have = f[pd + F_QTY]!;
       const q = Math.min(left, have);
       left -= q;
-      f[md + F_QTY] = have - q;
-      out.push(EFFECT_FILL, takerId, s.idOf(m), makerIsOffer, f[md + F_PRICE]!, q, have - q);
+      f[pd + F_QTY] = have - q;
+      out.push(EFFECT_FILL, takerId, s.idOf(p), makerIsOffer, f[pd + F_PRICE]!, q, have - q);
       if (have === q) {
         this.step(i, limitKey);
-        this.remove(m);
+        this.remove(p);
       }
     }
     f[tq] = left;
@@ -745,20 +765,18 @@ export class Matcher {
         const tk = this.cK[top]!;
         if (k > tk || (k === tk && this.pS[this.pi]! > this.cS[top]!)) return;
       }
-      const b = this.buckets[this.pB[this.pi++]!]!;
+      const id = this.pB[this.pi++]!;
       // The bucket may have changed since it was gathered (fills in this walk): re-read it.
-      if (b.n === 0) continue;
-      const li = b.n - 1;
-      const key = b.keys[li]!;
+      const key = this.bBest[id]!;
       if (key > limitKey) continue;
       if (this.nc === this.cB.length) this.growCursors();
       const c = this.nc++;
-      const level = b.lvls[li]!;
-      this.cB[c] = b.id;
-      this.cI[c] = li;
+      // Opened from the per-bucket arrays alone: the bucket object is read only when the
+      // cursor leaves its best level.
+      this.cB[c] = id;
       this.cK[c] = key;
-      this.cO[c] = this.levels.head[level]!;
-      this.cS[c] = this.levels.headSeq[level]!;
+      this.cO[c] = this.bHead[id]!;
+      this.cS[c] = this.bSeq[id]!;
       this.heapPush(c);
     }
   }
@@ -768,13 +786,15 @@ export class Matcher {
    * and restores the heap.
    */
   private step(i: number, limitKey: number): void {
-    const nx = this.store.next[this.cO[i]!]!;
+    const nx = this.store.hotI[(this.cO[i]! << 2) + 2]!;
     if (nx >= 0) {
       this.cO[i] = nx;
-      this.cS[i] = this.store.seq[nx]!;
+      this.cS[i] = this.store.hot[nx << 1]!;
     } else {
       const b = this.buckets[this.cB[i]!]!;
-      const li = this.cI[i]! - 1;
+      // The level just left may be gone (emptied by this walk): find where it was.
+      const j = b.find(this.cK[i]!);
+      const li = (j >= 0 ? j : -j - 1) - 1;
       if (li < 0 || b.keys[li]! > limitKey) {
         // Retire: the last heap entry takes the top.
         this.heap[0] = this.heap[--this.hn]!;
@@ -782,7 +802,6 @@ export class Matcher {
         return;
       }
       const level = b.lvls[li]!;
-      this.cI[i] = li;
       this.cK[i] = b.keys[li]!;
       this.cO[i] = this.levels.head[level]!;
       this.cS[i] = this.levels.headSeq[level]!;
@@ -867,9 +886,6 @@ export class Matcher {
     const b = new Int32Array(c);
     b.set(this.cB);
     this.cB = b;
-    const i = new Int32Array(c);
-    i.set(this.cI);
-    this.cI = i;
     const o = new Int32Array(c);
     o.set(this.cO);
     this.cO = o;
@@ -990,28 +1006,93 @@ export class Matcher {
         if (price < g.minKey) g.minKey = price;
       }
     } else {
-      const b = this.requestBucket(slot);
-      if (enqueue(s, this.levels, b, slot, -price)) this.bestChanged(b);
+      this.restRequest(slot, price);
+    }
+  }
+
+  /**
+   * Rests a request. One with a few countries is listed in each of their buckets (its primary
+   * in the first, aliases in the others), so that an incoming offer from one country meets it
+   * without walking every multi-country request of the market.
+   */
+  private restRequest(p: number, price: number): void {
+    const s = this.store;
+    let w = s.i;
+    const rp = p << I_SHIFT;
+    const cs = s.countries[p]!;
+    const listed = cs.length >= 2 && cs.length <= MAX_ALIASED_COUNTRIES;
+    w[rp + I_REGION] = -1;
+    w[rp + I_COUNTRY] = listed ? cs[0]! : cs.length === 1 ? cs[0]! : ANY_COUNTRY;
+    const b = this.requestBucket(p);
+    if (enqueue(s, this.levels, b, p, -price)) this.bestChanged(b);
+    if (!listed) return;
+    const flags = (w[rp + I_FLAGS]! & ~FLAG_SETS) | FLAG_ALIAS;
+    const fp = p << F_SHIFT;
+    for (let j = cs.length - 1; j >= 1; j--) {
+      const a = s.alloc();
+      if (a < 0) {
+        // No slot for an alias: list the request under "any country" instead.
+        this.unlink(p);
+        w[rp + I_COUNTRY] = ANY_COUNTRY;
+        const any = this.requestBucket(p);
+        if (enqueue(s, this.levels, any, p, -price)) this.bestChanged(any);
+        return;
+      }
+      this.aliases++;
+      w = s.i; // alloc may have grown the store
+      const ra = a << I_SHIFT;
+      const fa = a << F_SHIFT;
+      w[ra + I_FLAGS] = flags;
+      w[ra + I_COUNTRY] = cs[j]!;
+      w[ra + I_ASN] = p;
+      w[ra + I_REGION] = w[rp + I_REGION]!;
+      w[rp + I_REGION] = a;
+      s.f[fa + F_PRICE] = price;
+      s.f[fa + F_EXPIRES] = s.f[fp + F_EXPIRES]!;
+      s.hot[a << 1] = s.hot[p << 1]!;
+      s.hotI[(a << 2) + 3] = s.hotI[(p << 2) + 3]!;
+      const ab = this.requestBucket(a);
+      if (enqueue(s, this.levels, ab, a, -price)) this.bestChanged(ab);
     }
   }
 
   private unlink(slot: number): void {
     const s = this.store;
+    const w = s.i;
     const r = slot << I_SHIFT;
-    const b = this.buckets[s.i[r + I_BUCKET]!]!;
     const price = s.f[(slot << F_SHIFT) + F_PRICE]!;
-    const key = sideOf(s.i[r + I_FLAGS]!) === SIDE_OFFER ? price : -price;
-    if (dequeue(s, this.levels, b, slot, key)) this.bestChanged(b);
+    if (sideOf(w[r + I_FLAGS]!) === SIDE_OFFER) {
+      const b = this.buckets[w[r + I_BUCKET]!]!;
+      if (dequeue(s, this.levels, b, slot, price)) this.bestChanged(b);
+      return;
+    }
+    const b = this.buckets[w[r + I_BUCKET]!]!;
+    if (dequeue(s, this.levels, b, slot, -price)) this.bestChanged(b);
+    // The request's aliases leave with it.
+    let a = w[r + I_REGION]!;
+    w[r + I_REGION] = -1;
+    while (a >= 0) {
+      const ra = a << I_SHIFT;
+      const nextAlias = w[ra + I_REGION]!;
+      const ab = this.buckets[w[ra + I_BUCKET]!]!;
+      if (dequeue(s, this.levels, ab, a, -price)) this.bestChanged(ab);
+      s.release(a);
+      this.aliases--;
+      a = nextAlias;
+    }
   }
 
   /** Records a bucket's best (key, sequence), which gathering reads without touching the bucket. */
   private bestChanged(b: Bucket): void {
     if (b.n > 0) {
+      const level = b.lvls[b.n - 1]!;
       this.bBest[b.id] = b.keys[b.n - 1]!;
-      this.bSeq[b.id] = this.levels.headSeq[b.lvls[b.n - 1]!]!;
+      this.bSeq[b.id] = this.levels.headSeq[level]!;
+      this.bHead[b.id] = this.levels.head[level]!;
     } else {
       this.bBest[b.id] = Number.POSITIVE_INFINITY;
       this.bSeq[b.id] = Number.POSITIVE_INFINITY;
+      this.bHead[b.id] = -1;
     }
   }
 
@@ -1020,8 +1101,9 @@ export class Matcher {
     this.store.release(slot);
   }
 
-  private expireSlot(slot: number): void {
+  private expireSlot(at: number): void {
     const s = this.store;
+    const slot = primaryOf(s.i, at);
     const isOffer = sideOf(s.i[(slot << I_SHIFT) + I_FLAGS]!) === SIDE_OFFER ? 1 : 0;
     const qty = s.f[(slot << F_SHIFT) + F_QTY]!;
     this.out.push(EFFECT_EXPIRED, 0, s.idOf(slot), isOffer, 0, qty, 0);
@@ -1073,6 +1155,9 @@ export class Matcher {
       const sq = new Float64Array(c);
       sq.set(this.bSeq);
       this.bSeq = sq;
+      const hd = new Int32Array(c);
+      hd.set(this.bHead);
+      this.bHead = hd;
       const meta = new Int32Array(c);
       meta.set(this.bMeta);
       this.bMeta = meta;
@@ -1082,6 +1167,7 @@ export class Matcher {
     }
     this.bBest[b.id] = Number.POSITIVE_INFINITY;
     this.bSeq[b.id] = Number.POSITIVE_INFINITY;
+    this.bHead[b.id] = -1;
   }
 
   private requestBucket(slot: number): Bucket {
@@ -1107,6 +1193,15 @@ export class Matcher {
     list.push(b);
     return b;
   }
+}
+
+/** Most countries a request is listed under one by one (more go to "any country"). */
+const MAX_ALIASED_COUNTRIES = 8;
+
+/** The request slot an alias stands for (or the slot itself). */
+function primaryOf(w: Int32Array, slot: number): number {
+  const r = slot << I_SHIFT;
+  return (w[r + I_FLAGS]! & FLAG_ALIAS) !== 0 ? w[r + I_ASN]! : slot;
 }
 
 function requestKey(ku: number, country: number, cls: number): number {

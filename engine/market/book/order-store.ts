@@ -9,9 +9,9 @@
  * of costing a dozen cache misses. The fields a walk reads come first.
  *
  * The three fields a walk reads for every order it steps over — the next order in the queue,
- * the arrival sequence and a 32-bit filter signature — live in compact arrays of their own
- * (16 bytes an order, so much of them stays in cache): most orders a filtered request skips
- * are rejected from the signature without touching their record.
+ * the arrival sequence and a 32-bit filter signature — live apart, 16 bytes an order in one
+ * array ({@link OrderStore.hot}): most orders a filtered request skips are rejected from the
+ * signature in one cache miss, without touching their record.
  *
  * Record layout, in 32-bit words (`i`) — the first four words pairs are doubles (`f`):
  *   f[1] price, f[2] qty, f[3] expiresAt,
@@ -19,8 +19,9 @@
  *   i[14] sticky, i[15] asn, i[16] country, i[17] region, i[18] prev, i[19] level,
  *   i[20] bucket, i[21] gen, i[22] used, i[23] minRating, i[24] minCompleted.
  * Flags: kind bits 0–1, unit bit 2, side bit 3, class mask bits 4–6, protocol mask bits 7–9,
- * exit-policy mask bits 10–12, and {@link FLAG_SETS} (bit 13) when a request has a country,
- * region or ASN set, so that orders without one never touch the set arrays.
+ * exit-policy mask bits 10–12, {@link FLAG_SETS} (bit 13) when a request has a country,
+ * region or ASN set, so that orders without one never touch the set arrays, and
+ * {@link FLAG_ALIAS} (bit 14).
  */
 
 /** Offers and requests share the store; the side flag tells them apart. */
@@ -136,6 +137,11 @@ export function requestSignature(
 
 /** Flag bit: the request filters on a country, region or ASN set. */
 export const FLAG_SETS = 1 << 13;
+/**
+ * Flag bit: the slot is an alias of a request listed in one more of its countries. An alias
+ * keeps its primary's slot in `I_ASN` and the next alias in `I_REGION`; it has no id.
+ */
+export const FLAG_ALIAS = 1 << 14;
 
 const EMPTY: readonly number[] = [];
 
@@ -152,12 +158,15 @@ export class OrderStore {
   i: Int32Array;
   /** Record doubles (same buffer). */
   f: Float64Array;
-  /** Next order in the same price level, or -1. */
-  next: Int32Array;
-  /** Arrival sequence: time priority. */
-  seq: Float64Array;
-  /** Filter signature: {@link offerSignature} or {@link requestSignature}. */
-  sig: Int32Array;
+  /**
+   * The walk's 16 bytes an order, interleaved so that stepping over an order is one cache
+   * miss: `hot[slot << 1]` is the arrival sequence (time priority), `hotI[(slot << 2) + 2]`
+   * the next order in the level (or -1), `hotI[(slot << 2) + 3]` the filter signature
+   * ({@link offerSignature} or {@link requestSignature}).
+   */
+  hot: Float64Array;
+  /** Int32 view of {@link hot}. */
+  hotI: Int32Array;
   /** Request filters that are sets (kept by reference, never copied). */
   countries: (readonly number[])[];
   regions: (readonly number[])[];
@@ -169,9 +178,9 @@ export class OrderStore {
     this.i = new Int32Array(buf);
     this.f = new Float64Array(buf);
     this.freeList = new Int32Array(this.capacity);
-    this.next = new Int32Array(this.capacity);
-    this.seq = new Float64Array(this.capacity);
-    this.sig = new Int32Array(this.capacity);
+    const hot = new ArrayBuffer(this.capacity * 16);
+    this.hot = new Float64Array(hot);
+    this.hotI = new Int32Array(hot);
     this.countries = new Array(this.capacity).fill(EMPTY);
     this.regions = new Array(this.capacity).fill(EMPTY);
     this.asns = new Array(this.capacity).fill(EMPTY);
@@ -207,9 +216,12 @@ export class OrderStore {
     this.live--;
   }
 
-  /** Whether a slot holds a live order. */
+  /** Whether a slot holds a live order (not an alias). */
   isLive(slot: number): boolean {
-    return slot < this.highWater && this.i[(slot << I_SHIFT) + I_USED] === 1;
+    const r = slot << I_SHIFT;
+    return (
+      slot < this.highWater && this.i[r + I_USED] === 1 && (this.i[r + I_FLAGS]! & FLAG_ALIAS) === 0
+    );
   }
 
   /** The public id of the order in a slot. */
@@ -235,15 +247,10 @@ export class OrderStore {
     const fl = new Int32Array(c);
     fl.set(this.freeList);
     this.freeList = fl;
-    const nx = new Int32Array(c);
-    nx.set(this.next);
-    this.next = nx;
-    const sq = new Float64Array(c);
-    sq.set(this.seq);
-    this.seq = sq;
-    const sg = new Int32Array(c);
-    sg.set(this.sig);
-    this.sig = sg;
+    const hot = new Float64Array(c * 2);
+    hot.set(this.hot);
+    this.hot = hot;
+    this.hotI = new Int32Array(hot.buffer);
     for (let k = this.capacity; k < c; k++) {
       this.countries.push(EMPTY);
       this.regions.push(EMPTY);
