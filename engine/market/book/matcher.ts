@@ -247,7 +247,10 @@ export function checkRequest(r: RequestInput, now: number): MatcherRejection | n
   return null;
 }
 
-/** The offer buckets of one (kind, unit, country), with a lower bound on their best key. */
+/**
+ * The buckets of one (kind, unit, country): for offers with a lower bound on their best key;
+ * request buckets are grouped the same way (the bound is unused there).
+ */
 class OfferGroup {
   ids = new Int32Array(8);
   n = 0;
@@ -298,6 +301,8 @@ export class Matcher {
   private bMeta = new Int32Array(1024);
   private bRegion = new Int32Array(1024);
   private readonly requestBuckets = new Map<number, Bucket>();
+  /** (kind, unit, country or "any") → request buckets of that country. */
+  private readonly requestGroups = new Map<number, OfferGroup>();
   private readonly requestBucketsByKindUnit = new Map<number, Bucket[]>();
   private ratings = new Int32Array(1024).fill(-1);
   private completed = new Int32Array(1024);
@@ -597,6 +602,17 @@ export class Matcher {
       s.countries[slot] = q.countries;
       s.regions[slot] = q.regions;
       s.asns[slot] = q.asns;
+    }
+    const nc = q.countries.length;
+    const nr = q.regions.length;
+    const na = q.asns.length;
+    if (nc <= SET_INLINE_COUNTRIES && nr <= SET_INLINE_REGIONS && na <= SET_INLINE_ASNS) {
+      w[r + I_SET_COUNTS] = nc | (nr << 4) | (na << 8);
+      for (let k = 0; k < nc; k++) w[r + I_SET_COUNTRIES + k] = q.countries[k]!;
+      for (let k = 0; k < nr; k++) w[r + I_SET_REGIONS + k] = q.regions[k]!;
+      for (let k = 0; k < na; k++) w[r + I_SET_ASNS + k] = q.asns[k]!;
+    } else {
+      w[r + I_SET_COUNTS] = -1;
     }
   }
 
@@ -943,19 +959,31 @@ export class Matcher {
     const flags = s.i[r + I_FLAGS]!;
     const ku = kindOf(flags) * 2 + unitOf(flags);
     const c = s.i[r + I_COUNTRY]!;
-    const cls = classOf(flags);
     this.pn = 0;
-    this.pendRequests(requestKey(ku, c, cls), limit);
-    this.pendRequests(requestKey(ku, c, 0), limit);
-    this.pendRequests(requestKey(ku, ANY_COUNTRY, cls), limit);
-    this.pendRequests(requestKey(ku, ANY_COUNTRY, 0), limit);
+    const mine = this.requestGroups.get(ku * (COUNTRY_COUNT + 1) + c);
+    if (mine) this.pendRequests(mine, flags, limit);
+    const any = this.requestGroups.get(ku * (COUNTRY_COUNT + 1) + ANY_COUNTRY);
+    if (any) this.pendRequests(any, flags, limit);
   }
 
-  private pendRequests(key: number, limit: number): void {
-    const b = this.requestBuckets.get(key);
-    if (b === undefined) return;
-    const k = this.bBest[b.id]!;
-    if (k <= limit) this.addPending(b.id, k);
+  /** Adds the request buckets of a group whose class and protocol the offer can serve. */
+  private pendRequests(group: OfferGroup, flags: number, limit: number): void {
+    const cls = classOf(flags);
+    const proto = protoOf(flags);
+    const ids = group.ids;
+    const best = this.bBest;
+    const meta = this.bMeta;
+    for (let j = 0; j < group.n; j++) {
+      const id = ids[j]!;
+      const k = best[id]!;
+      if (k > limit) continue;
+      // 0 means "any" on the request side.
+      const m = meta[id]!;
+      const bc = m & 7;
+      const bp = (m >> 3) & 7;
+      if ((bc !== 0 && (bc & cls) === 0) || (bp !== 0 && (bp & proto) === 0)) continue;
+      this.addPending(id, k);
+    }
   }
 
   /** Whether offer `o` satisfies every filter of request `r` (and they are not one wallet). */
@@ -976,13 +1004,21 @@ export class Matcher {
     if (d < w[ro + I_MIN_DUR]! || d > w[ro + I_MAX_DUR]!) return false;
     if (w[ro + I_STICKY]! < w[rr + I_STICKY]!) return false;
     if ((fr & FLAG_SETS) !== 0) {
-      const s = this.store;
-      const cs = s.countries[r]!;
-      if (cs.length > 0 && !has(cs, w[ro + I_COUNTRY]!)) return false;
-      const rs = s.regions[r]!;
-      if (rs.length > 0 && !has(rs, w[ro + I_REGION]!)) return false;
-      const as = s.asns[r]!;
-      if (as.length > 0 && !has(as, w[ro + I_ASN]!)) return false;
+      const counts = w[rr + I_SET_COUNTS]!;
+      if (counts >= 0) {
+        // Small sets sit in the request's own record: no pointer chasing.
+        if (!inline(w, rr + I_SET_COUNTRIES, counts & 15, w[ro + I_COUNTRY]!)) return false;
+        if (!inline(w, rr + I_SET_REGIONS, (counts >> 4) & 15, w[ro + I_REGION]!)) return false;
+        if (!inline(w, rr + I_SET_ASNS, (counts >> 8) & 15, w[ro + I_ASN]!)) return false;
+      } else {
+        const s = this.store;
+        const cs = s.countries[r]!;
+        if (cs.length > 0 && !has(cs, w[ro + I_COUNTRY]!)) return false;
+        const rs = s.regions[r]!;
+        if (rs.length > 0 && !has(rs, w[ro + I_REGION]!)) return false;
+        const as = s.asns[r]!;
+        if (as.length > 0 && !has(as, w[ro + I_ASN]!)) return false;
+      }
     }
     const minRating = w[rr + I_MIN_RATING]!;
     if (minRating > 0 && (owner >= this.ratings.length || this.ratings[owner]! < minRating)) {
@@ -1176,15 +1212,26 @@ export class Matcher {
     const flags = w[r + I_FLAGS]!;
     const ku = kindOf(flags) * 2 + unitOf(flags);
     const country = w[r + I_COUNTRY]!;
+    // A single accepted class or protocol gets its own bucket; several share the "any" one,
+    // so an offer skips, bucket by bucket, the requests that want what it does not serve.
     const m = classOf(flags);
-    // A single accepted class gets its own bucket; several share the "any" one.
     const cls = m === 1 || m === 2 || m === 4 ? m : 0;
-    const key = requestKey(ku, country, cls);
+    const pm = protoOf(flags);
+    const proto = pm === 1 || pm === 2 || pm === 4 ? pm : 0;
+    const key = requestKey(ku, country, cls) * 8 + proto;
     let b = this.requestBuckets.get(key);
     if (b) return b;
-    b = new Bucket(this.buckets.length, SIDE_REQUEST, country, 0, cls, 0);
+    b = new Bucket(this.buckets.length, SIDE_REQUEST, country, 0, cls, proto);
     this.addBucket(b);
+    this.bMeta[b.id] = cls | (proto << 3);
     this.requestBuckets.set(key, b);
+    const gk = ku * (COUNTRY_COUNT + 1) + country;
+    let group = this.requestGroups.get(gk);
+    if (!group) {
+      group = new OfferGroup();
+      this.requestGroups.set(gk, group);
+    }
+    group.add(b.id);
     let list = this.requestBucketsByKindUnit.get(ku);
     if (!list) {
       list = [];
@@ -1193,6 +1240,23 @@ export class Matcher {
     list.push(b);
     return b;
   }
+}
+
+// Request records keep small filter sets inline, in words the request side does not use
+// otherwise: counts (4 bits each) in word 1, countries in 25–28, regions in 29–30, ASN in 31.
+const I_SET_COUNTS = 1;
+const I_SET_COUNTRIES = 25;
+const SET_INLINE_COUNTRIES = 4;
+const I_SET_REGIONS = 29;
+const SET_INLINE_REGIONS = 2;
+const I_SET_ASNS = 31;
+const SET_INLINE_ASNS = 1;
+
+/** Whether `v` is among the `n` words at `at` (or the set is empty). */
+function inline(w: Int32Array, at: number, n: number, v: number): boolean {
+  if (n === 0) return true;
+  for (let k = 0; k < n; k++) if (w[at + k] === v) return true;
+  return false;
 }
 
 /** Most countries a request is listed under one by one (more go to "any country"). */

@@ -43,7 +43,7 @@ export const requestArb: fc.Arbitrary<RequestInput> = fc.record({
   unit: mostly(0, fc.constantFrom(0, 1)),
   countries: set([10, 20, 30], 2),
   regions: set([1, 2], 1),
-  asns: set([100, 200], 1),
+  asns: set([100, 200], 2),
   ipClasses: mostly(0, fc.integer({ min: 0, max: 7 })),
   protocols: mostly(0, fc.integer({ min: 0, max: 7 })),
   minBandwidthMbps: fc.constantFrom(0, 0, 50),
