@@ -3,7 +3,7 @@
  *
  * A bucket holds the orders of one side that share the attributes a counter-order filters on
  * first (offers: kind, unit, country, region, IP class, protocol set; requests: kind, unit,
- * country or "any", class or "any"). Its levels are kept in a sorted Float64Array of keys,
+ * country or "any", class or "any", protocol or "any"). Its levels are kept in a sorted Float64Array of keys,
  * descending, so that the best level is the last one and removing it moves nothing. Queues are
  * intrusive doubly linked lists (`next` in the store's hot array, `prev` in the record):
  * cancel is O(1).

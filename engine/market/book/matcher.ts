@@ -11,8 +11,12 @@
  *
  * Hot path: numbers only (prices and quantities are safe integers; bigint stays at the edge), no
  * allocation per order, typed arrays everywhere. A request visits only the offer buckets whose
- * kind, unit, country, region, class and protocols it accepts; an offer visits at most four
- * request buckets ((country | any) × (class | any)).
+ * kind, unit, country, region, class and protocols it accepts; an offer visits only the request
+ * buckets of its country (or "any country") whose class and protocol it serves. A request with
+ * a few countries is listed in each of their buckets (aliases), so offers never wade through
+ * other countries' requests. Inside a bucket, a walk opens cursors lazily, best bucket first,
+ * and rejects most non-matching orders from a 32-bit signature kept beside the queue links,
+ * without reading the order's record: at a million orders, every record read is a cache miss.
  */
 import {
   COUNTRY_COUNT,
