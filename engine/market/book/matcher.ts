@@ -29,7 +29,7 @@ import {
 import { Bucket, dequeue, enqueue, Levels } from "./buckets.ts";
 import { EFFECT_EXPIRED, EFFECT_FILL, MatchEffects } from "./match-effects.ts";
 import {
-  countryBit,
+  bloomBit,
   F_EXPIRES,
   F_PRICE,
   F_QTY,
@@ -596,7 +596,8 @@ export class Matcher {
     w[r + I_MIN_RATING] = q.minRatingMilli;
     w[r + I_MIN_COMPLETED] = q.minCompletedDeals;
     s.hotI[(slot << 2) + 3] = requestSignature(
-      q.countries,
+      q.regions,
+      q.asns,
       cls,
       proto,
       q.exitPolicy,
@@ -696,7 +697,8 @@ export class Matcher {
     let stickyTier = 0;
     let exit = 7;
     // An offer taker's side of the request signatures (see requestSignature).
-    let cBit = 0;
+    let rBit = 0;
+    let aBit = 0;
     let oCls = 0;
     let oProto = 0;
     let oBwTier = 0;
@@ -704,7 +706,8 @@ export class Matcher {
       const w = s.i;
       const tr = t << I_SHIFT;
       const flags = w[tr + I_FLAGS]!;
-      cBit = countryBit(w[tr + I_COUNTRY]!);
+      rBit = bloomBit(w[tr + I_REGION]!);
+      aBit = bloomBit(w[tr + I_ASN]!) << 8;
       oCls = classOf(flags);
       oProto = protoOf(flags);
       exit = (flags >> 10) & 7;
@@ -738,7 +741,8 @@ export class Matcher {
       } else {
         const g = hotI[(m << 2) + 3]!;
         if (
-          (g & cBit) === 0 ||
+          (g & rBit) === 0 ||
+          (g & aBit) === 0 ||
           ((g >> 16) & oCls) === 0 ||
           ((g >> 19) & oProto) === 0 ||
           ((g >> 22) & exit) === 0 ||

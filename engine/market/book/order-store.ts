@@ -110,28 +110,37 @@ export function offerSignature(
   return (asn & 0xffff) | (tier(bandwidth) << 16) | (tier(sticky) << 21) | (exitMask << 26);
 }
 
-/** A country's bit (0–15) in a request signature's country filter. */
-export function countryBit(country: number): number {
-  return 1 << (Math.imul(country, 0x9e3779b1) >>> 28);
+/** A value's bit (0–7) in an 8-bit Bloom filter of a request signature. */
+export function bloomBit(v: number): number {
+  return 1 << (Math.imul(v, 0x9e3779b1) >>> 29);
 }
 
 /**
- * A request's filter signature: a 16-bit Bloom filter of its countries (all ones for "any"),
- * class mask (bits 16–18), protocol mask (19–21), exit-policy bit (22–24) and the tier of its
- * minimum bandwidth (25–29). An offer that fails it cannot match; one that passes is checked
- * exactly.
+ * A request's filter signature: 8-bit Bloom filters of its regions (bits 0–7) and ASNs
+ * (8–15), all ones when it has none, its class mask (16–18), protocol mask (19–21),
+ * exit-policy bit (22–24) and the tier of its minimum bandwidth (25–29). Countries need no
+ * bits: a request rests in its countries' buckets. An offer that fails the signature cannot
+ * match; one that passes is checked exactly.
  */
 export function requestSignature(
-  countries: readonly number[],
+  regions: readonly number[],
+  asns: readonly number[],
   classMask: number,
   protoMask: number,
   exitBit: number,
   minBandwidth: number,
 ): number {
-  let bloom = countries.length === 0 ? 0xffff : 0;
-  for (let i = 0; i < countries.length; i++) bloom |= countryBit(countries[i]!);
+  let r = regions.length === 0 ? 0xff : 0;
+  for (let i = 0; i < regions.length; i++) r |= bloomBit(regions[i]!);
+  let a = asns.length === 0 ? 0xff : 0;
+  for (let i = 0; i < asns.length; i++) a |= bloomBit(asns[i]!);
   return (
-    bloom | (classMask << 16) | (protoMask << 19) | (exitBit << 22) | (tier(minBandwidth) << 25)
+    r |
+    (a << 8) |
+    (classMask << 16) |
+    (protoMask << 19) |
+    (exitBit << 22) |
+    (tier(minBandwidth) << 25)
   );
 }
 
