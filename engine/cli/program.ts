@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { chainCommand } from "./commands/chain.ts";
 import { channelCommand } from "./commands/channel.ts";
+import { demoCommand } from "./commands/demo.ts";
 import { CliError, explain } from "./errors.ts";
 import type { Io } from "./io.ts";
 
@@ -50,6 +51,7 @@ export function buildProgram(io: Io) {
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
 
+  demoCommand(program, io);
   chainCommand(program, io);
   channelCommand(program, io);
 

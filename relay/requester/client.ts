@@ -136,6 +136,9 @@ export class Session extends EventEmitter<{
 
   /** Ends the session; the channel stays open for the next one. */
   close(reason = "done"): Promise<SessionEnd> {
+    // A last reading, so that the closing payment covers everything carried.
+    const m = this.opts.meter;
+    if (m !== undefined) this.client.input(this, { type: "ActionMeter", units: BigInt(m()) });
     this.client.input(this, { type: "ActionClose", reason });
     return this.closed;
   }
@@ -190,6 +193,8 @@ export class RequesterClient extends EventEmitter<{
   readonly #clock: () => number;
   readonly #channels = new Map<ChannelId, ChannelState>();
   readonly #sessions = new Map<ChannelId, Session>();
+  /** The last ended session of each channel, for acknowledgements that arrive after the close. */
+  readonly #closed = new Map<ChannelId, Session>();
   readonly #waiters = new Map<ChannelId, { resolve: () => void; reject: (e: unknown) => void }>();
   readonly #settling = new Map<
     ChannelId,
@@ -421,6 +426,8 @@ export class RequesterClient extends EventEmitter<{
         if (session.timer !== null) clearInterval(session.timer);
         session.timer = null;
         this.#sessions.delete(channelId);
+        // The closing payment is acknowledged after the close: keep routing ACKs here.
+        this.#closed.set(channelId, session);
         this.#failOpen(session, new RelayError(e.code, e.reason));
         session.ended({ code: e.code, reason: e.reason });
         return;
@@ -529,7 +536,7 @@ export class RequesterClient extends EventEmitter<{
         return;
       }
       case "ACK": {
-        const s = this.#sessions.get(f.channelId);
+        const s = this.#sessions.get(f.channelId) ?? this.#closed.get(f.channelId);
         if (s !== undefined)
           this.input(s, { type: "ReceiveAck", nonce: f.nonce, transferred: f.transferred });
         return;

@@ -118,7 +118,16 @@ export function requesterSessionTransition(
   input: RequesterSessionInput,
   ctx: { readonly now: number },
 ): RequesterSessionResult {
-  if (state.phase === "closed") return { state, effects: [] };
+  if (state.phase === "closed") {
+    // A proof paid with the close is acknowledged after it; that ACK still counts.
+    if (input.type === "ReceiveAck" && input.nonce > state.ackedNonce) {
+      return {
+        state: { ...state, ackedNonce: input.nonce, ackedTransferred: input.transferred },
+        effects: [{ type: "NotifyAck", nonce: input.nonce, transferred: input.transferred }],
+      };
+    }
+    return { state, effects: [] };
+  }
   const effects: RequesterSessionEffect[] = [];
   let s = state;
   switch (input.type) {
@@ -167,11 +176,19 @@ export function requesterSessionTransition(
     case "ActionSetPaying":
       s = { ...s, paying: input.paying };
       break;
-    case "ActionClose":
+    case "ActionClose": {
+      // A session of any length is billed: pay for what was carried since the last payment.
+      s = ownNow(s, ctx.now);
+      const target = s.base + maxOf(s.ownUnits, s.claimedUnits) * s.terms.unitPrice;
+      if (s.phase === "active" && s.paying && target > s.signed) {
+        effects.push({ type: "SendPay", amount: target - s.signed });
+        s = { ...s, signed: target };
+      }
       s = { ...s, phase: "closed", closeCode: "CLOSED_LOCALLY" };
       effects.push({ type: "SendClose", code: "CLOSED_BY_PEER", reason: input.reason });
       effects.push({ type: "NotifyClosed", code: "CLOSED_LOCALLY", reason: input.reason });
       return { state: s, effects };
+    }
   }
   s = ownNow(s, ctx.now);
   if (!s.paying) return { state: s, effects };

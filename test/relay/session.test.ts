@@ -257,4 +257,44 @@ describe("requester session core", () => {
     expect(r.state.ownUnits).toBe(2n);
     expect(r.effects).toEqual([{ type: "SendPay", amount: 10n }]); // (2 + 1) · 10 − 20
   });
+  it("bills the seconds started since the last payment when it closes", () => {
+    let s = openRequesterSession(
+      { ...rterms, mode: "second", prepayUnits: 1n, unitPrice: 10n },
+      0n,
+    );
+    s = requesterSessionTransition(s, { type: "ActionStart" }, { now: 0 }).state;
+    s = requesterSessionTransition(
+      s,
+      { type: "ReceiveReady", ackedNonce: 1n, ackedTransferred: 10n },
+      { now: 100 },
+    ).state;
+    expect(s.signed).toBe(20n);
+    // Closing 2.4 s after READY: three seconds were started, two were paid.
+    const r = requesterSessionTransition(s, { type: "ActionClose", reason: "done" }, { now: 2500 });
+    expect(r.effects.map((e) => e.type)).toEqual(["SendPay", "SendClose", "NotifyClosed"]);
+    expect(r.effects[0]).toEqual({ type: "SendPay", amount: 10n });
+    expect(r.state.phase).toBe("closed");
+  });
+
+  it("still records the acknowledgement of the closing payment", () => {
+    let s = openRequesterSession(rterms, 0n);
+    s = requesterSessionTransition(
+      s,
+      { type: "ReceiveReady", ackedNonce: 1n, ackedTransferred: 200n },
+      { now: 0 },
+    ).state;
+    s = requesterSessionTransition(s, { type: "ActionClose", reason: "done" }, { now: 1 }).state;
+    const r = requesterSessionTransition(
+      s,
+      { type: "ReceiveAck", nonce: 2n, transferred: 300n },
+      { now: 2 },
+    );
+    expect(r.state.ackedNonce).toBe(2n);
+    expect(r.effects).toEqual([{ type: "NotifyAck", nonce: 2n, transferred: 300n }]);
+    // Nothing else moves a closed session.
+    expect(
+      requesterSessionTransition(r.state, { type: "ActionMeter", units: 10_000n }, { now: 3 })
+        .effects,
+    ).toEqual([]);
+  });
 });

@@ -1,0 +1,391 @@
+/**
+ * The demo: an embedded chain, a market, a provider selling a metered proxy, a local website and
+ * a requester crawling it, paying per second and then per byte, and settling on chain.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type HDNodeWallet, parseUnits } from "ethers";
+import { type ChainClient, connectChain, providerFor } from "../../channels/chain/client.ts";
+import type { Address } from "../../channels/types.ts";
+import type { RequesterClient, Session } from "../../relay/index.ts";
+import { deployContracts } from "../chain/deploy.ts";
+import { devWallet } from "../chain/dev-accounts.ts";
+import { startEmbeddedChain } from "../chain/embedded.ts";
+import type { OfferSpec, RequestSpec } from "../market/types.ts";
+import { createMarket, type RunningMarket } from "../node/market.ts";
+import type { DealView } from "../node/market-client.ts";
+import { createProvider, type Provider } from "../node/provider.ts";
+import { createRequester, type RequesterChannel } from "../node/requester.ts";
+import { type CrawlCounters, fetchThroughProxy } from "./crawler.ts";
+import { type Site, startSite } from "./site.ts";
+
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  /** How long the per-second session crawls. */
+  readonly seconds?: number;
+  /** How many pages the per-byte session fetches. */
+  readonly pages?: number;
+  /** Stop early (Ctrl-C): open sessions end, the channel is settled, the summary is returned. */
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: DemoProgress) => void;
+}
+
+/** Where the demo is, for the live display. */
+export interface DemoProgress {
+  phase: string;
+  dealId?: string;
+  dealStatus?: string;
+  channelId?: string;
+  session?: string;
+  proofsSent: number;
+  proofsAcked: number;
+  bytesCrawled: number;
+  pagesCrawled: number;
+  owed: bigint;
+  paid: bigint;
+}
+
+/** One on-chain transaction of the demo. */
+export interface DemoTransaction {
+  readonly step: string;
+  readonly hash: string;
+  readonly gasUsed: bigint;
+}
+
+/** What the demo did. Amounts are token base units. */
+export interface DemoSummary {
+  readonly proofsSent: number;
+  readonly proofsAcked: number;
+  readonly proofsPerSec: number;
+  readonly bytesCrawled: number;
+  readonly pagesCrawled: number;
+  /** What the provider acknowledged as durable, off chain. */
+  readonly paidOffChain: bigint;
+  /** What the provider received on chain at settlement. */
+  readonly paidOnChain: bigint;
+  readonly gas: Record<string, bigint>;
+  readonly balances: Record<
+    "provider" | "requester",
+    { before: bigint; after: bigint; address: Address }
+  >;
+  readonly transactions: readonly DemoTransaction[];
+  readonly deal: { id: string; status: string } | null;
+  readonly channelId: string | null;
+  readonly sessions: readonly { mode: string; end: string; signed: bigint }[];
+  readonly interrupted: boolean;
+  readonly durationMs: number;
+}
+
+const TOKEN = 10n ** 18n;
+const PRICE_PER_SECOND = TOKEN / 1000n; // 0.001 TOLL a second
+const PRICE_PER_BYTE = 10n ** 9n; // 1 TOLL a GB
+const DEPOSIT = 5n * TOKEN;
+
+/**
+ * Runs the whole scenario and returns its summary; everything it started is stopped again.
+ * @example const summary = await runDemo({ seconds: 6, onProgress: (p) => draw(p) });
+ */
+export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
+  const started = performance.now();
+  const seconds = opts.seconds ?? 6;
+  const pages = opts.pages ?? 24;
+  const signal = opts.signal ?? new AbortController().signal;
+  const progress: DemoProgress = {
+    phase: "starting the embedded chain",
+    proofsSent: 0,
+    proofsAcked: 0,
+    bytesCrawled: 0,
+    pagesCrawled: 0,
+    owed: 0n,
+    paid: 0n,
+  };
+  const report = () => opts.onProgress?.({ ...progress });
+  const enter = (phase: string) => {
+    progress.phase = phase;
+    report();
+  };
+  const stops: (() => Promise<unknown>)[] = [];
+  const transactions: DemoTransaction[] = [];
+  const sessions: { mode: string; end: string; signed: bigint }[] = [];
+  const dir = await mkdtemp(join(tmpdir(), "tollway-demo-"));
+  stops.push(() => rm(dir, { recursive: true, force: true }));
+  let deal: DealView | undefined;
+  let channel: RequesterChannel | undefined;
+  let client: RequesterClient | undefined;
+  let market: RunningMarket | undefined;
+  let provider: Provider | undefined;
+  let providerChain: ChainClient | undefined;
+  let requesterChain: ChainClient | undefined;
+  const counters: CrawlCounters = { bytes: 0, pages: 0 };
+  const ticker = setInterval(report, 250);
+  let result: DemoSummary | undefined;
+  try {
+    report();
+    const chain = await startEmbeddedChain();
+    stops.push(() => chain.stop());
+    const rpc = providerFor(chain.provider!);
+    const [deployer, providerWallet, requesterWallet] = [0, 1, 2].map((i) =>
+      devWallet(i).connect(rpc),
+    ) as [HDNodeWallet, HDNodeWallet, HDNodeWallet];
+    enter("deploying Token and PaymentChannels");
+    const deployment = await deployContracts(deployer, {
+      holders: [deployer, providerWallet, requesterWallet].map((w) => ({
+        address: w.address as Address,
+        amount: parseUnits("1000", 18),
+      })),
+      minSettleWindow: 60,
+    });
+    providerChain = await connectChain({ signer: providerWallet, channels: deployment.channels });
+    requesterChain = await connectChain({ signer: requesterWallet, channels: deployment.channels });
+    const before = {
+      provider: await providerChain.tokenBalance(),
+      requester: await requesterChain.tokenBalance(),
+    };
+
+    enter("starting the market, the provider and the website");
+    market = await createMarket({ dir: join(dir, "market"), tickMs: 200, verifiers: 1 });
+    stops.unshift(() => market!.close());
+    provider = await createProvider({
+      wallet: providerWallet,
+      chain: providerChain,
+      dataDir: join(dir, "provider"),
+      marketUrl: market.url,
+      pricing: {
+        second: { unitPrice: PRICE_PER_SECOND, creditLimit: 2n * PRICE_PER_SECOND, graceMs: 1_000 },
+        byte: {
+          unitPrice: PRICE_PER_BYTE,
+          creditLimit: 256n * 1024n * PRICE_PER_BYTE,
+          graceMs: 1_000,
+        },
+      },
+    });
+    stops.unshift(() => provider!.close());
+    const site: Site = await startSite();
+    stops.unshift(() => site.close());
+    const requester = createRequester({
+      wallet: requesterWallet,
+      chain: requesterChain,
+      marketUrl: market.url,
+    });
+    // The market operator credits the requester with what it could deposit, so that accepting a
+    // deal can reserve its cost.
+    await market.service.execute({
+      type: "SetBalance",
+      address: lower(requesterWallet.address),
+      balance: before.requester,
+    });
+
+    enter("placing the offer and the request");
+    await provider.market!.place(offerSpec(lower(providerWallet.address)));
+    const placed = await requester.market!.place(
+      requestSpec(lower(requesterWallet.address), seconds),
+    );
+    deal = placed.deals[0];
+    if (!deal) throw new Error("the market made no deal");
+    progress.dealId = deal.id;
+    progress.dealStatus = deal.status;
+    await provider.market!.accept(deal);
+    deal = await requester.market!.accept(deal);
+    progress.dealStatus = deal.status;
+
+    enter("opening the channel (permit + open, one transaction)");
+    channel = await requester.openChannel(providerWallet.address as Address, DEPOSIT, 600);
+    transactions.push({
+      step: "open channel with permit",
+      hash: channel.hash,
+      gasUsed: channel.gasUsed,
+    });
+    progress.channelId = channel.channelId;
+    await market.service.execute({ type: "ChannelReady", dealId: deal.id as never });
+
+    client = await requester.connect(provider.url);
+    const track = (s: Session, label: string) => {
+      progress.session = label;
+      s.on("ack", (a) => {
+        progress.proofsAcked = Math.max(progress.proofsAcked, Number(a.nonce));
+        progress.paid = a.transferred;
+      });
+      s.on("usage", (u) => {
+        progress.owed = u.owed;
+      });
+    };
+
+    if (!signal.aborted) {
+      enter("crawling, paying per second");
+      const perSecond = await client.openSession({
+        channel: channel.ref,
+        dealId: deal.id,
+        mode: "second",
+        unitPrice: PRICE_PER_SECOND,
+        tunnel: { kind: "proxy" },
+      });
+      track(perSecond, "per second");
+      await market.service.execute({ type: "TunnelUp", dealId: deal.id as never });
+      const until = performance.now() + seconds * 1000;
+      for (let n = 0; performance.now() < until && !signal.aborted; n++) {
+        await fetchThroughProxy(perSecond.tunnel, site.port, `/page/${n}`, counters);
+        sync(progress, counters, client, channel);
+      }
+      const end = await perSecond.close();
+      await allAcked(perSecond, client, channel);
+      sessions.push({ mode: "second", end: end.code, signed: perSecond.signed });
+    }
+
+    if (!signal.aborted) {
+      enter("crawling, paying per byte");
+      const startBytes = counters.bytes;
+      const perByte = await client.openSession({
+        channel: channel.ref,
+        dealId: deal.id,
+        mode: "byte",
+        unitPrice: PRICE_PER_BYTE,
+        prepayUnits: 64n * 1024n,
+        tunnel: { kind: "proxy" },
+        meter: () => counters.bytes - startBytes,
+      });
+      track(perByte, "per byte");
+      for (let n = 0; n < pages && !signal.aborted; n++) {
+        await fetchThroughProxy(perByte.tunnel, site.port, `/page/${1000 + n}`, counters);
+        sync(progress, counters, client, channel);
+      }
+      const end = await perByte.close();
+      await allAcked(perByte, client, channel);
+      sessions.push({ mode: "byte", end: end.code, signed: perByte.signed });
+    }
+
+    enter("settling the channel cooperatively");
+    sync(progress, counters, client, channel);
+    const paidOffChain = client.channel(channel.channelId)?.sent?.proof.transferred ?? 0n;
+    const settled = await requester.settle(client, channel);
+    transactions.push({ step: "cooperative close", hash: settled.hash, gasUsed: settled.gasUsed });
+    channel = { ...channel };
+    const after = {
+      provider: await providerChain.tokenBalance(),
+      requester: await requesterChain.tokenBalance(),
+    };
+    await market.service
+      .execute({
+        type: "ReportUsage",
+        dealId: deal.id as never,
+        paid: paidOffChain,
+        bytes: counters.bytes,
+      })
+      .catch(() => []);
+    deal = await requester.market!.deal(deal.id);
+    progress.dealStatus = deal.status;
+    enter("done");
+    const elapsed = performance.now() - started;
+    result = {
+      proofsSent: progress.proofsSent,
+      proofsAcked: progress.proofsAcked,
+      proofsPerSec: Math.round((progress.proofsSent / elapsed) * 1000 * 10) / 10,
+      bytesCrawled: counters.bytes,
+      pagesCrawled: counters.pages,
+      paidOffChain,
+      paidOnChain: after.provider - before.provider,
+      gas: Object.fromEntries(
+        transactions.map((t) => [
+          t.step === "cooperative close" ? "cooperativeClose" : "openWithPermit",
+          t.gasUsed,
+        ]),
+      ),
+      balances: {
+        provider: {
+          before: before.provider,
+          after: after.provider,
+          address: providerWallet.address as Address,
+        },
+        requester: {
+          before: before.requester,
+          after: after.requester,
+          address: requesterWallet.address as Address,
+        },
+      },
+      transactions,
+      deal: { id: deal.id, status: deal.status },
+      channelId: channel.channelId,
+      sessions,
+      interrupted: signal.aborted,
+      durationMs: Math.round(elapsed),
+    };
+    return result;
+  } finally {
+    clearInterval(ticker);
+    report();
+    await client?.close().catch(() => undefined);
+    for (const stop of stops) await stop().catch(() => undefined);
+  }
+}
+
+/** Waits (up to 3 s) until the provider has acknowledged every proof sent on the channel. */
+async function allAcked(s: Session, client: RequesterClient, channel: RequesterChannel) {
+  const sent = client.channel(channel.channelId)?.sent?.proof.nonce ?? 0n;
+  const deadline = performance.now() + 3_000;
+  while (s.ackedNonce < sent && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function sync(
+  p: DemoProgress,
+  c: CrawlCounters,
+  client: RequesterClient,
+  channel: RequesterChannel,
+) {
+  p.bytesCrawled = c.bytes;
+  p.pagesCrawled = c.pages;
+  p.proofsSent = Number(client.channel(channel.channelId)?.sent?.proof.nonce ?? 0n);
+}
+
+function lower(a: string): Address {
+  return a.toLowerCase() as Address;
+}
+
+function offerSpec(owner: Address): OfferSpec {
+  return {
+    side: "offer",
+    owner,
+    kind: "ip",
+    priceUnit: "second",
+    country: "DE",
+    region: "Berlin",
+    asn: 3320,
+    ipClass: "residential",
+    protocols: ["http", "socks5"],
+    bandwidthMbps: 100,
+    minDurationS: 5,
+    maxDurationS: 86_400,
+    maxStickyS: 600,
+    exitPolicies: ["replace", "same-asn"],
+    price: PRICE_PER_SECOND,
+    quantity: 1,
+    nonce: BigInt(Date.now()),
+    expiry: Math.floor(Date.now() / 1000) + 3600,
+  };
+}
+
+function requestSpec(owner: Address, seconds: number): RequestSpec {
+  return {
+    side: "request",
+    owner,
+    kind: "ip",
+    priceUnit: "second",
+    countries: ["DE"],
+    regions: [],
+    asns: [],
+    ipClasses: ["residential"],
+    protocols: ["http"],
+    minBandwidthMbps: 10,
+    minRatingMilli: 0,
+    minCompletedDeals: 0,
+    maxPrice: 2n * PRICE_PER_SECOND,
+    durationS: Math.max(5, seconds),
+    stickyS: 0,
+    exitPolicy: "replace",
+    quantity: 1,
+    volumeGib: 0,
+    nonce: BigInt(Date.now()),
+    expiry: Math.floor(Date.now() / 1000) + 3600,
+  };
+}

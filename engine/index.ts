@@ -1,0 +1,30 @@
+/**
+ * tollway as a library: the roles the CLI runs (market, provider, requester), the embedded chain
+ * and deployment, and the demo. Embed these to run tollway without the CLI.
+ *
+ * @example
+ * const market = await createMarket({ dir: "./data/market" });
+ * const provider = await createProvider({ wallet, chain, dataDir: "./data/provider", marketUrl: market.url, pricing });
+ * const requester = createRequester({ wallet: other, chain: otherChain, marketUrl: market.url });
+ */
+export type { Deployment, DeployOptions, EmbeddedChain } from "./chain/index.ts";
+export {
+  deployContracts,
+  devWallet,
+  loadDeployment,
+  saveDeployment,
+  serveEmbeddedChain,
+  startEmbeddedChain,
+} from "./chain/index.ts";
+export type { DemoOptions, DemoProgress, DemoSummary } from "./demo/index.ts";
+export { runDemo } from "./demo/index.ts";
+export type {
+  DealView,
+  Provider,
+  ProviderOptions,
+  Requester,
+  RequesterChannel,
+  RequesterOptions,
+  RunningMarket,
+} from "./node/index.ts";
+export { createMarket, createProvider, createRequester, MarketClient } from "./node/index.ts";

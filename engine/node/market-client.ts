@@ -1,0 +1,85 @@
+/** A market participant's HTTP client: signs its orders and deal answers with its wallet. */
+import type { Wallet } from "ethers";
+import {
+  MARKET_TYPES,
+  type MarketDomain,
+  marketDomain,
+  offerMessage,
+  requestMessage,
+} from "../market/api/index.ts";
+import type { OfferSpec, RequestSpec } from "../market/types.ts";
+
+/** A deal as the API returns it (amounts as decimal strings). */
+export interface DealView {
+  readonly id: string;
+  readonly status: string;
+  readonly provider: string;
+  readonly requester: string;
+  readonly price: string;
+  readonly quantity: number;
+  readonly maxCost: string;
+  readonly [key: string]: unknown;
+}
+
+/** An API refusal with the market's typed code. */
+export class MarketApiError extends Error {
+  readonly code: string;
+  readonly status: number;
+  constructor(status: number, code: string, reason: string) {
+    super(`${code}: ${reason}`);
+    this.name = "MarketApiError";
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export class MarketClient {
+  readonly url: string;
+  readonly wallet: Wallet;
+  readonly domain: MarketDomain;
+
+  constructor(url: string, wallet: Wallet, chainId = 31337) {
+    this.url = url;
+    this.wallet = wallet;
+    this.domain = marketDomain(chainId);
+  }
+
+  /** Places a signed offer or request; returns its id and the deals it made at once. */
+  async place(spec: OfferSpec | RequestSpec): Promise<{ orderId: string; deals: DealView[] }> {
+    const signature =
+      spec.side === "offer"
+        ? await this.#sign("Offer", offerMessage(spec))
+        : await this.#sign("Request", requestMessage(spec));
+    return this.#call("POST", "/orders", { order: spec, signature });
+  }
+
+  /** Accepts a deal with a signature over its id and maximum cost. */
+  async accept(deal: DealView): Promise<DealView> {
+    const signature = await this.#sign("AcceptDeal", {
+      dealId: deal.id,
+      maxCost: BigInt(deal.maxCost),
+    });
+    return this.#call("POST", `/deals/${deal.id}/accept`, { signature });
+  }
+
+  async deal(id: string): Promise<DealView> {
+    return this.#call("GET", `/deals/${id}`);
+  }
+
+  #sign(type: keyof typeof MARKET_TYPES, message: Record<string, unknown>): Promise<string> {
+    return this.wallet.signTypedData(this.domain, { [type]: [...MARKET_TYPES[type]] }, message);
+  }
+
+  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.url}${path}`, {
+      method,
+      headers: body ? { "content-type": "application/json" } : {},
+      body: body
+        ? JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v))
+        : undefined,
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (!res.ok) throw new MarketApiError(res.status, String(json.code), String(json.reason));
+    return json as T;
+  }
+}
