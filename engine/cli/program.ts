@@ -6,6 +6,7 @@ import { Command, CommanderError } from "commander";
 import { chainCommand } from "./commands/chain.ts";
 import { channelCommand } from "./commands/channel.ts";
 import { demoCommand } from "./commands/demo.ts";
+import { roleCommands } from "./commands/roles.ts";
 import { CliError, explain } from "./errors.ts";
 import type { Io } from "./io.ts";
 
@@ -53,6 +54,7 @@ export function buildProgram(io: Io) {
 
   demoCommand(program, io);
   chainCommand(program, io);
+  roleCommands(program, io);
   channelCommand(program, io);
 
   program

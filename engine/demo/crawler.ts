@@ -9,12 +9,12 @@ export interface CrawlCounters {
 }
 
 /**
- * GETs `http://127.0.0.1:<port><path>` through the proxy in `tunnel`.
+ * GETs `http://<host>:<port><path>` through the proxy in `tunnel`.
  * @returns the response body, or the proxy's refusal status (e.g. 407 once the session is cut)
  */
 export async function fetchThroughProxy(
   tunnel: TunnelConfig,
-  port: number,
+  target: { readonly host: string; readonly port: number },
   path: string,
   counters: CrawlCounters,
 ): Promise<Buffer | number> {
@@ -22,11 +22,12 @@ export async function fetchThroughProxy(
   const auth = Buffer.from(`${tunnel.username}:${tunnel.password}`).toString("base64");
   try {
     await once(sock, "connect");
-    sock.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\nProxy-Authorization: Basic ${auth}\r\n\r\n`);
+    const hostPort = `${target.host}:${target.port}`;
+    sock.write(`CONNECT ${hostPort} HTTP/1.1\r\nProxy-Authorization: Basic ${auth}\r\n\r\n`);
     const head = await readHead(sock);
     const status = Number(/^HTTP\/1\.[01] (\d+)/.exec(head.head)?.[1]);
     if (status !== 200) return status;
-    const request = `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`;
+    const request = `GET ${path} HTTP/1.1\r\nHost: ${hostPort}\r\nConnection: close\r\n\r\n`;
     counters.bytes += request.length + head.rest.length;
     const chunks: Buffer[] = [head.rest];
     sock.on("data", (d: Buffer) => {

@@ -197,7 +197,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       gasUsed: channel.gasUsed,
     });
     progress.channelId = channel.channelId;
-    await market.service.execute({ type: "ChannelReady", dealId: deal.id as never });
+    await requester.market!.channelReady(deal.id, channel.channelId);
 
     client = await requester.connect(provider.url);
     const track = (s: Session, label: string) => {
@@ -221,10 +221,15 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
         tunnel: { kind: "proxy" },
       });
       track(perSecond, "per second");
-      await market.service.execute({ type: "TunnelUp", dealId: deal.id as never });
+      await provider.market!.tunnelUp(deal.id);
       const until = performance.now() + seconds * 1000;
       for (let n = 0; performance.now() < until && !signal.aborted; n++) {
-        await fetchThroughProxy(perSecond.tunnel, site.port, `/page/${n}`, counters);
+        await fetchThroughProxy(
+          perSecond.tunnel,
+          { host: "127.0.0.1", port: site.port },
+          `/page/${n}`,
+          counters,
+        );
         sync(progress, counters, client, channel);
       }
       const end = await perSecond.close();
@@ -246,7 +251,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       });
       track(perByte, "per byte");
       for (let n = 0; n < pages && !signal.aborted; n++) {
-        await fetchThroughProxy(perByte.tunnel, site.port, `/page/${1000 + n}`, counters);
+        await fetchThroughProxy(
+          perByte.tunnel,
+          { host: "127.0.0.1", port: site.port },
+          `/page/${1000 + n}`,
+          counters,
+        );
         sync(progress, counters, client, channel);
       }
       const end = await perByte.close();

@@ -62,6 +62,30 @@ export class MarketClient {
     return this.#call("POST", `/deals/${deal.id}/accept`, { signature });
   }
 
+  /** The requester reports the deal's channel open on chain. */
+  async channelReady(dealId: string, channelId: string): Promise<DealView> {
+    const signature = await this.#sign("ChannelReady", { dealId, channelId });
+    return this.#call("POST", `/deals/${dealId}/channel`, { channelId, signature });
+  }
+
+  /** The provider reports the deal's tunnel up. */
+  async tunnelUp(dealId: string): Promise<DealView> {
+    const signature = await this.#sign("TunnelUp", { dealId });
+    return this.#call("POST", `/deals/${dealId}/tunnel`, { signature });
+  }
+
+  /** Deals of an address (default: this wallet). */
+  async deals(address = this.wallet.address): Promise<DealView[]> {
+    return (
+      await this.#call<{ deals: DealView[] }>("GET", `/wallets/${address.toLowerCase()}/deals`)
+    ).deals;
+  }
+
+  /** Balance (channel capacity) and reserved part of an address (default: this wallet). */
+  async walletOf(address = this.wallet.address): Promise<{ balance: string; reserved: string }> {
+    return this.#call("GET", `/wallets/${address.toLowerCase()}`);
+  }
+
   async deal(id: string): Promise<DealView> {
     return this.#call("GET", `/deals/${id}`);
   }

@@ -1,6 +1,11 @@
 /** A market served over HTTP and WebSocket on loopback (or any host). */
 import type { FastifyInstance } from "fastify";
-import { buildMarketServer, MarketService, type MarketServiceOptions } from "../market/index.ts";
+import {
+  type Address,
+  buildMarketServer,
+  MarketService,
+  type MarketServiceOptions,
+} from "../market/index.ts";
 
 /** A running market. */
 export interface RunningMarket {
@@ -14,9 +19,27 @@ export interface RunningMarket {
  * @example const market = await createMarket({ dir: "./data/market" }); console.log(market.url);
  */
 export async function createMarket(
-  opts: MarketServiceOptions & { host?: string; port?: number },
+  opts: MarketServiceOptions & {
+    host?: string;
+    port?: number;
+    /**
+     * What a requester's channels can cover, read when it is matched (e.g. its token balance
+     * on chain); without it balances are set by the operator (`SetBalance`).
+     */
+    capacityOf?: (address: Address) => Promise<bigint>;
+  },
 ): Promise<RunningMarket> {
   const service = await MarketService.open(opts);
+  if (opts.capacityOf) {
+    const capacityOf = opts.capacityOf;
+    service.observe((e) => {
+      if (e.type !== "Matched") return;
+      const address = e.deal.requester;
+      capacityOf(address)
+        .then((balance) => service.execute({ type: "SetBalance", address, balance }))
+        .catch(() => undefined);
+    });
+  }
   let app: FastifyInstance;
   try {
     app = await buildMarketServer(service);

@@ -120,8 +120,19 @@ export class MarketService {
     };
   }
 
+  /** Subscribes to every event (an operator's view); returns the unsubscribe function. */
+  observe(fn: Subscriber): () => void {
+    this.observers.add(fn);
+    return () => {
+      this.observers.delete(fn);
+    };
+  }
+
+  private readonly observers = new Set<Subscriber>();
+
   private push(events: readonly MarketEvent[]): void {
     for (const e of events) {
+      for (const fn of this.observers) fn(e);
       for (const to of new Set(e.to)) {
         const set = this.subscribers.get(to);
         if (set) for (const fn of set) fn(e);

@@ -134,6 +134,14 @@ export const acceptBody = {
   properties: { signature },
 } as const;
 
+/** POST /deals/:id/channel */
+export const channelReadyBody = {
+  type: "object",
+  additionalProperties: false,
+  required: ["channelId", "signature"],
+  properties: { channelId: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" }, signature },
+} as const;
+
 /** POST /deals/:id/reject */
 export const rejectBody = {
   type: "object",

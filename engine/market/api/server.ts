@@ -25,6 +25,7 @@ import {
   amendBody,
   bookQuery,
   cancelBody,
+  channelReadyBody,
   dealIdParams,
   orderIdParams,
   placeBody,
@@ -253,6 +254,47 @@ export async function buildMarketServer(
         (req.body as { signature: string }).signature,
       );
       await svc.execute({ type: "AcceptDeal", digest, dealId: id, signer });
+      return json(reply, 200, svc.core.deal(id));
+    },
+  );
+
+  // The requester reports the deal's channel open, the provider its tunnel up; both signed, each
+  // only by its own side of the deal.
+  app.post(
+    "/deals/:id/channel",
+    { schema: { params: dealIdParams, body: channelReadyBody } },
+    async (req, reply) => {
+      const id = (req.params as { id: string }).id as DealId;
+      const deal = svc.core.deal(id);
+      if (!deal) fail("DEAL_NOT_FOUND", "unknown deal");
+      const b = req.body as { channelId: string; signature: string };
+      const { signer } = await verify(
+        "ChannelReady",
+        { dealId: id, channelId: b.channelId },
+        b.signature,
+      );
+      if (signer !== deal.requester)
+        fail("WRONG_SIGNER", "only the deal's requester reports its channel");
+      await svc.execute({ type: "ChannelReady", dealId: id });
+      return json(reply, 200, svc.core.deal(id));
+    },
+  );
+
+  app.post(
+    "/deals/:id/tunnel",
+    { schema: { params: dealIdParams, body: acceptBody } },
+    async (req, reply) => {
+      const id = (req.params as { id: string }).id as DealId;
+      const deal = svc.core.deal(id);
+      if (!deal) fail("DEAL_NOT_FOUND", "unknown deal");
+      const { signer } = await verify(
+        "TunnelUp",
+        { dealId: id },
+        (req.body as { signature: string }).signature,
+      );
+      if (signer !== deal.provider)
+        fail("WRONG_SIGNER", "only the deal's provider reports its tunnel");
+      await svc.execute({ type: "TunnelUp", dealId: id });
       return json(reply, 200, svc.core.deal(id));
     },
   );

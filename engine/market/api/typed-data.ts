@@ -95,6 +95,11 @@ export const MARKET_TYPES = {
     { name: "score", type: "uint8" },
   ],
   StreamAuth: [{ name: "challenge", type: "string" }],
+  ChannelReady: [
+    { name: "dealId", type: "string" },
+    { name: "channelId", type: "bytes32" },
+  ],
+  TunnelUp: [{ name: "dealId", type: "string" }],
 } as const satisfies Record<string, readonly Field[]>;
 
 /** Name of a signed struct. */

@@ -158,9 +158,31 @@ describe("market HTTP API", () => {
       ratingMilli: -1,
     });
 
-    // The node reports the channel and the tunnel; the deal runs its 60 s and completes.
-    await svc.execute({ type: "ChannelReady", dealId: dealId as never });
-    await svc.execute({ type: "TunnelUp", dealId: dealId as never });
+    // The requester reports the channel and the provider the tunnel, each signed by its own
+    // side; the deal runs its 60 s and completes.
+    const channelId = `0x${"ab".repeat(32)}`;
+    const channelBy = async (w: typeof provider) =>
+      post(`/deals/${dealId}/channel`, {
+        channelId,
+        signature: await sign(w, svc.domain, "ChannelReady", { dealId, channelId }),
+      });
+    expect(await channelBy(provider)).toMatchObject({
+      status: 403,
+      json: { code: "WRONG_SIGNER" },
+    });
+    expect((await channelBy(requester)).json).toMatchObject({
+      status: "accepted",
+      channelReady: true,
+    });
+    const tunnelBy = async (w: typeof provider) =>
+      post(`/deals/${dealId}/tunnel`, {
+        signature: await sign(w, svc.domain, "TunnelUp", { dealId }),
+      });
+    expect(await tunnelBy(requester)).toMatchObject({
+      status: 403,
+      json: { code: "WRONG_SIGNER" },
+    });
+    expect((await tunnelBy(provider)).json).toMatchObject({ status: "active" });
     clock += 61_000;
     await svc.tick();
     await waitFor(() =>
