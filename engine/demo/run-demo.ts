@@ -12,11 +12,11 @@ import type { RequesterClient, Session } from "../../relay/index.ts";
 import { deployContracts } from "../chain/deploy.ts";
 import { devWallet } from "../chain/dev-accounts.ts";
 import { startEmbeddedChain } from "../chain/embedded.ts";
-import type { OfferSpec, RequestSpec } from "../market/types.ts";
 import { createMarket, type RunningMarket } from "../node/market.ts";
 import type { DealView } from "../node/market-client.ts";
+import { proxyOffer, proxyRequest } from "../node/order-specs.ts";
 import { createProvider, type Provider } from "../node/provider.ts";
-import { createRequester, type RequesterChannel } from "../node/requester.ts";
+import { createRequester, type RequesterChannel, waitForAcks } from "../node/requester.ts";
 import { type CrawlCounters, fetchThroughProxy } from "./crawler.ts";
 import { type Site, startSite } from "./site.ts";
 
@@ -177,9 +177,17 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     });
 
     enter("placing the offer and the request");
-    await provider.market!.place(offerSpec(lower(providerWallet.address)));
+    await provider.market!.place(
+      proxyOffer(lower(providerWallet.address), PRICE_PER_SECOND, {
+        region: "Berlin",
+        asn: 3320,
+        ipClass: "residential",
+      }),
+    );
     const placed = await requester.market!.place(
-      requestSpec(lower(requesterWallet.address), seconds),
+      proxyRequest(lower(requesterWallet.address), 2n * PRICE_PER_SECOND, seconds, {
+        ipClasses: ["residential"],
+      }),
     );
     deal = placed.deals[0];
     if (!deal) throw new Error("the market made no deal");
@@ -233,7 +241,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
         sync(progress, counters, client, channel);
       }
       const end = await perSecond.close();
-      await allAcked(perSecond, client, channel);
+      await waitForAcks(client, perSecond);
       sessions.push({ mode: "second", end: end.code, signed: perSecond.signed });
     }
 
@@ -260,7 +268,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
         sync(progress, counters, client, channel);
       }
       const end = await perByte.close();
-      await allAcked(perByte, client, channel);
+      await waitForAcks(client, perByte);
       sessions.push({ mode: "byte", end: end.code, signed: perByte.signed });
     }
 
@@ -328,15 +336,6 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
   }
 }
 
-/** Waits (up to 3 s) until the provider has acknowledged every proof sent on the channel. */
-async function allAcked(s: Session, client: RequesterClient, channel: RequesterChannel) {
-  const sent = client.channel(channel.channelId)?.sent?.proof.nonce ?? 0n;
-  const deadline = performance.now() + 3_000;
-  while (s.ackedNonce < sent && performance.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 function sync(
   p: DemoProgress,
   c: CrawlCounters,
@@ -350,52 +349,4 @@ function sync(
 
 function lower(a: string): Address {
   return a.toLowerCase() as Address;
-}
-
-function offerSpec(owner: Address): OfferSpec {
-  return {
-    side: "offer",
-    owner,
-    kind: "ip",
-    priceUnit: "second",
-    country: "DE",
-    region: "Berlin",
-    asn: 3320,
-    ipClass: "residential",
-    protocols: ["http", "socks5"],
-    bandwidthMbps: 100,
-    minDurationS: 5,
-    maxDurationS: 86_400,
-    maxStickyS: 600,
-    exitPolicies: ["replace", "same-asn"],
-    price: PRICE_PER_SECOND,
-    quantity: 1,
-    nonce: BigInt(Date.now()),
-    expiry: Math.floor(Date.now() / 1000) + 3600,
-  };
-}
-
-function requestSpec(owner: Address, seconds: number): RequestSpec {
-  return {
-    side: "request",
-    owner,
-    kind: "ip",
-    priceUnit: "second",
-    countries: ["DE"],
-    regions: [],
-    asns: [],
-    ipClasses: ["residential"],
-    protocols: ["http"],
-    minBandwidthMbps: 10,
-    minRatingMilli: 0,
-    minCompletedDeals: 0,
-    maxPrice: 2n * PRICE_PER_SECOND,
-    durationS: Math.max(5, seconds),
-    stickyS: 0,
-    exitPolicy: "replace",
-    quantity: 1,
-    volumeGib: 0,
-    nonce: BigInt(Date.now()),
-    expiry: Math.floor(Date.now() / 1000) + 3600,
-  };
 }

@@ -3,7 +3,7 @@ import { getBytes, type HDNodeWallet, type Wallet } from "ethers";
 import type { ChainClient } from "../../channels/chain/client.ts";
 import type { OpenedChannel, TxOutcome } from "../../channels/chain/types.ts";
 import type { Address } from "../../channels/types.ts";
-import { type ChannelRef, connect, type RequesterClient } from "../../relay/index.ts";
+import { type ChannelRef, connect, type RequesterClient, type Session } from "../../relay/index.ts";
 import { MarketClient } from "./market-client.ts";
 
 /** Options of {@link createRequester}. */
@@ -79,4 +79,21 @@ export function createRequester(opts: RequesterOptions): Requester {
       return { ...tx, payoutA: signed.settlement.payoutA, payoutB: signed.settlement.payoutB };
     },
   };
+}
+
+/**
+ * Waits (up to `ms`) until the provider has acknowledged every proof sent on the session's
+ * channel, including the one paid with the close; returns the last nonce sent.
+ */
+export async function waitForAcks(
+  client: RequesterClient,
+  session: Session,
+  ms = 3_000,
+): Promise<bigint> {
+  const sent = client.channel(session.channelId)?.sent?.proof.nonce ?? 0n;
+  const deadline = performance.now() + ms;
+  while (session.ackedNonce < sent && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return sent;
 }

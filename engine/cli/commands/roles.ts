@@ -6,9 +6,9 @@ import { loadArtifact } from "../../../channels/chain/artifacts.ts";
 import type { Address } from "../../../channels/types.ts";
 import { loadDeployment } from "../../chain/deploy.ts";
 import { type CrawlCounters, fetchThroughProxy } from "../../demo/crawler.ts";
-import type { OfferSpec, RequestSpec } from "../../market/types.ts";
 import { createMarket } from "../../node/market.ts";
 import type { DealView } from "../../node/market-client.ts";
+import { proxyOffer, proxyRequest } from "../../node/order-specs.ts";
 import { createProvider } from "../../node/provider.ts";
 import { createRequester } from "../../node/requester.ts";
 import { type ChainContext, loadConfig, openChainContext } from "../context.ts";
@@ -123,7 +123,9 @@ export function roleCommands(program: Command, io: Io) {
         pricing: { second: { unitPrice: price, creditLimit: credit * price, graceMs: 1_000 } },
       });
       try {
-        const offer = await provider.market!.place(offerSpec(ctx.me, price, opts.country!));
+        const offer = await provider.market!.place(
+          proxyOffer(ctx.me, price, { country: opts.country!, quantity: 100 }),
+        );
         print(
           io,
           config.json,
@@ -219,7 +221,9 @@ async function buy(
     marketUrl: o.market,
   });
   const market = requester.market!;
-  const placed = await market.place(requestSpec(ctx.me, o.maxPrice, o.country, o.seconds));
+  const placed = await market.place(
+    proxyRequest(ctx.me, o.maxPrice, o.seconds, { country: o.country }),
+  );
   let deal: DealView | undefined = placed.deals[0];
   if (!deal)
     throw new CliError(
@@ -308,57 +312,4 @@ async function chainCapacity(rpc: string, dataDir: string, channels?: Address) {
     provider.destroy();
     throw err;
   }
-}
-
-function offerSpec(owner: Address, price: bigint, country: string): OfferSpec {
-  return {
-    side: "offer",
-    owner: owner.toLowerCase() as Address,
-    kind: "ip",
-    priceUnit: "second",
-    country,
-    region: "",
-    asn: 0,
-    ipClass: "datacenter",
-    protocols: ["http", "socks5"],
-    bandwidthMbps: 100,
-    minDurationS: 5,
-    maxDurationS: 30 * 86_400,
-    maxStickyS: 3600,
-    exitPolicies: ["replace"],
-    price,
-    quantity: 100,
-    nonce: BigInt(Date.now()),
-    expiry: Math.floor(Date.now() / 1000) + 86_400,
-  };
-}
-
-function requestSpec(
-  owner: Address,
-  maxPrice: bigint,
-  country: string,
-  seconds: number,
-): RequestSpec {
-  return {
-    side: "request",
-    owner: owner.toLowerCase() as Address,
-    kind: "ip",
-    priceUnit: "second",
-    countries: [country],
-    regions: [],
-    asns: [],
-    ipClasses: [],
-    protocols: ["http"],
-    minBandwidthMbps: 0,
-    minRatingMilli: 0,
-    minCompletedDeals: 0,
-    maxPrice,
-    durationS: Math.max(5, seconds),
-    stickyS: 0,
-    exitPolicy: "replace",
-    quantity: 1,
-    volumeGib: 0,
-    nonce: BigInt(Date.now()),
-    expiry: Math.floor(Date.now() / 1000) + 3600,
-  };
 }
