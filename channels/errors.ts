@@ -1,4 +1,5 @@
 /** Error codes of the channels layer, the error class that carries them, and the result type. */
+import type { ChainErrorCode } from "./chain/errors.ts";
 
 /**
  * Every machine-readable code the channels layer can report, as a rejection value or a thrown
@@ -44,7 +45,9 @@ export type ChannelErrorCode =
   // crypto backends and the worker pool
   | "BACKEND_UNAVAILABLE"
   | "POOL_CLOSED"
-  | "WORKER_FAILED";
+  | "WORKER_FAILED"
+  // the on-chain client (thrown as ChainError, which also names the contract's custom error)
+  | ChainErrorCode;
 
 /** A rejected input: a value, never an exception (see STYLE.md, "Errors"). */
 export interface Rejection<C extends ChannelErrorCode = ChannelErrorCode> {
