@@ -1,6 +1,7 @@
 /**
- * The demo: an embedded chain, a market, a provider selling a metered proxy, a local website and
- * a requester crawling it, paying per second and then per byte, and settling on chain.
+ * The demo: an embedded chain, a market, a provider selling a metered proxy (or a WireGuard
+ * tunnel between two namespaces), a website and a requester crawling it, paying per second and
+ * then per byte, and settling on chain.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,6 +20,13 @@ import { createProvider, type Provider } from "../node/provider.ts";
 import { createRequester, type RequesterChannel, waitForAcks } from "../node/requester.ts";
 import { type CrawlCounters, fetchThroughProxy } from "./crawler.ts";
 import { type Site, startSite } from "./site.ts";
+import {
+  createWireGuardProvider,
+  startWireGuardWorld,
+  type WireGuardLeg,
+  type WireGuardWorld,
+  wireGuardLeg,
+} from "./wireguard-scenario.ts";
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -26,6 +34,11 @@ export interface DemoOptions {
   readonly seconds?: number;
   /** How many pages the per-byte session fetches. */
   readonly pages?: number;
+  /**
+   * `proxy` (default): the metered proxy on loopback. `wireguard`: a WireGuard tunnel between a
+   * provider and a requester namespace the demo creates (root, `wg`, `wireguard-go`, `curl`).
+   */
+  readonly tunnel?: "proxy" | "wireguard";
   /** Stop early (Ctrl-C): open sessions end, the channel is settled, the summary is returned. */
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: DemoProgress) => void;
@@ -122,6 +135,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
   let result: DemoSummary | undefined;
   try {
     report();
+    let world: WireGuardWorld | undefined;
+    if (opts.tunnel === "wireguard") {
+      enter("creating the provider and requester namespaces");
+      world = await startWireGuardWorld(dir);
+      stops.push(() => world!.close());
+    }
     const chain = await startEmbeddedChain();
     stops.push(() => chain.stop());
     const rpc = providerFor(chain.provider!);
@@ -146,7 +165,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     enter("starting the market, the provider and the website");
     market = await createMarket({ dir: join(dir, "market"), tickMs: 200, verifiers: 1 });
     stops.unshift(() => market!.close());
-    provider = await createProvider({
+    const providerOpts = {
       wallet: providerWallet,
       chain: providerChain,
       dataDir: join(dir, "provider"),
@@ -159,7 +178,15 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
           graceMs: 1_000,
         },
       },
-    });
+    };
+    let gateway = "";
+    if (world) {
+      const wg = await createWireGuardProvider(world, providerOpts);
+      gateway = wg.driver.gateway;
+      provider = wg;
+    } else {
+      provider = await createProvider(providerOpts);
+    }
     stops.unshift(() => provider!.close());
     const site: Site = await startSite();
     stops.unshift(() => site.close());
@@ -221,26 +248,25 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
 
     if (!signal.aborted) {
       enter("crawling, paying per second");
+      const leg = world ? wireGuardLeg(world, gateway, "wc1") : undefined;
+      if (leg) stops.unshift(() => leg.close());
       const perSecond = await client.openSession({
         channel: channel.ref,
         dealId: deal.id,
         mode: "second",
         unitPrice: PRICE_PER_SECOND,
-        tunnel: { kind: "proxy" },
+        tunnel: leg?.tunnel ?? { kind: "proxy" },
       });
       track(perSecond, "per second");
+      await leg?.attach(perSecond);
       await provider.market!.tunnelUp(deal.id);
       const until = performance.now() + seconds * 1000;
       for (let n = 0; performance.now() < until && !signal.aborted; n++) {
-        await fetchThroughProxy(
-          perSecond.tunnel,
-          { host: "127.0.0.1", port: site.port },
-          `/page/${n}`,
-          counters,
-        );
+        await crawl(leg, perSecond, site, `/page/${n}`, counters);
         sync(progress, counters, client, channel);
       }
       const end = await perSecond.close();
+      await leg?.close();
       await waitForAcks(client, perSecond);
       sessions.push({ mode: "second", end: end.code, signed: perSecond.signed });
     }
@@ -248,26 +274,28 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     if (!signal.aborted) {
       enter("crawling, paying per byte");
       const startBytes = counters.bytes;
+      const leg = world ? wireGuardLeg(world, gateway, "wc2") : undefined;
+      if (leg) stops.unshift(() => leg.close());
       const perByte = await client.openSession({
         channel: channel.ref,
         dealId: deal.id,
         mode: "byte",
         unitPrice: PRICE_PER_BYTE,
         prepayUnits: 64n * 1024n,
-        tunnel: { kind: "proxy" },
-        meter: () => counters.bytes - startBytes,
+        tunnel: leg?.tunnel ?? { kind: "proxy" },
+        // Through WireGuard the meter is the requester's interface counters (what the provider
+        // counts too), read every 50 ms: they trail the provider's by up to a poll of traffic.
+        meter: leg?.meter ?? (() => counters.bytes - startBytes),
+        ...(leg ? { tolerance: { ratio: 0.1, units: 65_536n } } : {}),
       });
       track(perByte, "per byte");
+      await leg?.attach(perByte);
       for (let n = 0; n < pages && !signal.aborted; n++) {
-        await fetchThroughProxy(
-          perByte.tunnel,
-          { host: "127.0.0.1", port: site.port },
-          `/page/${1000 + n}`,
-          counters,
-        );
+        await crawl(leg, perByte, site, `/page/${1000 + n}`, counters);
         sync(progress, counters, client, channel);
       }
       const end = await perByte.close();
+      await leg?.close();
       await waitForAcks(client, perByte);
       sessions.push({ mode: "byte", end: end.code, signed: perByte.signed });
     }
@@ -334,6 +362,19 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     await client?.close().catch(() => undefined);
     for (const stop of stops) await stop().catch(() => undefined);
   }
+}
+
+/** One page through the session's tunnel: the proxy on loopback, or WireGuard. */
+async function crawl(
+  leg: WireGuardLeg | undefined,
+  session: Session,
+  site: Site,
+  path: string,
+  counters: CrawlCounters,
+): Promise<void> {
+  if (leg) await leg.fetch(path, counters);
+  else
+    await fetchThroughProxy(session.tunnel, { host: "127.0.0.1", port: site.port }, path, counters);
 }
 
 function sync(

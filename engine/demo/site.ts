@@ -8,8 +8,15 @@ export interface Site {
   close(): Promise<void>;
 }
 
-/** Serves `/page/N` (about `pageBytes` of HTML each, linking to the next) on 127.0.0.1. */
-export async function startSite(pageBytes = 32 * 1024): Promise<Site> {
+/**
+ * Serves `/page/N` (about `pageBytes` of HTML each, linking to the next), on 127.0.0.1 and a free
+ * port unless told otherwise.
+ */
+export async function startSite(
+  pageBytes = 32 * 1024,
+  host = "127.0.0.1",
+  port = 0,
+): Promise<Site> {
   const filler = "<p>tollway demo page: metered, paid per second or per byte.</p>\n";
   const server: Server = createServer((req, res) => {
     const m = /^\/page\/(\d+)$/.exec(req.url ?? "");
@@ -23,7 +30,7 @@ export async function startSite(pageBytes = 32 * 1024): Promise<Site> {
       .writeHead(200, { "content-type": "text/html", "content-length": Buffer.byteLength(body) })
       .end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
   return {
     port: (server.address() as AddressInfo).port,
     close: () => new Promise((resolve) => server.close(() => resolve())),
