@@ -1,6 +1,7 @@
 /** The demo on a terminal: a live status line while it runs, a summary table at the end. */
 import Table from "cli-table3";
 import { formatUnits } from "ethers";
+import type { FastlaneSummary } from "./fastlane-scenario.ts";
 import type { DemoProgress, DemoSummary } from "./run-demo.ts";
 
 const toll = (v: bigint) =>
@@ -61,5 +62,32 @@ export function summaryTable(s: DemoSummary): string {
 
 /** The summary as one JSON object (amounts as decimal strings). */
 export function summaryJson(s: DemoSummary): string {
+  return JSON.stringify(s, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+}
+
+/** The fast-lane summary as a table: the call's throughput with and without its lane, and each hop's pay. */
+export function fastlaneTable(s: FastlaneSummary): string {
+  const t = new Table();
+  const flows = (f: FastlaneSummary["bestEffort"]) =>
+    f
+      ? `call ${f.callMbps.toFixed(2)} Mbit/s, background ${f.backgroundMbps.toFixed(2)} Mbit/s`
+      : "-";
+  t.push(
+    ["links (HTB) / call rate and lane", `${s.linkMbps} / ${s.guaranteedMbps} Mbit/s`],
+    ["best effort", flows(s.bestEffort)],
+    ["with the paid lane", flows(s.withLane)],
+    ...s.hops.map((h) => [
+      `${h.id} paid (${toll(h.pricePerSecond)}/s)`,
+      `${toll(h.received)} in ${h.proofs} signed proofs`,
+    ]),
+    ["paid in all", toll(s.paidTotal)],
+    ["lanes left after teardown", String(s.lanesLeft)],
+    ["took", `${(s.durationMs / 1000).toFixed(1)} s${s.interrupted ? " (interrupted)" : ""}`],
+  );
+  return `${t.toString()}\n${s.lanesLeft === 0 ? "every hop removed its lane; the namespaces are gone" : "a hop kept its lane"}`;
+}
+
+/** The fast-lane summary as one JSON object (amounts as decimal strings). */
+export function fastlaneJson(s: FastlaneSummary): string {
   return JSON.stringify(s, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
 }

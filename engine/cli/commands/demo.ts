@@ -1,4 +1,8 @@
-/** `tollway demo` (npm start): the whole scenario on an embedded chain, with live progress. */
+/**
+ * `tollway demo` (npm start): the whole scenario on an embedded chain, with live progress;
+ * `--tunnel wireguard` runs it through a real WireGuard tunnel between namespaces, and
+ * `--scenario fastlane` runs a paid three-hop QoS fast lane instead.
+ */
 import type { Command } from "commander";
 import { CliError } from "../errors.ts";
 import type { Io } from "../io.ts";
@@ -13,16 +17,43 @@ export function demoCommand(program: Command, io: Io) {
     .option("--seconds <n>", "how long the per-second session crawls", "6")
     .option("--pages <n>", "pages the per-byte session fetches", "24")
     .option("--quiet", "no live progress, only the summary")
-    .action(async (opts: { seconds: string; pages: string; quiet?: boolean }, cmd: Command) => {
+    .option("--tunnel <kind>", "proxy (metered proxy on loopback) or wireguard (root)", "proxy")
+    .option(
+      "--scenario <name>",
+      "crawl (pay a provider) or fastlane (paid QoS path, root)",
+      "crawl",
+    )
+    .action(async (opts: DemoFlags, cmd: Command) => {
       const json = cmd.optsWithGlobals().json === true;
       const seconds = intFlag("--seconds", opts.seconds, 1, 3600);
       const pages = intFlag("--pages", opts.pages, 0, 100_000);
+      const tunnel = oneOf("--tunnel", opts.tunnel, ["proxy", "wireguard"] as const);
+      const scenario = oneOf("--scenario", opts.scenario, ["crawl", "fastlane"] as const);
+      if (scenario === "fastlane" && tunnel !== "proxy") {
+        throw new CliError("BAD_FLAG", "--tunnel applies to the crawl scenario only");
+      }
       // The demo pulls in the embedded chain; load it only for this command.
-      const { liveLine, runDemo, summaryJson, summaryTable } = await import("../../demo/index.ts");
+      const demo = await import("../../demo/index.ts");
+      const { liveLine, runDemo, summaryJson, summaryTable } = demo;
+      if (tunnel === "wireguard" || scenario === "fastlane") {
+        const support = await demo.demoNetSupport(
+          scenario === "fastlane" ? ["tc", "iperf3"] : ["wg", "wireguard-go", "curl"],
+        );
+        if (!support.ok) {
+          throw new CliError(
+            "NOT_FOUND",
+            `the ${scenario === "fastlane" ? "fast-lane" : "WireGuard"} demo needs root, \`ip netns\` and its tools: ${support.reason}`,
+          );
+        }
+      }
       const abort = new AbortController();
       const stop = () => {
         if (!abort.signal.aborted)
-          process.stderr.write("\nstopping: closing the sessions and settling the channel…\n");
+          process.stderr.write(
+            scenario === "fastlane"
+              ? "\nstopping: removing the lanes and the namespaces…\n"
+              : "\nstopping: closing the sessions and settling the channel…\n",
+          );
         abort.abort();
       };
       process.on("SIGINT", stop);
@@ -30,9 +61,20 @@ export function demoCommand(program: Command, io: Io) {
       const live =
         !json && !opts.quiet && process.stderr.isTTY ? liveLine(process.stderr) : undefined;
       try {
+        if (scenario === "fastlane") {
+          const fast = await demo.runFastlaneDemo({
+            seconds,
+            signal: abort.signal,
+            ...(json || opts.quiet ? {} : { onPhase: (p: string) => io.err(`${p}\n`) }),
+          });
+          io.out(json ? `${demo.fastlaneJson(fast)}\n` : `${demo.fastlaneTable(fast)}\n`);
+          if (fast.lanesLeft > 0) throw new CliError("CHAIN", "a hop kept its lane after the demo");
+          return;
+        }
         const summary = await runDemo({
           seconds,
           pages,
+          tunnel,
           signal: abort.signal,
           ...(live ? { onProgress: live } : {}),
         });
@@ -46,4 +88,17 @@ export function demoCommand(program: Command, io: Io) {
         process.off("SIGTERM", stop);
       }
     });
+}
+
+interface DemoFlags {
+  seconds: string;
+  pages: string;
+  quiet?: boolean;
+  tunnel: string;
+  scenario: string;
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new CliError("BAD_FLAG", `${flag} must be one of ${allowed.join(", ")} (got "${value}")`);
 }
