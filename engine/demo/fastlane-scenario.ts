@@ -55,6 +55,8 @@ export interface FastlaneSummary {
   readonly outcome: string;
   /** Lanes still installed at any hop after teardown (0 when all went). */
   readonly lanesLeft: number;
+  /** The namespaces the demo created (all deleted before it returns). */
+  readonly namespaces: readonly string[];
   readonly interrupted: boolean;
   readonly durationMs: number;
 }
@@ -178,6 +180,7 @@ export async function runFastlaneDemo(opts: FastlaneOptions = {}): Promise<Fastl
     paidTotal: hops.reduce((a, h) => a + h.received, 0n),
     outcome,
     lanesLeft,
+    namespaces: net?.namespaces() ?? [],
     interrupted: signal.aborted,
     durationMs: Math.round(performance.now() - started),
   };

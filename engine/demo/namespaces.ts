@@ -113,6 +113,8 @@ export interface DemoNet {
   spawn(ns: string, argv: readonly string[]): ResultPromise;
   /** A fresh interface name of this run (at most 15 characters). */
   ifname(suffix: string): string;
+  /** The namespaces created so far. */
+  namespaces(): readonly string[];
   /** Kills spawned processes, deletes every namespace of the run (idempotent). */
   destroy(): Promise<void>;
 }
@@ -178,6 +180,9 @@ export async function createDemoNet(): Promise<DemoNet> {
     },
     ifname(suffix) {
       return `tw${id}${suffix}`.slice(0, 15);
+    },
+    namespaces() {
+      return [...hosts];
     },
     async destroy() {
       if (destroyed) return;

@@ -88,6 +88,8 @@ export interface DemoSummary {
   readonly sessions: readonly { mode: string; end: string; signed: bigint }[];
   readonly interrupted: boolean;
   readonly durationMs: number;
+  /** The namespaces the demo created (`--tunnel wireguard`; all deleted before it returns). */
+  readonly namespaces: readonly string[];
 }
 
 const TOKEN = 10n ** 18n;
@@ -354,6 +356,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       sessions,
       interrupted: signal.aborted,
       durationMs: Math.round(elapsed),
+      namespaces: world?.net.namespaces() ?? [],
     };
     return result;
   } finally {
