@@ -16,6 +16,7 @@ import {
   createDemoNet,
   type DemoNet,
   demoNetSupport,
+  type Line,
   measureFlows,
 } from "./namespaces.ts";
 import { DemoUnsupportedError } from "./wireguard-scenario.ts";
@@ -126,8 +127,8 @@ export async function runFastlaneDemo(opts: FastlaneOptions = {}): Promise<Fastl
     }
     if (!signal.aborted) {
       phase(`measuring the call and a background flow, best effort (${seconds} s)`);
-      const m = await measureFlows(net, line, seconds, CALL_KBIT);
-      bestEffort = { callMbps: m.paidMbps, backgroundMbps: m.bestEffortMbps };
+      const m = await measure(net, line, seconds, signal);
+      if (m) bestEffort = { callMbps: m.paidMbps, backgroundMbps: m.bestEffortMbps };
     }
     if (!signal.aborted) {
       phase("buying a lane at every hop (quote, channel, lane, pay per second)");
@@ -144,8 +145,8 @@ export async function runFastlaneDemo(opts: FastlaneOptions = {}): Promise<Fastl
     }
     if (!signal.aborted) {
       phase(`measuring the call on its lane with the background flow (${seconds} s)`);
-      const m = await measureFlows(net, line, seconds, CALL_KBIT);
-      withLane = { callMbps: m.paidMbps, backgroundMbps: m.bestEffortMbps };
+      const m = await measure(net, line, seconds, signal);
+      if (m) withLane = { callMbps: m.paidMbps, backgroundMbps: m.bestEffortMbps };
     }
   } finally {
     phase("removing every hop's lane, then the namespaces");
@@ -184,4 +185,23 @@ export async function runFastlaneDemo(opts: FastlaneOptions = {}): Promise<Fastl
     interrupted: signal.aborted,
     durationMs: Math.round(performance.now() - started),
   };
+}
+
+/**
+ * Measures the call and the background flow; null when Ctrl-C cut it short (a terminal's SIGINT
+ * reaches iperf3 too, which may exit before the demo's own handler has run).
+ */
+async function measure(
+  net: DemoNet,
+  line: Line,
+  seconds: number,
+  signal: AbortSignal,
+): Promise<{ paidMbps: number; bestEffortMbps: number } | null> {
+  try {
+    return await measureFlows(net, line, seconds, CALL_KBIT);
+  } catch (err) {
+    await new Promise((r) => setTimeout(r, 200));
+    if (signal.aborted) return null;
+    throw err;
+  }
 }

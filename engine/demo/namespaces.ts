@@ -242,6 +242,23 @@ export async function buildLine(net: DemoNet, ispCount: number): Promise<Line> {
 
 interface IperfResult {
   end?: { sum_received?: { bits_per_second?: number } };
+  error?: string;
+}
+
+/** Runs an iperf3 client; a failure is one short line (iperf3's own error), not its JSON. */
+async function iperf(net: DemoNet, ns: string, argv: readonly string[]): Promise<string> {
+  try {
+    return await net.exec(ns, ["iperf3", ...argv]);
+  } catch (err) {
+    const out = String((err as { stdout?: unknown }).stdout ?? "");
+    let why = "no result";
+    try {
+      why = (JSON.parse(out) as IperfResult).error ?? why;
+    } catch (parse) {
+      why = parse instanceof Error ? `unreadable output (${parse.message})` : why;
+    }
+    throw new Error(`iperf3 failed in ${ns}: ${why}`, { cause: err });
+  }
 }
 
 /**
@@ -260,8 +277,7 @@ export async function measureFlows(
   );
   await new Promise((r) => setTimeout(r, 300));
   const client = (port: number, streams: number, rate?: number) =>
-    net.exec(line.requester, [
-      "iperf3",
+    iperf(net, line.requester, [
       "-c",
       line.receiverIp,
       "-p",
