@@ -15,11 +15,11 @@ import {
   buildLine,
   createDemoNet,
   type DemoNet,
+  DemoUnsupportedError,
   demoNetSupport,
   type Line,
   measureFlows,
 } from "./namespaces.ts";
-import { DemoUnsupportedError } from "./wireguard-scenario.ts";
 
 /** Options of {@link runFastlaneDemo}. */
 export interface FastlaneOptions {

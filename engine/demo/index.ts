@@ -10,7 +10,6 @@ export {
 export type { FastlaneHopSummary, FastlaneOptions, FastlaneSummary } from "./fastlane-scenario.ts";
 export { runFastlaneDemo } from "./fastlane-scenario.ts";
 export type { DemoNetSupport, DemoTool } from "./namespaces.ts";
-export { demoNetSupport } from "./namespaces.ts";
+export { DemoUnsupportedError, demoNetSupport } from "./namespaces.ts";
 export type { DemoOptions, DemoProgress, DemoSummary, DemoTransaction } from "./run-demo.ts";
 export { runDemo } from "./run-demo.ts";
-export { DemoUnsupportedError } from "./wireguard-scenario.ts";

@@ -15,6 +15,15 @@ const OWNERS = "/tmp/tollway-netns";
 /** A tool a demo needs. */
 export type DemoTool = "wg" | "wireguard-go" | "tc" | "iperf3" | "curl";
 
+/** A demo that cannot run on this machine (not root, no `ip netns`, a tool missing). */
+export class DemoUnsupportedError extends Error {
+  readonly code = "DEMO_UNSUPPORTED" as const;
+  constructor(reason: string) {
+    super(reason);
+    this.name = "DemoUnsupportedError";
+  }
+}
+
 /** `{ ok: true }`, or why the namespace demos cannot run here. */
 export type DemoNetSupport =
   | { readonly ok: true }

@@ -3,8 +3,10 @@
  * provider node driving a WireGuard interface in its namespace, the website inside the provider
  * namespace (reached only through the tunnel), and the requester's side of each paid session.
  */
+
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { getBytes } from "ethers";
+import { getBytes, type Wallet } from "ethers";
 import type { ResultPromise } from "execa";
 import {
   chainDirectory,
@@ -22,19 +24,10 @@ import {
 import { MarketClient } from "../node/market-client.ts";
 import type { Provider, ProviderOptions } from "../node/provider.ts";
 import type { CrawlCounters } from "./crawler.ts";
-import { createDemoNet, type DemoNet, demoNetSupport } from "./namespaces.ts";
+import { createDemoNet, type DemoNet, DemoUnsupportedError, demoNetSupport } from "./namespaces.ts";
 
 const SITE_PORT = 8080;
 const WG_POOL = "10.78.0.0/24";
-
-/** A demo that cannot run on this machine (not root, no `ip netns`, a tool missing). */
-export class DemoUnsupportedError extends Error {
-  readonly code = "DEMO_UNSUPPORTED" as const;
-  constructor(reason: string) {
-    super(reason);
-    this.name = "DemoUnsupportedError";
-  }
-}
 
 /** The namespaces and the site of a WireGuard demo. */
 export interface WireGuardWorld {
@@ -112,7 +105,7 @@ export async function createWireGuardProvider(
     node = await createProviderNode({
       key: getBytes(opts.wallet.privateKey),
       domain: opts.chain.domain,
-      storeDir: `${opts.dataDir}/channels`,
+      storeDir: join(opts.dataDir, "channels"),
       drivers: [driver],
       pricing: opts.pricing,
       channels: chainDirectory(opts.chain),
@@ -129,7 +122,7 @@ export async function createWireGuardProvider(
       ? {
           market: new MarketClient(
             opts.marketUrl,
-            opts.wallet as never,
+            opts.wallet as Wallet,
             Number(opts.chain.chainId),
           ),
         }
