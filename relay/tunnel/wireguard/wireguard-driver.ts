@@ -25,6 +25,7 @@ import {
 } from "./interface.ts";
 import { generateWireGuardKeyPair, readKeyFile, wireGuardPublicKey, writeKeyFile } from "./keys.ts";
 import { parseWireGuardParams } from "./params.ts";
+import { readUapiPeers, uapiSocketPath } from "./uapi.ts";
 import { parseWgDump, type WgPeerDump } from "./wg-dump.ts";
 
 /** Options of `createWireGuardDriver`. */
@@ -215,9 +216,54 @@ class WgDriver implements WireGuardDriver {
     }
   }
 
+  /** Set once the UAPI socket failed: from then on counters come from `wg show` only. */
+  #uapiFailure: Error | null = null;
+
   async #dumpPeers(): Promise<readonly WgPeerDump[]> {
+    // wireguard-go answers on its UAPI socket without a process being spawned.
+    if (this.implementation === "userspace" && this.#uapiFailure === null) {
+      try {
+        return await readUapiPeers(uapiSocketPath(this.#name));
+      } catch (err) {
+        this.#uapiFailure = err instanceof Error ? err : new Error(String(err));
+      }
+    }
     const { stdout } = await this.#run(["wg", "show", this.#name, "dump"]);
     return parseWgDump(stdout).peers;
+  }
+
+  /** Bumped whenever a peer is added or removed: a reading taken across a change is stale. */
+  #generation = 0;
+  #shared: { at: number; gen: number; peers: Promise<readonly WgPeerDump[]> } | null = null;
+
+  /**
+   * A `wg show` reading for metering, shared by every caller within one budget poll, so that the
+   * budget loop and usage reads spawn one process per period instead of one each. A reading is
+   * used only if no peer was added or removed while it ran, or a removed peer's counters, already
+   * carried into its base, would be counted twice.
+   */
+  async #meterDump(): Promise<readonly WgPeerDump[]> {
+    for (;;) {
+      const gen = this.#generation;
+      const now = performance.now();
+      let shared = this.#shared;
+      if (
+        shared === null ||
+        shared.gen !== gen ||
+        now - shared.at >= (this.#opts.budgetPollMs ?? 50)
+      ) {
+        shared = { at: now, gen, peers: this.#dumpPeers() };
+        this.#shared = shared;
+      }
+      let peers: readonly WgPeerDump[];
+      try {
+        peers = await shared.peers;
+      } catch (err) {
+        if (this.#shared === shared) this.#shared = null;
+        throw err;
+      }
+      if (this.#generation === gen) return peers;
+    }
   }
 
   #serial<T>(job: () => Promise<T>): Promise<T> {
@@ -255,6 +301,7 @@ class WgDriver implements WireGuardDriver {
       }
       const ip = formatIpv4(address);
       await this.#run(["wg", "set", this.#name, "peer", publicKey, "allowed-ips", `${ip}/32`]);
+      this.#generation++;
       this.#peers.set(request.sessionId, {
         publicKey,
         address,
@@ -280,6 +327,7 @@ class WgDriver implements WireGuardDriver {
       if (peer === undefined) return;
       if (!peer.blocked)
         await this.#run(["wg", "set", this.#name, "peer", peer.publicKey, "remove"]);
+      this.#generation++;
       // The address goes back to the pool only once the peer is gone.
       this.#peers.delete(sessionId);
       this.#arm();
@@ -317,7 +365,7 @@ class WgDriver implements WireGuardDriver {
     if (this.#enforcing || this.#closed) return;
     this.#enforcing = true;
     try {
-      const dump = new Map((await this.#dumpPeers()).map((p) => [p.publicKey, p]));
+      const dump = new Map((await this.#meterDump()).map((p) => [p.publicKey, p]));
       for (const [sessionId, peer] of this.#peers) {
         const l = peer.limits;
         if (l === null) continue;
@@ -330,11 +378,13 @@ class WgDriver implements WireGuardDriver {
           if (block) {
             const last = (await this.#dumpPeers()).find((p) => p.publicKey === peer.publicKey);
             await this.#run(["wg", "set", this.#name, "peer", peer.publicKey, "remove"]);
+            this.#generation++;
             peer.baseRx += last?.rxBytes ?? 0;
             peer.baseTx += last?.txBytes ?? 0;
           } else {
             const ip = `${formatIpv4(peer.address)}/32`;
             await this.#run(["wg", "set", this.#name, "peer", peer.publicKey, "allowed-ips", ip]);
+            this.#generation++;
           }
           peer.blocked = block;
         });
@@ -348,7 +398,7 @@ class WgDriver implements WireGuardDriver {
   async peerStats(sessionId: string): Promise<WireGuardPeerStats | null> {
     const peer = this.#peers.get(sessionId);
     if (peer === undefined || this.#closed) return null;
-    const found = (await this.#dumpPeers()).find((p) => p.publicKey === peer.publicKey);
+    const found = (await this.#meterDump()).find((p) => p.publicKey === peer.publicKey);
     return {
       usage: {
         bytesIn: peer.baseRx + (found?.rxBytes ?? 0),

@@ -15,6 +15,8 @@ import {
   type WireGuardClient,
   type WireGuardDriver,
 } from "../../../relay/tunnel/wireguard/index.ts";
+import { readUapiPeers, uapiSocketPath } from "../../../relay/tunnel/wireguard/uapi.ts";
+import { parseWgDump } from "../../../relay/tunnel/wireguard/wg-dump.ts";
 import { createTestNet, describeWhen, netnsSupport, type TestNet } from "../../helpers/netns.ts";
 import { startSink, startSource } from "./fixtures/traffic-control.ts";
 
@@ -85,6 +87,14 @@ describeWhen(support, "WireGuard namespace tests")("wireguard driver in namespac
     expect(usage.bytesOut).toBeGreaterThan(0);
     const stats = await driver.peerStats("s1");
     expect(stats?.latestHandshake).toBeGreaterThan(0);
+    // Counters come from wireguard-go's UAPI socket and agree with what `wg show` prints.
+    const [viaUapi] = await readUapiPeers(uapiSocketPath(net.ifname("wp")));
+    const viaWg = parseWgDump(await net.exec(prov, ["wg", "show", net.ifname("wp"), "dump"]))
+      .peers[0]!;
+    expect(viaUapi!.publicKey).toBe(keys.publicKey);
+    expect(viaUapi!.allowedIps).toEqual(viaWg.allowedIps);
+    expect(viaUapi!.latestHandshake).toBe(viaWg.latestHandshake);
+    expect(Math.abs(viaUapi!.rxBytes - viaWg.rxBytes)).toBeLessThan(200_000);
 
     await driver.deactivate("s1");
     const removedAt = Date.now();
