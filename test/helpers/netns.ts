@@ -1,193 +1,32 @@
 /**
- * A test network of Linux network namespaces joined by veth pairs, for the tunnel tests and the
- * tunnel bench. Every name carries a random 4-hex id (`tw<id>…`); a pid file under
- * /tmp/tollway-netns marks the owner, so a later run removes what a crashed run left behind
- * without touching a run that is still alive. Nothing here touches the root namespace's
- * interfaces or routes.
+ * Namespace test networks for the tunnel tests and bench: the demo's own network code
+ * (`engine/demo/namespaces.ts`), plus `describeWhen`, which skips a suite with one printed line
+ * where root, `ip netns` or a tool is missing.
  */
-import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { execa, type ResultPromise } from "execa";
 import { describe } from "vitest";
+import {
+  createDemoNet,
+  type DemoNet,
+  type DemoNetSupport,
+  type DemoTool,
+  demoNetSupport,
+} from "../../engine/demo/namespaces.ts";
 
-const OWNERS = "/tmp/tollway-netns";
+export type { LinkEnd } from "../../engine/demo/namespaces.ts";
+export { cleanupStaleNamespaces } from "../../engine/demo/namespaces.ts";
 
 /** A tool a test needs. */
-export type NetnsTool = "wg" | "wireguard-go" | "tc" | "iperf3";
-
+export type NetnsTool = Exclude<DemoTool, "curl">;
 /** `{ ok: true }`, or why the namespace tests cannot run here. */
-export type NetnsSupport = { readonly ok: true } | { readonly ok: false; readonly reason: string };
-
-async function works(file: string, args: string[]): Promise<boolean> {
-  const r = await execa(file, args, { reject: false, timeout: 5_000 });
-  return !r.failed;
-}
-
-/** Checks root, `ip netns`, and the given tools. */
-export async function netnsSupport(tools: readonly NetnsTool[]): Promise<NetnsSupport> {
-  if (process.platform !== "linux") return { ok: false, reason: "not Linux" };
-  if (process.getuid?.() !== 0) return { ok: false, reason: "not root" };
-  if (!(await works("ip", ["netns", "list"]))) return { ok: false, reason: "no `ip netns`" };
-  const probes: Record<NetnsTool, string[]> = {
-    wg: ["wg", "--version"],
-    "wireguard-go": ["wireguard-go", "--version"],
-    tc: ["tc", "-V"],
-    iperf3: ["iperf3", "--version"],
-  };
-  for (const t of tools) {
-    const [file, ...args] = probes[t];
-    if (!(await works(file ?? t, args))) return { ok: false, reason: `\`${t}\` is missing` };
-  }
-  return { ok: true };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-async function deleteNamespace(ns: string): Promise<void> {
-  // Delete links first: a wireguard-go daemon exits when its device goes.
-  const r = await execa("ip", ["-n", ns, "-o", "link", "show"], { reject: false });
-  const out = typeof r.stdout === "string" ? r.stdout : "";
-  for (const line of out.split("\n")) {
-    const name = /^\d+: ([^:@]+)/.exec(line)?.[1];
-    if (name !== undefined && name !== "lo") {
-      await execa("ip", ["-n", ns, "link", "del", name], { reject: false });
-    }
-  }
-  await execa("ip", ["netns", "del", ns], { reject: false });
-}
-
-/** Removes namespaces (and their pid files) of earlier runs whose process is gone. */
-export async function cleanupStaleNamespaces(): Promise<string[]> {
-  mkdirSync(OWNERS, { recursive: true });
-  const owners = new Map<string, number>();
-  for (const f of readdirSync(OWNERS)) {
-    const pid = Number(readFileSync(join(OWNERS, f), "utf8"));
-    owners.set(f, pid);
-  }
-  const r = await execa("ip", ["netns", "list"], { reject: false });
-  const out = typeof r.stdout === "string" ? r.stdout : "";
-  const removed: string[] = [];
-  for (const line of out.split("\n")) {
-    const ns = line.split(" ")[0] ?? "";
-    const id = /^tw([0-9a-f]{4})/.exec(ns)?.[1];
-    if (id === undefined || !owners.has(id)) continue;
-    if (alive(owners.get(id) ?? 0)) continue;
-    await deleteNamespace(ns);
-    removed.push(ns);
-  }
-  for (const [id, pid] of owners) if (!alive(pid)) rmSync(join(OWNERS, id), { force: true });
-  return removed;
-}
-
-/** One end of a link: the namespace and the interface's address. */
-export interface LinkEnd {
-  readonly ns: string;
-  readonly dev: string;
-  readonly ip: string;
-}
-
+export type NetnsSupport = DemoNetSupport;
 /** A test network. */
-export interface TestNet {
-  /** The run's id: every name starts with `tw<id>`. */
-  readonly id: string;
-  /** Creates namespace `tw<id><name>` with `lo` up; returns its name. */
-  host(name: string): Promise<string>;
-  /**
-   * Joins two namespaces with a veth pair on a /30 (`10.<a>.<b>.1` and `.2`), optionally with
-   * routes to further subnets through each side.
-   */
-  link(a: string, b: string, subnet: string): Promise<{ a: LinkEnd; b: LinkEnd }>;
-  /** Runs a command in a namespace. */
-  exec(ns: string, argv: readonly string[]): Promise<string>;
-  /** Starts a long-running command in a namespace (killed by `destroy`). */
-  spawn(ns: string, argv: readonly string[]): ResultPromise;
-  /** A fresh interface name of this run (at most 15 characters). */
-  ifname(suffix: string): string;
-  /** Kills spawned processes, deletes every namespace of the run (idempotent). */
-  destroy(): Promise<void>;
-}
+export type TestNet = DemoNet;
 
-/**
- * Creates an empty test network after removing stale ones.
- * @example
- * const net = await createTestNet();
- * try { const a = await net.host("a"); … } finally { await net.destroy(); }
- */
-export async function createTestNet(): Promise<TestNet> {
-  await cleanupStaleNamespaces();
-  const id = randomBytes(2).toString("hex");
-  writeFileSync(join(OWNERS, id), String(process.pid));
-  const hosts: string[] = [];
-  const children = new Set<ResultPromise>();
-  let links = 0;
-  let destroyed = false;
-  const net: TestNet = {
-    id,
-    async host(name) {
-      const ns = `tw${id}${name}`;
-      await execa("ip", ["netns", "add", ns]);
-      hosts.push(ns);
-      await execa("ip", ["-n", ns, "link", "set", "lo", "up"]);
-      return ns;
-    },
-    async link(a, b, subnet) {
-      const n = links++;
-      const devA = `tw${id}v${n}a`;
-      const devB = `tw${id}v${n}b`;
-      await execa("ip", [
-        "-n",
-        a,
-        "link",
-        "add",
-        devA,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        devB,
-        "netns",
-        b,
-      ]);
-      const ipA = `${subnet}.1`;
-      const ipB = `${subnet}.2`;
-      await execa("ip", ["-n", a, "addr", "add", `${ipA}/30`, "dev", devA]);
-      await execa("ip", ["-n", b, "addr", "add", `${ipB}/30`, "dev", devB]);
-      await execa("ip", ["-n", a, "link", "set", devA, "up"]);
-      await execa("ip", ["-n", b, "link", "set", devB, "up"]);
-      return { a: { ns: a, dev: devA, ip: ipA }, b: { ns: b, dev: devB, ip: ipB } };
-    },
-    async exec(ns, argv) {
-      const r = await execa("ip", ["netns", "exec", ns, ...argv]);
-      return typeof r.stdout === "string" ? r.stdout : "";
-    },
-    spawn(ns, argv) {
-      const child = execa("ip", ["netns", "exec", ns, ...argv], { reject: false });
-      children.add(child);
-      void child.finally(() => children.delete(child));
-      return child;
-    },
-    ifname(suffix) {
-      return `tw${id}${suffix}`.slice(0, 15);
-    },
-    async destroy() {
-      if (destroyed) return;
-      destroyed = true;
-      for (const c of children) c.kill("SIGKILL");
-      await Promise.allSettled([...children]);
-      for (const ns of hosts.reverse()) await deleteNamespace(ns);
-      rmSync(join(OWNERS, id), { force: true });
-    },
-  };
-  return net;
-}
+/** Whether the namespace tests can run here, with the tools they need. */
+export const netnsSupport: (tools: readonly NetnsTool[]) => Promise<NetnsSupport> = demoNetSupport;
+
+/** Creates an empty test network after removing stale ones; `close()` removes it. */
+export const createTestNet: () => Promise<TestNet> = createDemoNet;
 
 /**
  * `describe` when the namespace tests can run here, else `describe.skip` after printing one line
