@@ -4,6 +4,7 @@
  * once (or signs a permit), and nothing is warm but what the transaction itself touches.
  */
 import { Signature, type TransactionReceipt } from "ethers";
+import { PERMIT_TYPES } from "../../channels/chain/client.ts";
 import { deployFixture, depositData, openChannel } from "../../test/helpers/chain.ts";
 
 /** The operations and their budgets (gas), from the foundation issue. */
@@ -68,15 +69,7 @@ export async function measureGas(): Promise<GasReport> {
           chainId: f.chainId,
           verifyingContract: await token.getAddress(),
         },
-        {
-          Permit: [
-            { name: "owner", type: "address" },
-            { name: "spender", type: "address" },
-            { name: "value", type: "uint256" },
-            { name: "nonce", type: "uint256" },
-            { name: "deadline", type: "uint256" },
-          ],
-        },
+        PERMIT_TYPES,
         { owner: carol.address, spender: channelsAddr, value: DEPOSIT, nonce, deadline },
       ),
     );

@@ -30,6 +30,17 @@ import type {
   TxOutcome,
 } from "./types.ts";
 
+/** The ERC-2612 `Permit` struct, in ethers' `types` format. */
+export const PERMIT_TYPES = {
+  Permit: [
+    { name: "owner", type: "address" },
+    { name: "spender", type: "address" },
+    { name: "value", type: "uint256" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
 /** Options of {@link connectChain}. */
 export interface ChainClientOptions {
   /** The account that signs transactions, connected to a provider. */
@@ -366,15 +377,7 @@ export class ChainClient {
     return Signature.from(
       await this.signer.signTypedData(
         { name, version: "1", chainId: this.chainId, verifyingContract: this.tokenAddress },
-        {
-          Permit: [
-            { name: "owner", type: "address" },
-            { name: "spender", type: "address" },
-            { name: "value", type: "uint256" },
-            { name: "nonce", type: "uint256" },
-            { name: "deadline", type: "uint256" },
-          ],
-        },
+        PERMIT_TYPES,
         { owner, spender: this.channelsAddress, value, nonce, deadline },
       ),
     );

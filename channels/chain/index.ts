@@ -2,7 +2,7 @@
 export type { ContractArtifact } from "./artifacts.ts";
 export { contractsInterface, loadArtifact } from "./artifacts.ts";
 export type { ChainClientOptions } from "./client.ts";
-export { ChainClient, connectChain, providerFor } from "./client.ts";
+export { ChainClient, connectChain, PERMIT_TYPES, providerFor } from "./client.ts";
 export type { ChainErrorCode } from "./errors.ts";
 export { ChainError, isChainError } from "./errors.ts";
 export { NonceLane } from "./nonce-lane.ts";

@@ -1,5 +1,6 @@
 import { Signature } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PERMIT_TYPES } from "../../channels/chain/client.ts";
 import { deployFixture, type Fixture, openChannel, TOKEN_SUPPLY_EACH } from "../helpers/chain.ts";
 import { expectRevert } from "../helpers/revert.ts";
 
@@ -42,15 +43,7 @@ describe("Token", () => {
           chainId: f.chainId,
           verifyingContract: await f.token.getAddress(),
         },
-        {
-          Permit: [
-            { name: "owner", type: "address" },
-            { name: "spender", type: "address" },
-            { name: "value", type: "uint256" },
-            { name: "nonce", type: "uint256" },
-            { name: "deadline", type: "uint256" },
-          ],
-        },
+        PERMIT_TYPES,
         { owner: f.carol.address, spender: channels, value, nonce: 0n, deadline },
       ),
     );
