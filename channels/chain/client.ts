@@ -118,6 +118,7 @@ export class ChainClient {
   readonly #channels: Contract;
   readonly #token: Contract;
   readonly #lane: NonceLane;
+  #permitted: Promise<unknown> = Promise.resolve();
   readonly #confirmations: number;
   readonly #retry: RetryPolicy;
   #me: Address | undefined;
@@ -185,21 +186,27 @@ export class ChainClient {
     const usePermit = args.permit ?? allowance < args.amount;
     let outcome: TxOutcome & { logs: readonly { topics: readonly string[]; data: string }[] };
     if (usePermit && args.amount > 0n) {
-      const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
-      const sig = await this.#signPermit(me, args.amount, deadline);
-      outcome = await this.#send("open with permit", (o) =>
-        this.#channels.getFunction("openWithPermit")(
-          args.partner,
-          salt,
-          args.amount,
-          args.settleWindow,
-          deadline,
-          sig.v,
-          sig.r,
-          sig.s,
-          o,
-        ),
-      );
+      // A permit signs the token's next permit nonce: opens with permits run one at a time,
+      // each mined before the next reads the nonce, or all but the first would be refused.
+      const run = this.#permitted.then(async () => {
+        const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
+        const sig = await this.#signPermit(me, args.amount, deadline);
+        return this.#send("open with permit", (o) =>
+          this.#channels.getFunction("openWithPermit")(
+            args.partner,
+            salt,
+            args.amount,
+            args.settleWindow,
+            deadline,
+            sig.v,
+            sig.r,
+            sig.s,
+            o,
+          ),
+        );
+      });
+      this.#permitted = run.catch(() => undefined);
+      outcome = await run;
     } else {
       if (allowance < args.amount) {
         throw new ChainError(

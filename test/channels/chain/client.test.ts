@@ -119,6 +119,15 @@ describe("chain client", () => {
     await expect(good).resolves.toHaveProperty("channelId");
   });
 
+  it("opens concurrently with permits: each permit signs the nonce its turn leaves", async () => {
+    const partners = [f.bob, f.carol, f.stranger].map((w) => w.address as Address);
+    const opened = await Promise.all(
+      partners.map((partner) => alice.open({ partner, amount: D, settleWindow: 60, permit: true })),
+    );
+    expect(new Set(opened.map((o) => o.channelId)).size).toBe(3);
+    for (const [i, o] of opened.entries()) expect(o.participants.b).toBe(partners[i]);
+  });
+
   it("names the contract's custom error when a call reverts", async () => {
     const { channelId, participants } = await alice.open({
       partner: f.bob.address as Address,
