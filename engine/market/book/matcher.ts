@@ -26,7 +26,7 @@ import {
   MAX_RATING_MILLI,
   MIN_DURATION_S,
 } from "./attributes.ts";
-import { Bucket, dequeue, enqueue, Levels } from "./buckets.ts";
+import { Bucket, dequeue, enqueue, L_HI, L_LO, L_SHIFT, Levels } from "./buckets.ts";
 import { EFFECT_EXPIRED, EFFECT_FILL, MatchEffects } from "./match-effects.ts";
 import {
   bloomBit,
@@ -300,8 +300,8 @@ export class Matcher {
   private bBest = new Float64Array(1024);
   /** Per bucket id: arrival sequence of its best order (ties on the best key go by it). */
   private bSeq = new Float64Array(1024);
-  /** Per bucket id: slot of its best order, or -1. */
-  private bHead = new Int32Array(1024);
+  /** Per bucket id: its best level, or -1. */
+  private bLevel = new Int32Array(1024);
   private bMeta = new Int32Array(1024);
   private bRegion = new Int32Array(1024);
   private readonly requestBuckets = new Map<number, Bucket>();
@@ -313,9 +313,10 @@ export class Matcher {
   private seqNo = 0;
   /** The slot queries write their filter into; never part of the book. */
   private readonly scratch: number;
-  // Walk cursors, one per opened bucket: bucket, order, level key.
+  // Walk cursors, one per opened bucket: bucket, level, entry (pool index), level key.
   private cB = new Int32Array(256);
-  private cO = new Int32Array(256);
+  private cL = new Int32Array(256);
+  private cE = new Int32Array(256);
   private cK = new Float64Array(256);
   /** Arrival sequence of each cursor's order (read once, compared often). */
   private cS = new Float64Array(256);
@@ -333,6 +334,18 @@ export class Matcher {
   // The walk in progress: whether makers are offers, and the time.
   private wMakerIsOffer = 1;
   private wNow = 0;
+  // The taker's side of the signature test (see offerSignature and requestSignature).
+  /** Request taker: the one ASN it accepts (low 16 bits), or -1. */
+  private fAsn = -1;
+  private fBwTier = 0;
+  private fStickyTier = 0;
+  /** Request taker: its exit-policy bit. Offer taker: its exit-policy mask. */
+  private fExit = 7;
+  // Offer taker: its region and ASN Bloom bits, class, protocols and bandwidth tier.
+  private fRBit = 0;
+  private fABit = 0;
+  private fCls = 0;
+  private fProto = 0;
   /** Alias slots in use (they are not orders). */
   private aliases = 0;
   /** What the last call did. */
@@ -342,7 +355,9 @@ export class Matcher {
 
   constructor(options: MatcherOptions = {}) {
     this.store = new OrderStore(options.capacity ?? 1 << 16);
-    this.levels = new Levels((options.capacity ?? 1 << 16) >> 2);
+    const capacity = options.capacity ?? 1 << 16;
+    // Entries: one per resting order and alias, with room for runs to grow into.
+    this.levels = new Levels(capacity >> 2, capacity * 2);
     this.scratch = this.store.alloc();
     this.store.i[(this.scratch << I_SHIFT) + I_USED] = 0;
     this.store.live--;
@@ -534,16 +549,16 @@ export class Matcher {
     w[(t << I_SHIFT) + I_FLAGS] = w[(t << I_SHIFT) + I_FLAGS]! | (7 << 10);
     this.wMakerIsOffer = 1;
     this.wNow = now;
+    this.setFilter(t);
     const maxPrice = filter.maxPrice;
     this.gatherOfferBuckets(t, maxPrice);
     this.hn = 0;
     this.nc = 0;
     this.pi = 0;
     while (out.length < limit) {
-      this.openPending(maxPrice);
-      if (this.hn === 0) break;
-      const i = this.heap[0]!;
-      const m = this.cO[i]!;
+      const i = this.top(maxPrice);
+      if (i < 0) break;
+      const m = this.levels.eI[(this.cE[i]! << 2) + 2]!;
       if (this.store.f[(m << F_SHIFT) + F_EXPIRES]! > now && this.compatible(t, m)) {
         out.push(this.view(m));
       }
@@ -638,10 +653,13 @@ export class Matcher {
 
   private collect(b: Bucket, now: number, into: BookOrderView[]): void {
     const s = this.store;
+    const lv = this.levels;
     for (let li = b.n - 1; li >= 0; li--) {
-      for (let o = this.levels.head[b.lvls[li]!]!; o >= 0; o = s.hotI[(o << 2) + 2]!) {
-        // An alias is listed through its primary, in the primary's own bucket.
-        if ((s.i[(o << I_SHIFT) + I_FLAGS]! & FLAG_ALIAS) !== 0) continue;
+      const L = b.lvls[li]! << L_SHIFT;
+      for (let e = lv.t[L + L_LO]!; e < lv.t[L + L_HI]!; e++) {
+        const o = lv.eI[(e << 2) + 2]!;
+        // Tombstones are skipped; an alias is listed through its primary, in its own bucket.
+        if (o < 0 || (s.i[(o << I_SHIFT) + I_FLAGS]! & FLAG_ALIAS) !== 0) continue;
         if (s.f[(o << F_SHIFT) + F_EXPIRES]! > now) into.push(this.view(o));
       }
     }
@@ -677,7 +695,8 @@ export class Matcher {
    * level, so a request filled from the top of two buckets never touches the other forty.
    * Open cursors sit in a binary heap ordered by (level key, arrival sequence): the heap's top
    * is the globally best resting order, so price-time priority holds across buckets. Filters
-   * are checked lazily, on the order at the top only.
+   * are checked lazily, on the order at the top only: the signature first (see {@link top}),
+   * then the record.
    */
   private walk(t: number, takerId: number, limitKey: number): void {
     const s = this.store;
@@ -685,73 +704,16 @@ export class Matcher {
     const out = this.out;
     const makerIsOffer = this.wMakerIsOffer;
     const now = this.wNow;
+    this.setFilter(t);
     this.hn = 0;
     this.nc = 0;
     this.pi = 0;
     const tq = (t << F_SHIFT) + F_QTY;
     let left = f[tq]!;
-    // The request's side of the signature test (see offerSignature): -1 disables it.
-    const hotI = s.hotI;
-    let asn = -1;
-    let bwTier = 0;
-    let stickyTier = 0;
-    let exit = 7;
-    // An offer taker's side of the request signatures (see requestSignature).
-    let rBit = 0;
-    let aBit = 0;
-    let oCls = 0;
-    let oProto = 0;
-    let oBwTier = 0;
-    if (makerIsOffer === 0) {
-      const w = s.i;
-      const tr = t << I_SHIFT;
-      const flags = w[tr + I_FLAGS]!;
-      rBit = bloomBit(w[tr + I_REGION]!);
-      aBit = bloomBit(w[tr + I_ASN]!) << 8;
-      oCls = classOf(flags);
-      oProto = protoOf(flags);
-      exit = (flags >> 10) & 7;
-      oBwTier = tier(w[tr + I_BANDWIDTH]!);
-    } else {
-      const w = s.i;
-      const tr = t << I_SHIFT;
-      const asns = s.asns[t]!;
-      asn = asns.length === 1 ? asns[0]! & 0xffff : -1;
-      bwTier = tier(w[tr + I_BANDWIDTH]!);
-      stickyTier = tier(w[tr + I_STICKY]!);
-      exit = (w[tr + I_FLAGS]! >> 10) & 7;
-    }
     while (left > 0) {
-      this.openPending(limitKey);
-      if (this.hn === 0) break;
-      const i = this.heap[0]!;
-      const m = this.cO[i]!;
-      if (makerIsOffer === 1) {
-        const g = hotI[(m << 2) + 3]!;
-        if (
-          ((g >> 16) & 31) < bwTier ||
-          ((g >> 21) & 31) < stickyTier ||
-          ((g >> 26) & exit) === 0 ||
-          (asn >= 0 && (g & 0xffff) !== asn)
-        ) {
-          // Cannot match: skipped without reading its record (an expired one is left to the sweep).
-          this.step(i, limitKey);
-          continue;
-        }
-      } else {
-        const g = hotI[(m << 2) + 3]!;
-        if (
-          (g & rBit) === 0 ||
-          (g & aBit) === 0 ||
-          ((g >> 16) & oCls) === 0 ||
-          ((g >> 19) & oProto) === 0 ||
-          ((g >> 22) & exit) === 0 ||
-          ((g >> 25) & 31) > oBwTier
-        ) {
-          this.step(i, limitKey);
-          continue;
-        }
-      }
+      const i = this.top(limitKey);
+      if (i < 0) break;
+      const m = this.levels.eI[(this.cE[i]! << 2) + 2]!;
       const md = m << F_SHIFT;
       if (f[md + F_EXPIRES]! <= now) {
         // Expired orders are dropped where matching meets them: the sweep may not have run.
@@ -772,11 +734,136 @@ export class Matcher {
       f[pd + F_QTY] = have - q;
       out.push(EFFECT_FILL, takerId, s.idOf(p), makerIsOffer, f[pd + F_PRICE]!, q, have - q);
       if (have === q) {
+        // The cursor leaves the entry before the entry leaves the level.
         this.step(i, limitKey);
         this.remove(p);
       }
     }
     f[tq] = left;
+  }
+
+  /** Loads the taker's side of the signature test for the walk that follows. */
+  private setFilter(t: number): void {
+    const s = this.store;
+    const w = s.i;
+    const tr = t << I_SHIFT;
+    const flags = w[tr + I_FLAGS]!;
+    if (this.wMakerIsOffer === 1) {
+      const asns = s.asns[t]!;
+      this.fAsn = asns.length === 1 ? asns[0]! & 0xffff : -1;
+      this.fBwTier = tier(w[tr + I_BANDWIDTH]!);
+      this.fStickyTier = tier(w[tr + I_STICKY]!);
+      this.fExit = (flags >> 10) & 7;
+    } else {
+      this.fRBit = bloomBit(w[tr + I_REGION]!);
+      this.fABit = bloomBit(w[tr + I_ASN]!) << 8;
+      this.fCls = classOf(flags);
+      this.fProto = protoOf(flags);
+      this.fExit = (flags >> 10) & 7;
+      this.fBwTier = tier(w[tr + I_BANDWIDTH]!);
+    }
+  }
+
+  /**
+   * The first entry in `[e, hi)` whose signature passes the taker's filter, or -1. Tombstones
+   * (signature 0) never pass: every test needs an exit-policy bit.
+   */
+  private scan(e: number, hi: number): number {
+    const eI = this.levels.eI;
+    const exit = this.fExit;
+    const bw = this.fBwTier;
+    if (this.wMakerIsOffer === 1) {
+      const sticky = this.fStickyTier;
+      const asn = this.fAsn;
+      for (; e < hi; e++) {
+        const g = eI[(e << 2) + 3]!;
+        if (
+          ((g >> 26) & exit) !== 0 &&
+          ((g >> 16) & 31) >= bw &&
+          ((g >> 21) & 31) >= sticky &&
+          (asn < 0 || (g & 0xffff) === asn)
+        ) {
+          return e;
+        }
+      }
+    } else {
+      const rBit = this.fRBit;
+      const aBit = this.fABit;
+      const cls = this.fCls;
+      const proto = this.fProto;
+      for (; e < hi; e++) {
+        const g = eI[(e << 2) + 3]!;
+        if (
+          ((g >> 22) & exit) !== 0 &&
+          (g & rBit) !== 0 &&
+          (g & aBit) !== 0 &&
+          ((g >> 16) & cls) !== 0 &&
+          ((g >> 19) & proto) !== 0 &&
+          ((g >> 25) & 31) <= bw
+        ) {
+          return e;
+        }
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Brings the first matchable candidate to the heap's top and returns its cursor, or -1 when
+   * no open or pending bucket has one left under `limitKey`. A cursor's (key, sequence) is a
+   * lower bound of its next candidate, so the entry at the top is checked against the
+   * taker's signature here, and a cursor whose entry fails moves on.
+   */
+  private top(limitKey: number): number {
+    for (;;) {
+      this.openPending(limitKey);
+      if (this.hn === 0) return -1;
+      const i = this.heap[0]!;
+      const e = this.cE[i]!;
+      if (this.scan(e, e + 1) === e) return i;
+      // Cannot match (or a tombstone): skipped without reading the order's record.
+      this.advance(i, e + 1, limitKey);
+    }
+  }
+
+  /**
+   * Moves cursor `i`, at the heap's top, to the first entry at or after `from` in its level
+   * that passes the signature test, looking at most {@link SCAN_AHEAD} entries ahead (past
+   * that it stops there, unchecked: the heap may have better candidates first), or to the head
+   * of its next level, or retires it past `limitKey`; then restores the heap.
+   */
+  private advance(i: number, from: number, limitKey: number): void {
+    const lv = this.levels;
+    const level = this.cL[i]!;
+    const hi = lv.t[(level << L_SHIFT) + L_HI]!;
+    if (from < hi) {
+      const end = Math.min(from + SCAN_AHEAD, hi);
+      const at = this.scan(from, end);
+      if (at >= 0 || end < hi) {
+        const e = at >= 0 ? at : end;
+        this.cE[i] = e;
+        this.cS[i] = lv.e[e << 1]!;
+        this.siftDown(0);
+        return;
+      }
+    }
+    const b = this.buckets[this.cB[i]!]!;
+    // The level just left may be gone (emptied by this walk): find where it was.
+    const j = b.find(this.cK[i]!);
+    const li = (j >= 0 ? j : -j - 1) - 1;
+    if (li < 0 || b.keys[li]! > limitKey) {
+      // Retire: the last heap entry takes the top.
+      this.heap[0] = this.heap[--this.hn]!;
+      if (this.hn > 0) this.siftDown(0);
+      return;
+    }
+    const next = b.lvls[li]!;
+    const e = lv.t[(next << L_SHIFT) + L_LO]!;
+    this.cL[i] = next;
+    this.cK[i] = b.keys[li]!;
+    this.cE[i] = e;
+    this.cS[i] = lv.e[e << 1]!;
+    this.siftDown(0);
   }
 
   /** Opens cursors on the pending buckets whose best order comes before the heap's top. */
@@ -795,42 +882,21 @@ export class Matcher {
       if (key > limitKey) continue;
       if (this.nc === this.cB.length) this.growCursors();
       const c = this.nc++;
-      // Opened from the per-bucket arrays alone: the bucket object is read only when the
-      // cursor leaves its best level.
+      // Opened from the per-bucket arrays and the level table: the bucket object is read only
+      // when the cursor leaves its best level.
+      const level = this.bLevel[id]!;
       this.cB[c] = id;
+      this.cL[c] = level;
       this.cK[c] = key;
-      this.cO[c] = this.bHead[id]!;
+      this.cE[c] = this.levels.t[(level << L_SHIFT) + L_LO]!;
       this.cS[c] = this.bSeq[id]!;
       this.heapPush(c);
     }
   }
 
-  /**
-   * Moves the top cursor `i` to its next order in key order (or retires it past the limit)
-   * and restores the heap.
-   */
+  /** Moves the top cursor `i` past the order it rests on (see {@link advance}). */
   private step(i: number, limitKey: number): void {
-    const nx = this.store.hotI[(this.cO[i]! << 2) + 2]!;
-    if (nx >= 0) {
-      this.cO[i] = nx;
-      this.cS[i] = this.store.hot[nx << 1]!;
-    } else {
-      const b = this.buckets[this.cB[i]!]!;
-      // The level just left may be gone (emptied by this walk): find where it was.
-      const j = b.find(this.cK[i]!);
-      const li = (j >= 0 ? j : -j - 1) - 1;
-      if (li < 0 || b.keys[li]! > limitKey) {
-        // Retire: the last heap entry takes the top.
-        this.heap[0] = this.heap[--this.hn]!;
-        if (this.hn > 0) this.siftDown(0);
-        return;
-      }
-      const level = b.lvls[li]!;
-      this.cK[i] = b.keys[li]!;
-      this.cO[i] = this.levels.head[level]!;
-      this.cS[i] = this.levels.headSeq[level]!;
-    }
-    this.siftDown(0);
+    this.advance(i, this.cE[i]! + 1, limitKey);
   }
 
   /** Whether cursor `a` is ahead of cursor `b`: lower key, then earlier arrival. */
@@ -910,9 +976,12 @@ export class Matcher {
     const b = new Int32Array(c);
     b.set(this.cB);
     this.cB = b;
-    const o = new Int32Array(c);
-    o.set(this.cO);
-    this.cO = o;
+    const l = new Int32Array(c);
+    l.set(this.cL);
+    this.cL = l;
+    const e = new Int32Array(c);
+    e.set(this.cE);
+    this.cE = e;
     const k = new Float64Array(c);
     k.set(this.cK);
     this.cK = k;
@@ -1131,12 +1200,12 @@ export class Matcher {
     if (b.n > 0) {
       const level = b.lvls[b.n - 1]!;
       this.bBest[b.id] = b.keys[b.n - 1]!;
-      this.bSeq[b.id] = this.levels.headSeq[level]!;
-      this.bHead[b.id] = this.levels.head[level]!;
+      this.bSeq[b.id] = this.levels.e[this.levels.t[(level << L_SHIFT) + L_LO]! << 1]!;
+      this.bLevel[b.id] = level;
     } else {
       this.bBest[b.id] = Number.POSITIVE_INFINITY;
       this.bSeq[b.id] = Number.POSITIVE_INFINITY;
-      this.bHead[b.id] = -1;
+      this.bLevel[b.id] = -1;
     }
   }
 
@@ -1200,8 +1269,8 @@ export class Matcher {
       sq.set(this.bSeq);
       this.bSeq = sq;
       const hd = new Int32Array(c);
-      hd.set(this.bHead);
-      this.bHead = hd;
+      hd.set(this.bLevel);
+      this.bLevel = hd;
       const meta = new Int32Array(c);
       meta.set(this.bMeta);
       this.bMeta = meta;
@@ -1211,7 +1280,7 @@ export class Matcher {
     }
     this.bBest[b.id] = Number.POSITIVE_INFINITY;
     this.bSeq[b.id] = Number.POSITIVE_INFINITY;
-    this.bHead[b.id] = -1;
+    this.bLevel[b.id] = -1;
   }
 
   private requestBucket(slot: number): Bucket {
@@ -1266,6 +1335,12 @@ function inline(w: Int32Array, at: number, n: number, v: number): boolean {
   for (let k = 0; k < n; k++) if (w[at + k] === v) return true;
   return false;
 }
+
+/**
+ * Entries a cursor looks ahead for one that passes the signature test before it yields the
+ * heap's top to another: four cache lines.
+ */
+const SCAN_AHEAD = 16;
 
 /** Most countries a request is listed under one by one (more go to "any country"). */
 const MAX_ALIASED_COUNTRIES = 8;

@@ -8,15 +8,15 @@
  * a dozen fields of a resting order it meets; in one record they share two cache lines instead
  * of costing a dozen cache misses. The fields a walk reads come first.
  *
- * The three fields a walk reads for every order it steps over — the next order in the queue,
- * the arrival sequence and a 32-bit filter signature — live apart, 16 bytes an order in one
- * array ({@link OrderStore.hot}): most orders a filtered request skips are rejected from the
- * signature in one cache miss, without touching their record.
+ * The two fields a walk reads for every order it steps over — the arrival sequence and a 32-bit
+ * filter signature — are copied into the order's entry in its price level (see buckets.ts),
+ * where a walk reads them in sequence: most orders a filtered request skips are rejected
+ * without touching their record. {@link OrderStore.hot} keeps them per slot until then.
  *
  * Record layout, in 32-bit words (`i`) — the first four words pairs are doubles (`f`):
  *   f[1] price, f[2] qty, f[3] expiresAt,
  *   i[9] flags, i[10] owner, i[11] bandwidth, i[12] minDur, i[13] maxDur,
- *   i[14] sticky, i[15] asn, i[16] country, i[17] region, i[18] prev, i[19] level,
+ *   i[14] sticky, i[15] asn, i[16] country, i[17] region, i[18] pos, i[19] level,
  *   i[20] bucket, i[21] gen, i[22] used, i[23] minRating, i[24] minCompleted.
  * Flags: kind bits 0–1, unit bit 2, side bit 3, class mask bits 4–6, protocol mask bits 7–9,
  * exit-policy mask bits 10–12, {@link FLAG_SETS} (bit 13) when a request has a country,
@@ -63,8 +63,8 @@ export const I_ASN = 15;
 export const I_COUNTRY = 16;
 /** Offer: its interned region (0 = none). */
 export const I_REGION = 17;
-/** Previous order in the level's queue, or -1. */
-export const I_PREV = 18;
+/** Where the order's entry sits in its level: pool index `(pos + level delta) | 0`. */
+export const I_POS = 18;
 /** Level id the order rests in. */
 export const I_LEVEL = 19;
 /** Bucket id the order rests in. */
@@ -168,10 +168,9 @@ export class OrderStore {
   /** Record doubles (same buffer). */
   f: Float64Array;
   /**
-   * The walk's 16 bytes an order, interleaved so that stepping over an order is one cache
-   * miss: `hot[slot << 1]` is the arrival sequence (time priority), `hotI[(slot << 2) + 2]`
-   * the next order in the level (or -1), `hotI[(slot << 2) + 3]` the filter signature
-   * ({@link offerSignature} or {@link requestSignature}).
+   * 16 bytes an order: `hot[slot << 1]` is the arrival sequence (time priority),
+   * `hotI[(slot << 2) + 3]` the filter signature ({@link offerSignature} or
+   * {@link requestSignature}); the level entry takes its copy of both from here.
    */
   hot: Float64Array;
   /** Int32 view of {@link hot}. */

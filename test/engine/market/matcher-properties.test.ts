@@ -138,11 +138,97 @@ function runStream(ops: readonly Op[]): void {
   expect(fast.size).toBe(live.length);
 }
 
+const FAR = 1e12;
+
+/**
+ * Streams that pile many orders onto two price levels of one bucket per side and cancel
+ * most of them: level runs fill, leave tombstones, get trimmed, compacted, slid and grown,
+ * and walks step over long stretches of orders their filters reject.
+ */
+const deepOpArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc
+      .record({
+        owner: fc.integer({ min: 0, max: 3 }),
+        asn: fc.constantFrom(100, 100, 200),
+        bandwidthMbps: fc.constantFrom(10, 100),
+        maxStickyS: fc.constantFrom(0, 600),
+        price: fc.constantFrom(5, 6, 6),
+        quantity: fc.integer({ min: 1, max: 3 }),
+        expiresAt: fc.constantFrom(FAR, FAR, FAR, FAR, 300),
+      })
+      .map((o) => ({
+        op: "offer" as const,
+        input: {
+          ...o,
+          kind: 0,
+          unit: 0,
+          country: 10,
+          region: 1,
+          ipClass: 1,
+          protocols: 7,
+          minDurationS: 5,
+          maxDurationS: 3600,
+          exitPolicies: 7,
+        } satisfies OfferInput,
+      })),
+  },
+  {
+    weight: 3,
+    arbitrary: fc
+      .record({
+        owner: fc.integer({ min: 2, max: 5 }),
+        countries: fc.constantFrom<number[]>([], [10], [10], [10, 20]),
+        asns: fc.constantFrom<number[]>([], [], [200]),
+        minBandwidthMbps: fc.constantFrom(0, 0, 50),
+        stickyS: fc.constantFrom(0, 0, 300),
+        maxPrice: fc.constantFrom(1, 2, 3, 4, 5, 6),
+        quantity: fc.integer({ min: 1, max: 6 }),
+        expiresAt: fc.constantFrom(FAR, FAR, FAR, FAR, 300),
+      })
+      .map((r) => ({
+        op: "request" as const,
+        input: {
+          ...r,
+          kind: 0,
+          unit: 0,
+          regions: [],
+          ipClasses: 0,
+          protocols: 0,
+          minRatingMilli: 0,
+          minCompletedDeals: 0,
+          durationS: 60,
+          exitPolicy: 1,
+        } satisfies RequestInput,
+      })),
+  },
+  { weight: 5, arbitrary: fc.nat(2000).map((target) => ({ op: "cancel" as const, target })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({
+        target: fc.nat(2000),
+        price: fc.constantFrom(3, 5, 6),
+        qty: fc.integer({ min: 1, max: 3 }),
+      })
+      .map((r) => ({ op: "amend" as const, ...r })),
+  },
+  { weight: 1, arbitrary: fc.constant({ op: "time" as const, advance: 20 }) },
+);
+
 describe("matcher against the reference matcher", () => {
   it("agrees on random order streams and keeps every invariant", () => {
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 20, maxLength: 200 }), (ops) => runStream(ops)),
       { numRuns: 300 },
+    );
+  });
+
+  it("agrees on streams that pile up and cancel orders on a few deep levels", () => {
+    fc.assert(
+      fc.property(fc.array(deepOpArb, { minLength: 100, maxLength: 800 }), (ops) => runStream(ops)),
+      { numRuns: 150 },
     );
   });
 
