@@ -252,26 +252,54 @@ export function checkRequest(r: RequestInput, now: number): MatcherRejection | n
 }
 
 /**
- * The buckets of one (kind, unit, country): for offers with a lower bound on their best key;
- * request buckets are grouped the same way (the bound is unused there).
+ * The buckets of one side and (kind, unit, country), with a packed copy of what gathering
+ * reads of each: a counter-order scans a few dense arrays instead of touching each bucket.
  */
-class OfferGroup {
+class BucketGroup {
   ids = new Int32Array(8);
+  /** Best key of each bucket (+Infinity when empty), kept by {@link Matcher.bestChanged}. */
+  best = new Float64Array(8);
+  /** Arrival sequence of each bucket's best order. */
+  seq = new Float64Array(8);
+  /** Class bit | protocol mask << 3 of each bucket (requests: 0 for "any"). */
+  meta = new Int32Array(8);
+  /** Region of each offer bucket. */
+  region = new Int32Array(8);
   n = 0;
   /**
-   * Never above the best key of any bucket in the group (it is lowered on insert and made exact
-   * again whenever a request scans the group), so a request whose limit is below it skips the
-   * whole group without looking at its buckets.
+   * Never above the best key of any bucket in the group (it is lowered when a bucket's best
+   * improves and made exact again whenever a counter-order scans the group), so a
+   * counter-order whose limit is below it skips the whole group without looking at its buckets.
    */
   minKey = Number.POSITIVE_INFINITY;
 
-  add(id: number): void {
+  /** Adds an empty bucket and returns its position in the group. */
+  add(id: number, meta: number, region: number): number {
     if (this.n === this.ids.length) {
-      const ids = new Int32Array(this.n * 2);
+      const c = this.n * 2;
+      const ids = new Int32Array(c);
       ids.set(this.ids);
       this.ids = ids;
+      const best = new Float64Array(c);
+      best.set(this.best);
+      this.best = best;
+      const seq = new Float64Array(c);
+      seq.set(this.seq);
+      this.seq = seq;
+      const m = new Int32Array(c);
+      m.set(this.meta);
+      this.meta = m;
+      const r = new Int32Array(c);
+      r.set(this.region);
+      this.region = r;
     }
-    this.ids[this.n++] = id;
+    const j = this.n++;
+    this.ids[j] = id;
+    this.best[j] = Number.POSITIVE_INFINITY;
+    this.seq[j] = Number.POSITIVE_INFINITY;
+    this.meta[j] = meta;
+    this.region[j] = region;
+    return j;
   }
 }
 
@@ -291,22 +319,21 @@ export class Matcher {
   private readonly buckets: Bucket[] = [];
   private readonly offerBuckets = new Map<number, Bucket>();
   /** (kind, unit, country) → offer buckets of that country. */
-  private readonly offerGroups = new Map<number, OfferGroup>();
+  private readonly offerGroups: (BucketGroup | undefined)[] = new Array(6 * COUNTRY_COUNT);
   /** (kind, unit) → every offer group, for requests that accept any country. */
-  private readonly offerGroupsByKindUnit = new Map<number, OfferGroup[]>();
-  /** Per bucket id: the group it belongs to (offers only). */
-  private readonly groupOf: (OfferGroup | undefined)[] = [];
-  // Per bucket id, packed for the scan of a group: best key, class | protocol << 3, region.
+  private readonly offerGroupsByKindUnit = new Map<number, BucketGroup[]>();
+  /** Per bucket id: the group it belongs to, and its position there. */
+  private readonly groupOf: BucketGroup[] = [];
+  private groupPos = new Int32Array(1024);
+  /** Per bucket id: its best key (+Infinity when empty). */
   private bBest = new Float64Array(1024);
   /** Per bucket id: arrival sequence of its best order (ties on the best key go by it). */
   private bSeq = new Float64Array(1024);
   /** Per bucket id: its best level, or -1. */
   private bLevel = new Int32Array(1024);
-  private bMeta = new Int32Array(1024);
-  private bRegion = new Int32Array(1024);
   private readonly requestBuckets = new Map<number, Bucket>();
   /** (kind, unit, country or "any") → request buckets of that country. */
-  private readonly requestGroups = new Map<number, OfferGroup>();
+  private readonly requestGroups: (BucketGroup | undefined)[] = new Array(6 * (COUNTRY_COUNT + 1));
   private readonly requestBucketsByKindUnit = new Map<number, Bucket[]>();
   private ratings = new Int32Array(1024).fill(-1);
   private completed = new Int32Array(1024);
@@ -325,12 +352,12 @@ export class Matcher {
   private hn = 0;
   /** Cursors in use in the current walk. */
   private nc = 0;
-  // Candidate buckets not yet opened, ascending best key; `pi` is the next to open.
+  // Candidate buckets not yet opened: a binary heap on their best (key, sequence), so that a
+  // walk that opens three of forty pays for three pops, not for sorting forty.
   private pB = new Int32Array(256);
   private pK = new Float64Array(256);
   private pS = new Float64Array(256);
   private pn = 0;
-  private pi = 0;
   // The walk in progress: whether makers are offers, and the time.
   private wMakerIsOffer = 1;
   private wNow = 0;
@@ -554,7 +581,6 @@ export class Matcher {
     this.gatherOfferBuckets(t, maxPrice);
     this.hn = 0;
     this.nc = 0;
-    this.pi = 0;
     while (out.length < limit) {
       const i = this.top(maxPrice);
       if (i < 0) break;
@@ -675,12 +701,13 @@ export class Matcher {
       this.wMakerIsOffer = 0;
       const limit = -s.f[d + F_PRICE]!;
       this.gatherRequestBuckets(slot, limit);
-      this.walk(slot, id, limit);
+      // Most offers meet no request they could fill: nothing to walk.
+      if (this.pn > 0) this.walk(slot, id, limit);
     } else {
       this.wMakerIsOffer = 1;
       const limit = s.f[d + F_PRICE]!;
       this.gatherOfferBuckets(slot, limit);
-      this.walk(slot, id, limit);
+      if (this.pn > 0) this.walk(slot, id, limit);
     }
     const left = s.f[d + F_QTY]!;
     this.takerLeft = left;
@@ -707,7 +734,6 @@ export class Matcher {
     this.setFilter(t);
     this.hn = 0;
     this.nc = 0;
-    this.pi = 0;
     const tq = (t << F_SHIFT) + F_QTY;
     let left = f[tq]!;
     while (left > 0) {
@@ -868,15 +894,15 @@ export class Matcher {
 
   /** Opens cursors on the pending buckets whose best order comes before the heap's top. */
   private openPending(limitKey: number): void {
-    while (this.pi < this.pn) {
+    while (this.pn > 0) {
       if (this.hn > 0) {
         // Open a bucket only when its best order would come before the current best.
         const top = this.heap[0]!;
-        const k = this.pK[this.pi]!;
+        const k = this.pK[0]!;
         const tk = this.cK[top]!;
-        if (k > tk || (k === tk && this.pS[this.pi]! > this.cS[top]!)) return;
+        if (k > tk || (k === tk && this.pS[0]! > this.cS[top]!)) return;
       }
-      const id = this.pB[this.pi++]!;
+      const id = this.popPending();
       // The bucket may have changed since it was gathered (fills in this walk): re-read it.
       const key = this.bBest[id]!;
       if (key > limitKey) continue;
@@ -939,11 +965,8 @@ export class Matcher {
     heap[p] = x;
   }
 
-  /**
-   * Adds a bucket to the pending list, kept sorted by its best (key, sequence); insertion
-   * sort, since lists are short.
-   */
-  private addPending(id: number, key: number): void {
+  /** Adds a bucket to the pending heap under its best (key, sequence). */
+  private addPending(id: number, key: number, seq: number): void {
     if (this.pn === this.pB.length) {
       const c = this.pn * 2;
       const b = new Int32Array(c);
@@ -956,19 +979,50 @@ export class Matcher {
       q.set(this.pS);
       this.pS = q;
     }
-    const seq = this.bSeq[id]!;
+    const pB = this.pB;
     const pK = this.pK;
     const pS = this.pS;
     let j = this.pn++;
-    while (j > 0 && (pK[j - 1]! > key || (pK[j - 1] === key && pS[j - 1]! > seq))) {
-      this.pB[j] = this.pB[j - 1]!;
-      pK[j] = pK[j - 1]!;
-      pS[j] = pS[j - 1]!;
-      j--;
+    while (j > 0) {
+      const up = (j - 1) >> 1;
+      const k = pK[up]!;
+      if (k < key || (k === key && pS[up]! <= seq)) break;
+      pB[j] = pB[up]!;
+      pK[j] = k;
+      pS[j] = pS[up]!;
+      j = up;
     }
-    this.pB[j] = id;
+    pB[j] = id;
     pK[j] = key;
     pS[j] = seq;
+  }
+
+  /** Takes the best pending bucket off the heap. */
+  private popPending(): number {
+    const pB = this.pB;
+    const pK = this.pK;
+    const pS = this.pS;
+    const id = pB[0]!;
+    const n = --this.pn;
+    if (n === 0) return id;
+    const xb = pB[n]!;
+    const xk = pK[n]!;
+    const xs = pS[n]!;
+    let j = 0;
+    for (;;) {
+      let c = 2 * j + 1;
+      if (c >= n) break;
+      if (c + 1 < n && (pK[c + 1]! < pK[c]! || (pK[c + 1] === pK[c] && pS[c + 1]! < pS[c]!))) c++;
+      if (pK[c]! > xk || (pK[c] === xk && pS[c]! >= xs)) break;
+      pB[j] = pB[c]!;
+      pK[j] = pK[c]!;
+      pS[j] = pS[c]!;
+      j = c;
+    }
+    pB[j] = xb;
+    pK[j] = xk;
+    pS[j] = xs;
+    return id;
   }
 
   private growCursors(): void {
@@ -999,7 +1053,7 @@ export class Matcher {
     this.pn = 0;
     if (countries.length > 0) {
       for (let i = 0; i < countries.length; i++) {
-        const group = this.offerGroups.get(ku * COUNTRY_COUNT + countries[i]!);
+        const group = this.offerGroups[ku * COUNTRY_COUNT + countries[i]!];
         if (group) this.addOfferGroup(group, r, flags, maxPrice);
       }
     } else {
@@ -1008,23 +1062,21 @@ export class Matcher {
     }
   }
 
-  private addOfferGroup(group: OfferGroup, r: number, flags: number, maxPrice: number): void {
+  private addOfferGroup(group: BucketGroup, r: number, flags: number, maxPrice: number): void {
     if (group.minKey > maxPrice) return;
     const want = classOf(flags) | (protoOf(flags) << 3);
     const regions = this.store.regions[r]!;
-    const ids = group.ids;
-    const best = this.bBest;
-    const meta = this.bMeta;
+    const best = group.best;
+    const meta = group.meta;
     let min = Number.POSITIVE_INFINITY;
     for (let j = 0; j < group.n; j++) {
-      const id = ids[j]!;
-      const k = best[id]!;
+      const k = best[j]!;
       if (k < min) min = k;
       if (k > maxPrice) continue;
-      const m = meta[id]! & want;
+      const m = meta[j]! & want;
       if ((m & 7) === 0 || (m & 0x38) === 0) continue;
-      if (regions.length > 0 && !has(regions, this.bRegion[id]!)) continue;
-      this.addPending(id, k);
+      if (regions.length > 0 && !has(regions, group.region[j]!)) continue;
+      this.addPending(group.ids[j]!, k, group.seq[j]!);
     }
     group.minKey = min;
   }
@@ -1037,30 +1089,33 @@ export class Matcher {
     const ku = kindOf(flags) * 2 + unitOf(flags);
     const c = s.i[r + I_COUNTRY]!;
     this.pn = 0;
-    const mine = this.requestGroups.get(ku * (COUNTRY_COUNT + 1) + c);
+    const mine = this.requestGroups[ku * (COUNTRY_COUNT + 1) + c];
     if (mine) this.pendRequests(mine, flags, limit);
-    const any = this.requestGroups.get(ku * (COUNTRY_COUNT + 1) + ANY_COUNTRY);
+    const any = this.requestGroups[ku * (COUNTRY_COUNT + 1) + ANY_COUNTRY];
     if (any) this.pendRequests(any, flags, limit);
   }
 
   /** Adds the request buckets of a group whose class and protocol the offer can serve. */
-  private pendRequests(group: OfferGroup, flags: number, limit: number): void {
+  private pendRequests(group: BucketGroup, flags: number, limit: number): void {
+    // Most offers are priced above every resting request of their country.
+    if (group.minKey > limit) return;
     const cls = classOf(flags);
     const proto = protoOf(flags);
-    const ids = group.ids;
-    const best = this.bBest;
-    const meta = this.bMeta;
+    const best = group.best;
+    const meta = group.meta;
+    let min = Number.POSITIVE_INFINITY;
     for (let j = 0; j < group.n; j++) {
-      const id = ids[j]!;
-      const k = best[id]!;
+      const k = best[j]!;
+      if (k < min) min = k;
       if (k > limit) continue;
       // 0 means "any" on the request side.
-      const m = meta[id]!;
+      const m = meta[j]!;
       const bc = m & 7;
       const bp = (m >> 3) & 7;
       if ((bc !== 0 && (bc & cls) === 0) || (bp !== 0 && (bp & proto) === 0)) continue;
-      this.addPending(id, k);
+      this.addPending(group.ids[j]!, k, group.seq[j]!);
     }
+    group.minKey = min;
   }
 
   /** Whether offer `o` satisfies every filter of request `r` (and they are not one wallet). */
@@ -1113,11 +1168,7 @@ export class Matcher {
     const price = s.f[(slot << F_SHIFT) + F_PRICE]!;
     if (sideOf(s.i[(slot << I_SHIFT) + I_FLAGS]!) === SIDE_OFFER) {
       const b = this.offerBucket(slot);
-      if (enqueue(s, this.levels, b, slot, price)) {
-        this.bestChanged(b);
-        const g = this.groupOf[b.id]!;
-        if (price < g.minKey) g.minKey = price;
-      }
+      if (enqueue(s, this.levels, b, slot, price)) this.bestChanged(b);
     } else {
       this.restRequest(slot, price);
     }
@@ -1197,15 +1248,24 @@ export class Matcher {
 
   /** Records a bucket's best (key, sequence), which gathering reads without touching the bucket. */
   private bestChanged(b: Bucket): void {
+    const g = this.groupOf[b.id]!;
+    const j = this.groupPos[b.id]!;
     if (b.n > 0) {
       const level = b.lvls[b.n - 1]!;
-      this.bBest[b.id] = b.keys[b.n - 1]!;
-      this.bSeq[b.id] = this.levels.e[this.levels.t[(level << L_SHIFT) + L_LO]! << 1]!;
+      const key = b.keys[b.n - 1]!;
+      const seq = this.levels.e[this.levels.t[(level << L_SHIFT) + L_LO]! << 1]!;
+      this.bBest[b.id] = key;
+      this.bSeq[b.id] = seq;
       this.bLevel[b.id] = level;
+      g.best[j] = key;
+      g.seq[j] = seq;
+      if (key < g.minKey) g.minKey = key;
     } else {
       this.bBest[b.id] = Number.POSITIVE_INFINITY;
       this.bSeq[b.id] = Number.POSITIVE_INFINITY;
       this.bLevel[b.id] = -1;
+      g.best[j] = Number.POSITIVE_INFINITY;
+      g.seq[j] = Number.POSITIVE_INFINITY;
     }
   }
 
@@ -1236,13 +1296,12 @@ export class Matcher {
     let b = this.offerBuckets.get(key);
     if (b) return b;
     b = new Bucket(this.buckets.length, SIDE_OFFER, country, region, cls, proto);
-    this.addBucket(b);
     this.offerBuckets.set(key, b);
     const gk = ku * COUNTRY_COUNT + country;
-    let group = this.offerGroups.get(gk);
+    let group = this.offerGroups[gk];
     if (!group) {
-      group = new OfferGroup();
-      this.offerGroups.set(gk, group);
+      group = new BucketGroup();
+      this.offerGroups[gk] = group;
       let groups = this.offerGroupsByKindUnit.get(ku);
       if (!groups) {
         groups = [];
@@ -1250,16 +1309,13 @@ export class Matcher {
       }
       groups.push(group);
     }
-    group.add(b.id);
-    this.groupOf[b.id] = group;
-    this.bMeta[b.id] = cls | (proto << 3);
-    this.bRegion[b.id] = region;
+    this.addBucket(b, group, cls | (proto << 3), region);
     return b;
   }
 
-  private addBucket(b: Bucket): void {
+  private addBucket(b: Bucket, group: BucketGroup, meta: number, region: number): void {
     this.buckets.push(b);
-    this.groupOf.push(undefined);
+    this.groupOf.push(group);
     if (b.id >= this.bBest.length) {
       const c = this.bBest.length * 2;
       const best = new Float64Array(c);
@@ -1271,16 +1327,14 @@ export class Matcher {
       const hd = new Int32Array(c);
       hd.set(this.bLevel);
       this.bLevel = hd;
-      const meta = new Int32Array(c);
-      meta.set(this.bMeta);
-      this.bMeta = meta;
-      const region = new Int32Array(c);
-      region.set(this.bRegion);
-      this.bRegion = region;
+      const pos = new Int32Array(c);
+      pos.set(this.groupPos);
+      this.groupPos = pos;
     }
     this.bBest[b.id] = Number.POSITIVE_INFINITY;
     this.bSeq[b.id] = Number.POSITIVE_INFINITY;
     this.bLevel[b.id] = -1;
+    this.groupPos[b.id] = group.add(b.id, meta, region);
   }
 
   private requestBucket(slot: number): Bucket {
@@ -1299,16 +1353,14 @@ export class Matcher {
     let b = this.requestBuckets.get(key);
     if (b) return b;
     b = new Bucket(this.buckets.length, SIDE_REQUEST, country, 0, cls, proto);
-    this.addBucket(b);
-    this.bMeta[b.id] = cls | (proto << 3);
     this.requestBuckets.set(key, b);
     const gk = ku * (COUNTRY_COUNT + 1) + country;
-    let group = this.requestGroups.get(gk);
+    let group = this.requestGroups[gk];
     if (!group) {
-      group = new OfferGroup();
-      this.requestGroups.set(gk, group);
+      group = new BucketGroup();
+      this.requestGroups[gk] = group;
     }
-    group.add(b.id);
+    this.addBucket(b, group, cls | (proto << 3), 0);
     let list = this.requestBucketsByKindUnit.get(ku);
     if (!list) {
       list = [];
