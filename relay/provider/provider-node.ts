@@ -24,6 +24,7 @@ import { ChannelStore } from "../../channels/store/channel-store.ts";
 import type { Address, ChannelDomain, ChannelId } from "../../channels/types.ts";
 import { CloseCode, type RelayErrorCode } from "../errors.ts";
 import {
+  leaseEndOf,
   openProviderSession,
   owedOf,
   type ProviderSessionEffect,
@@ -36,7 +37,14 @@ import type { SessionTerms } from "../session/terms.ts";
 import type { TunnelConfig, TunnelDriver, TunnelKind } from "../tunnel/driver.ts";
 import { isMetered } from "../tunnel/metered.ts";
 import { decodeFrame, encodeFrame, MAX_FRAME_BYTES } from "../wire/codec.ts";
-import type { Frame, MeterMode, OpenFrame, PayFrame, SettleProposeFrame } from "../wire/frames.ts";
+import type {
+  Frame,
+  MeterMode,
+  OpenFrame,
+  PayFrame,
+  QuoteFrame,
+  SettleProposeFrame,
+} from "../wire/frames.ts";
 import { PROTOCOL_VERSION } from "../wire/frames.ts";
 import { handshakeDigest } from "../wire/handshake.ts";
 import type { ChannelDirectory } from "./channel-directory.ts";
@@ -58,6 +66,11 @@ export interface PricePolicy {
   readonly marginMs?: number;
   /** First unit deadline, ms (default 10,000). */
   readonly openTimeoutMs?: number;
+  /**
+   * Open tunnels at once on credit instead of after the first unit (default false): what a
+   * fast-lane ISP does, since a path pays no hop before every hop's lane is up.
+   */
+  readonly activateOnCredit?: boolean;
 }
 
 /** Per-connection limits. */
@@ -171,6 +184,8 @@ interface SessionEntry {
   timer: NodeJS.Timeout | null;
   timerAt: number | null;
   ticking: boolean;
+  /** The lease end last handed to the driver (session clock). */
+  leaseEnd: number | null;
 }
 
 interface Conn {
@@ -482,6 +497,9 @@ class Node extends EventEmitter implements ProviderNode {
       case "SETTLE_PROPOSE":
         this.#serially(conn, () => this.#onSettlePropose(conn, frame));
         return;
+      case "QUOTE":
+        this.#onQuote(conn, frame);
+        return;
       case "ERROR":
         // The requester refused something we sent; nothing to do but not to answer it.
         return;
@@ -536,6 +554,35 @@ class Node extends EventEmitter implements ProviderNode {
   }
 
   // ---- sessions ----------------------------------------------------------------------------
+
+  /** The terms an OPEN with these parameters would get, or why it would be refused. */
+  #onQuote(conn: Conn, frame: QuoteFrame): void {
+    const ref = frame.quoteId;
+    const policy = this.#opts.pricing[frame.mode];
+    if (policy === undefined) {
+      this.#error(conn, "MODE_UNSUPPORTED", `no ${frame.mode} metering here`, ref);
+      return;
+    }
+    const driver = this.#drivers.get(frame.tunnelKind);
+    if (driver === undefined) {
+      this.#error(conn, "TUNNEL_UNAVAILABLE", `no ${frame.tunnelKind} tunnels here`, ref);
+      return;
+    }
+    const refusal = driver.check?.(frame.tunnelParams) ?? null;
+    if (refusal !== null) {
+      this.#error(conn, refusal.code, refusal.reason, ref);
+      return;
+    }
+    this.#send(conn, {
+      type: "QUOTE_OK",
+      quoteId: ref,
+      unitPrice: policy.unitPrice,
+      creditLimit: policy.creditLimit,
+      graceMs: policy.graceMs ?? 1_000,
+      tickMs: policy.tickMs ?? 1_000,
+      activateOnCredit: policy.activateOnCredit ?? false,
+    });
+  }
 
   async #onOpen(conn: Conn, frame: OpenFrame): Promise<void> {
     const requester = conn.authed!;
@@ -592,6 +639,7 @@ class Node extends EventEmitter implements ProviderNode {
         pollMs: policy.pollMs ?? 100,
         marginMs: policy.marginMs ?? 100,
         openTimeoutMs: policy.openTimeoutMs ?? 10_000,
+        activateOnCredit: policy.activateOnCredit ?? false,
       };
       const sessionId = randomBytes(8).toString("hex");
       const session: SessionEntry = {
@@ -611,10 +659,11 @@ class Node extends EventEmitter implements ProviderNode {
         timer: null,
         timerAt: null,
         ticking: false,
+        leaseEnd: null,
       };
       entry.session = session;
       this.#sessions.set(sessionId, session);
-      this.#schedule(session);
+      this.#runSession(session, { type: "ActionStart" });
     } finally {
       this.#opening.delete(frame.channelId);
     }
@@ -736,6 +785,16 @@ class Node extends EventEmitter implements ProviderNode {
     s.state = state;
     for (const e of effects) this.#carryOut(s, e);
     this.#schedule(s);
+    this.#moveLease(s);
+  }
+
+  /** Hands a leasing driver the end of the session's paid time, in wall-clock ms. */
+  #moveLease(s: SessionEntry): void {
+    if (s.driver.setLease === undefined || s.state.phase !== "active") return;
+    const end = leaseEndOf(s.state);
+    if (end === s.leaseEnd) return;
+    s.leaseEnd = end;
+    s.driver.setLease(s.state.sessionId, end === null ? null : Date.now() + (end - this.#clock()));
   }
 
   #carryOut(s: SessionEntry, e: ProviderSessionEffect): void {
@@ -769,7 +828,9 @@ class Node extends EventEmitter implements ProviderNode {
         });
         return;
       case "SendClose":
-        this.#send(conn, { type: "CLOSE", sessionId, code: e.code, reason: e.reason });
+        // Before READY the requester does not know the session id: it hears of its OPEN.
+        if (s.config === null) this.#error(conn, e.code, e.reason, s.state.channelId);
+        else this.#send(conn, { type: "CLOSE", sessionId, code: e.code, reason: e.reason });
         return;
       case "NotifyActivateTunnel":
         s.driver.activate({ sessionId, kind: s.kind, params: s.params }).then(
@@ -782,7 +843,21 @@ class Node extends EventEmitter implements ProviderNode {
         );
         return;
       case "NotifyDeactivateTunnel":
-        s.driver.deactivate(sessionId).catch((err: unknown) => this.emit("error", err));
+        s.driver.deactivate(sessionId).then(
+          () => {
+            // The requester closed: tell it once its tunnel is really down (a fast-lane path
+            // tears down hop by hop on this answer).
+            if (s.state.closeCode === "CLOSED_BY_PEER") {
+              this.#send(s.channel.owner, {
+                type: "CLOSE",
+                sessionId,
+                code: "CLOSED_BY_PEER",
+                reason: "tunnel down",
+              });
+            }
+          },
+          (err: unknown) => this.emit("error", err),
+        );
         return;
       case "NotifyTunnelLimits": {
         if (!isMetered(s.driver)) return;

@@ -66,6 +66,31 @@ export interface OpenSessionOptions {
   readonly payEveryMs?: number;
   /** READY deadline, ms (default 15,000). */
   readonly timeoutMs?: number;
+  /**
+   * Open without paying; nothing is paid until `resumePaying()`. Only a provider that activates
+   * on credit (its QUOTE says so) opens such a session: a fast-lane hop, paid once the whole
+   * path is up.
+   */
+  readonly startPaused?: boolean;
+}
+
+/** Options of `quote`. */
+export interface QuoteOptions {
+  readonly mode: MeterMode;
+  readonly tunnel: { readonly kind: TunnelKind; readonly params?: Record<string, string | number> };
+  /** Answer deadline, ms (default 5,000). */
+  readonly timeoutMs?: number;
+}
+
+/** A provider's terms for a session (QUOTE_OK). */
+export interface Quote {
+  /** The lowest unit price an OPEN may offer. */
+  readonly unitPrice: bigint;
+  readonly creditLimit: bigint;
+  readonly graceMs: number;
+  readonly tickMs: number;
+  /** Whether the tunnel opens on credit, before the first unit is paid. */
+  readonly activateOnCredit: boolean;
 }
 
 /** How a session ended. */
@@ -96,6 +121,12 @@ export class Session extends EventEmitter<{
   creditLimit = 0n;
   /** Resolves when the session ends. */
   readonly closed: Promise<SessionEnd>;
+  /**
+   * Resolves once the provider is done with the session: after our close, when it confirms
+   * that the tunnel is down; after its own close, at its CLOSE. (Never, if the connection is
+   * lost first: race it with a timeout.)
+   */
+  readonly released: Promise<void>;
   /** @internal */
   state: RequesterSessionState;
   /** @internal */
@@ -105,6 +136,7 @@ export class Session extends EventEmitter<{
   /** @internal */
   readonly client: RequesterClient;
   #resolveClosed!: (e: SessionEnd) => void;
+  #resolveReleased!: () => void;
 
   /** @internal */
   constructor(client: RequesterClient, opts: OpenSessionOptions, state: RequesterSessionState) {
@@ -116,6 +148,14 @@ export class Session extends EventEmitter<{
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
+    this.released = new Promise((resolve) => {
+      this.#resolveReleased = resolve;
+    });
+  }
+
+  /** @internal */
+  releasedByProvider(): void {
+    this.#resolveReleased();
   }
 
   /** @internal */
@@ -196,6 +236,11 @@ export class RequesterClient extends EventEmitter<{
   /** The last ended session of each channel, for acknowledgements that arrive after the close. */
   readonly #closed = new Map<ChannelId, Session>();
   readonly #waiters = new Map<ChannelId, { resolve: () => void; reject: (e: unknown) => void }>();
+  readonly #quotes = new Map<
+    string,
+    { resolve: (q: Quote) => void; reject: (e: unknown) => void }
+  >();
+  #quoteSeq = 0;
   readonly #settling = new Map<
     ChannelId,
     { settlement: Settlement; resolve: (s: SignedSettlement) => void; reject: (e: unknown) => void }
@@ -241,6 +286,7 @@ export class RequesterClient extends EventEmitter<{
           tolerance: o.tolerance ?? { ratio: 0.05, units: second ? 1n : 4096n },
         },
         base,
+        o.startPaused !== true,
       ),
     );
     this.#sessions.set(ref.channelId, session);
@@ -272,6 +318,42 @@ export class RequesterClient extends EventEmitter<{
       clearTimeout(timeout);
     }
     return session;
+  }
+
+  /**
+   * Asks the provider what a session would cost and whether it would take these parameters now.
+   * @throws RelayError with the provider's code (MODE_UNSUPPORTED, TUNNEL_UNAVAILABLE,
+   *   TUNNEL_PARAMS_INVALID), TIMEOUT
+   */
+  quote(o: QuoteOptions): Promise<Quote> {
+    const quoteId = `q${++this.#quoteSeq}`;
+    return new Promise<Quote>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#quotes.delete(quoteId);
+        reject(new RelayError("TIMEOUT", "no quote in time"));
+      }, o.timeoutMs ?? 5_000);
+      const done = () => {
+        clearTimeout(timer);
+        this.#quotes.delete(quoteId);
+      };
+      this.#quotes.set(quoteId, {
+        resolve: (q) => {
+          done();
+          resolve(q);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      });
+      this.#wire.send({
+        type: "QUOTE",
+        quoteId,
+        mode: o.mode,
+        tunnelKind: o.tunnel.kind,
+        tunnelParams: o.tunnel.params ?? {},
+      });
+    });
   }
 
   /**
@@ -541,11 +623,21 @@ export class RequesterClient extends EventEmitter<{
           this.input(s, { type: "ReceiveAck", nonce: f.nonce, transferred: f.transferred });
         return;
       }
+      case "QUOTE_OK": {
+        const { type: _, quoteId, ...quote } = f;
+        this.#quotes.get(quoteId)?.resolve(quote);
+        return;
+      }
       case "USAGE":
       case "WARN":
       case "CLOSE": {
         const s = this.#bySessionId(f.sessionId);
-        if (s === undefined) return;
+        if (s === undefined) {
+          // The answer to our own close: the provider's side of the session is done.
+          if (f.type === "CLOSE") this.#closedBySessionId(f.sessionId)?.releasedByProvider();
+          return;
+        }
+        if (f.type === "CLOSE") s.releasedByProvider();
         if (f.type === "USAGE") {
           // Check the claim against our counters as they are now, not as last metered.
           const m = s.opts.meter;
@@ -595,6 +687,7 @@ export class RequesterClient extends EventEmitter<{
       case "ERROR": {
         const ref = f.ref as ChannelId | null;
         if (ref !== null) {
+          this.#quotes.get(ref)?.reject(new RelayError(f.code, f.message));
           const settling = this.#settling.get(ref);
           if (settling !== undefined) {
             this.#settling.delete(ref);
@@ -615,6 +708,11 @@ export class RequesterClient extends EventEmitter<{
 
   #bySessionId(id: string): Session | undefined {
     for (const s of this.#sessions.values()) if (s.id === id) return s;
+    return undefined;
+  }
+
+  #closedBySessionId(id: string): Session | undefined {
+    for (const s of this.#closed.values()) if (s.id === id) return s;
     return undefined;
   }
 }

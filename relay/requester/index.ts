@@ -5,6 +5,8 @@
 export type {
   ChannelRef,
   OpenSessionOptions,
+  Quote,
+  QuoteOptions,
   RequesterOptions,
   SessionEnd,
   SignedSettlement,

@@ -1,6 +1,7 @@
 /**
  * The provider's side of a payment session as a pure `transition(state, input, ctx)`: metering,
- * what is owed, the first unit paid before the tunnel opens, the credit window with its WARN and
+ * what is owed, the first unit paid before the tunnel opens (or, for fast-lane hops, the first
+ * unit on credit), the credit window with its WARN and
  * teardown deadline, and USAGE reports. Time comes from `ctx.now` (ms), counters from inputs.
  *
  * The invariant (property-tested): while the tunnel is up, `owed − paid <= creditLimit`, given
@@ -53,6 +54,10 @@ export interface SessionContext {
   readonly now: number;
 }
 
+/** The session was just opened (activates at once when its terms allow it on credit). */
+export interface ActionStart {
+  readonly type: "ActionStart";
+}
 /** Periodic: counters read from the tunnel (null in second mode or before activation). */
 export interface ActionTick {
   readonly type: "ActionTick";
@@ -89,6 +94,7 @@ export interface ActionClose {
 
 /** Every input of the provider session. */
 export type ProviderSessionInput =
+  | ActionStart
   | ActionTick
   | ReceivePayment
   | ActionTunnelUp
@@ -169,6 +175,17 @@ export function owedOf(s: ProviderSessionState): bigint {
 }
 
 /**
+ * When a second-mode session's paid time, credit included, runs out: the start of the first
+ * second that `paid + creditLimit` cannot cover (ms, session clock). Null when it has no such
+ * end (not active, counter modes, free).
+ */
+export function leaseEndOf(s: ProviderSessionState): number | null {
+  if (s.phase !== "active" || s.activatedAt === null || s.terms.mode !== "second") return null;
+  const covered = coveredUnits(s.paid, s.terms.creditLimit, s.terms.unitPrice);
+  return covered === null ? null : s.activatedAt + Number(covered) * 1000;
+}
+
+/**
  * The next time the shell must run a tick for this session (null: closed).
  */
 export function wakeAt(s: ProviderSessionState): number | null {
@@ -219,6 +236,15 @@ export function providerSessionTransition(
   }
   let s: ProviderSessionState = { ...state, lastInputAt: ctx.now };
   switch (input.type) {
+    case "ActionStart": {
+      const { terms } = s;
+      // On credit only when the credit covers the first unit: the invariant holds from the start.
+      if (s.phase === "opening" && terms.activateOnCredit && terms.creditLimit >= terms.unitPrice) {
+        s = { ...s, phase: "activating" };
+        effects.push({ type: "NotifyActivateTunnel" });
+      }
+      return { state: s, effects };
+    }
     case "ReceivePayment": {
       const paid = input.transferred - s.base;
       if (paid > s.paid) s = { ...s, paid };

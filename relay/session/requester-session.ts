@@ -82,8 +82,16 @@ export interface RequesterSessionResult {
   readonly effects: readonly RequesterSessionEffect[];
 }
 
-/** A new session, before anything is paid. */
-export function openRequesterSession(terms: RequesterTerms, base: bigint): RequesterSessionState {
+/**
+ * A new session, before anything is paid.
+ * @param paying - false opens it paused: nothing is paid until `ActionSetPaying` (a fast-lane
+ *   hop that activates on credit, paid once the whole path is up)
+ */
+export function openRequesterSession(
+  terms: RequesterTerms,
+  base: bigint,
+  paying = true,
+): RequesterSessionState {
   return {
     terms,
     phase: "opening",
@@ -94,7 +102,7 @@ export function openRequesterSession(terms: RequesterTerms, base: bigint): Reque
     claimedUnits: 0n,
     ackedNonce: 0n,
     ackedTransferred: base,
-    paying: true,
+    paying,
     closeCode: null,
   };
 }

@@ -19,6 +19,11 @@ export interface SessionTerms {
   readonly marginMs: number;
   /** A session not paid up to its first unit within this time is dropped. */
   readonly openTimeoutMs: number;
+  /**
+   * Open the tunnel at once, on credit, instead of after the first unit (fast-lane hops: a path
+   * pays nobody until every hop's lane is up). Needs a credit limit of at least one unit.
+   */
+  readonly activateOnCredit?: boolean;
 }
 
 /** Units consumed according to tunnel counters (counter modes). */

@@ -32,14 +32,32 @@ export interface TunnelUsage {
   readonly packetsOut: number;
 }
 
+/** Why a driver would refuse a request's parameters (a QUOTE answers with it). */
+export interface TunnelRefusal {
+  /** TUNNEL_PARAMS_INVALID (the parameters are wrong) or TUNNEL_UNAVAILABLE (no room now). */
+  readonly code: "TUNNEL_PARAMS_INVALID" | "TUNNEL_UNAVAILABLE";
+  readonly reason: string;
+}
+
 /** A tunnel driver: one per provider process and kind. */
 export interface TunnelDriver {
   readonly kind: TunnelKind;
+  /**
+   * Whether `activate` would take these parameters now, without changing anything (null: yes).
+   * Drivers without the method are asked only by `activate`.
+   */
+  check?(params: Readonly<Record<string, string | number>>): TunnelRefusal | null;
   /**
    * Brings the session's tunnel up and returns its configuration.
    * @throws an error with a `code` when the parameters are invalid or the system refuses.
    */
   activate(request: TunnelRequest): Promise<TunnelConfig>;
+  /**
+   * Drivers that can remove a tunnel by themselves (`qos` lanes) take a lease: the tunnel goes
+   * at `expiresAt` (ms since the epoch) unless moved later; null lifts it. The node moves it
+   * with every durable payment, as a backstop under its own teardown timer.
+   */
+  setLease?(sessionId: string, expiresAt: number | null): void;
   /** Tears the session's tunnel down at once (idempotent). */
   deactivate(sessionId: string): Promise<void>;
   /** Reads the session's counters (zeros once deactivated). */

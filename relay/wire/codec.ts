@@ -120,6 +120,18 @@ export function toArray(f: Frame): unknown[] {
         u256(f.payoutB),
         f.signature,
       ];
+    case "QUOTE":
+      return [FrameType.QUOTE, f.quoteId, f.mode, f.tunnelKind, { ...f.tunnelParams }];
+    case "QUOTE_OK":
+      return [
+        FrameType.QUOTE_OK,
+        f.quoteId,
+        u256(f.unitPrice),
+        u256(f.creditLimit),
+        f.graceMs,
+        f.tickMs,
+        f.activateOnCredit,
+      ];
   }
 }
 

@@ -24,6 +24,8 @@ export const FrameType = {
   ERROR: 11,
   SETTLE_PROPOSE: 12,
   SETTLE_SIGN: 13,
+  QUOTE: 14,
+  QUOTE_OK: 15,
 } as const;
 
 /** A frame's name. */
@@ -161,6 +163,33 @@ export interface SettleSignFrame {
   readonly signature: Uint8Array;
 }
 
+/**
+ * Requester → provider: what would a session of this kind, mode and parameters cost? (A fast-lane
+ * path asks every hop before it opens anything.) Answered by QUOTE_OK or ERROR with `ref` = id.
+ */
+export interface QuoteFrame {
+  readonly type: "QUOTE";
+  /** The requester's id for this question, echoed in the answer. */
+  readonly quoteId: string;
+  readonly mode: MeterMode;
+  readonly tunnelKind: TunnelKind;
+  readonly tunnelParams: Readonly<Record<string, string | number>>;
+}
+
+/** Provider → requester: the terms an OPEN with these parameters would get. */
+export interface QuoteOkFrame {
+  readonly type: "QUOTE_OK";
+  readonly quoteId: string;
+  /** The lowest unit price an OPEN may offer. */
+  readonly unitPrice: bigint;
+  readonly creditLimit: bigint;
+  /** Teardown grace after the credit runs out, ms. */
+  readonly graceMs: number;
+  readonly tickMs: number;
+  /** Whether the tunnel opens on credit, before the first unit is paid. */
+  readonly activateOnCredit: boolean;
+}
+
 /** Every frame. */
 export type Frame =
   | HelloFrame
@@ -175,4 +204,6 @@ export type Frame =
   | CloseFrame
   | ErrorFrame
   | SettleProposeFrame
-  | SettleSignFrame;
+  | SettleSignFrame
+  | QuoteFrame
+  | QuoteOkFrame;

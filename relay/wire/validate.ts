@@ -81,6 +81,11 @@ function params(v: unknown): Record<string, string | number> {
   return out;
 }
 
+function flag(v: unknown, what: string): boolean {
+  if (typeof v !== "boolean") fail(`${what}: expected true or false`);
+  return v;
+}
+
 function oneOf<T extends string>(v: unknown, allowed: readonly T[], what: string): T {
   if (typeof v !== "string" || !allowed.includes(v as T)) fail(`${what}: unknown value`);
   return v as T;
@@ -206,6 +211,28 @@ const VALIDATORS: Readonly<Record<number, Validator>> = {
   },
   [FrameType.SETTLE_PROPOSE]: (a) => settle(a, "SETTLE_PROPOSE"),
   [FrameType.SETTLE_SIGN]: (a) => settle(a, "SETTLE_SIGN"),
+  [FrameType.QUOTE]: (a) => {
+    arity(a, 5, "QUOTE");
+    return {
+      type: "QUOTE",
+      quoteId: id(a[1], "quoteId"),
+      mode: oneOf(a[2], MODES, "mode"),
+      tunnelKind: oneOf(a[3], KINDS, "tunnelKind"),
+      tunnelParams: params(a[4]),
+    };
+  },
+  [FrameType.QUOTE_OK]: (a) => {
+    arity(a, 7, "QUOTE_OK");
+    return {
+      type: "QUOTE_OK",
+      quoteId: id(a[1], "quoteId"),
+      unitPrice: readU256(bytes(a[2], 32, "unitPrice")),
+      creditLimit: readU256(bytes(a[3], 32, "creditLimit")),
+      graceMs: int(a[4], 86_400_000, "graceMs"),
+      tickMs: int(a[5], 3_600_000, "tickMs"),
+      activateOnCredit: flag(a[6], "activateOnCredit"),
+    };
+  },
 };
 
 function settle(a: readonly unknown[], type: "SETTLE_PROPOSE" | "SETTLE_SIGN"): Frame {

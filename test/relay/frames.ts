@@ -50,4 +50,20 @@ export const SAMPLES: Frame[] = [
   { type: "ERROR", code: "NONCE_NOT_INCREASING", message: "m", ref: cid },
   { type: "SETTLE_PROPOSE", channelId: cid, payoutA: 1n, payoutB: 2n, signature: sig },
   { type: "SETTLE_SIGN", channelId: cid, payoutA: 1n, payoutB: 2n, signature: sig },
+  {
+    type: "QUOTE",
+    quoteId: "q1",
+    mode: "second",
+    tunnelKind: "qos",
+    tunnelParams: { dst: "10.0.0.2", rateKbit: 8000 },
+  },
+  {
+    type: "QUOTE_OK",
+    quoteId: "q1",
+    unitPrice: 10n,
+    creditLimit: 20n,
+    graceMs: 1000,
+    tickMs: 1000,
+    activateOnCredit: true,
+  },
 ];

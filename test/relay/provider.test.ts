@@ -237,3 +237,98 @@ describe("provider node, live", () => {
     wire.close();
   });
 });
+
+describe("quotes, sessions on credit and confirmed closes", () => {
+  it("quotes its terms, and refuses a mode, a tunnel kind or parameters it would refuse", async () => {
+    const client = await connect({ key: keyOf("quoter"), url: p.node.url });
+    await expect(client.quote({ mode: "byte", tunnel: { kind: "proxy" } })).resolves.toEqual({
+      unitPrice: 1n,
+      creditLimit: 16_384n,
+      graceMs: 300,
+      tickMs: 200,
+      activateOnCredit: false,
+    });
+    const noSecond = await startProvider({ pricing: { byte: { unitPrice: 1n, creditLimit: 9n } } });
+    const other = await connect({ key: keyOf("quoter"), url: noSecond.node.url });
+    await expect(other.quote({ mode: "second", tunnel: { kind: "proxy" } })).rejects.toMatchObject({
+      code: "MODE_UNSUPPORTED",
+    });
+    await expect(client.quote({ mode: "second", tunnel: { kind: "qos" } })).rejects.toMatchObject({
+      code: "TUNNEL_UNAVAILABLE",
+    });
+    // The client is still usable after refusals.
+    await expect(
+      client.quote({ mode: "packet", tunnel: { kind: "proxy" } }),
+    ).resolves.toMatchObject({
+      unitPrice: 5n,
+    });
+    await other.close();
+    await client.close();
+    await noSecond.stop();
+    removeDir(noSecond.dir);
+  });
+
+  it("opens on credit when its policy says so: nothing paid until resumed, risk within the credit", async () => {
+    const onCredit = await startProvider({
+      pricing: {
+        second: { unitPrice: 10n, creditLimit: 20n, graceMs: 500, activateOnCredit: true },
+      },
+    });
+    const ends: SessionClosedEvent[] = [];
+    onCredit.node.on("session-closed", (e) => ends.push(e));
+    const key = keyOf("on-credit");
+    const client = await connect({ key, url: onCredit.node.url });
+    const opts = {
+      channel: onCredit.channel(key, 1_000n),
+      mode: "second" as const,
+      unitPrice: 10n,
+      tunnel: { kind: "proxy" as const },
+      startPaused: true,
+    };
+    // Paused and never resumed: the tunnel runs on credit, then goes.
+    const idle = await client.openSession(opts);
+    expect(idle.signed).toBe(0n);
+    expect((await idle.closed).code).toBe("CREDIT_EXHAUSTED");
+    const idleEnd = ends.find((e) => e.sessionId === idle.id)!;
+    expect(idleEnd.paid).toBe(0n);
+    expect(idleEnd.maxUnpaid).toBeLessThanOrEqual(idleEnd.creditLimit);
+    // Resumed: it pays every started second and stays up.
+    const paid = await client.openSession({ ...opts, channel: onCredit.channel(key, 1_000n) });
+    paid.resumePaying();
+    await sleep(2_300);
+    expect(onCredit.node.session(paid.id)?.phase).toBe("active");
+    expect(paid.ackedNonce).toBeGreaterThanOrEqual(2n);
+    // A requester's close is answered once the tunnel is down.
+    await paid.close();
+    await paid.released;
+    expect(onCredit.node.session(paid.id)).toBeUndefined();
+    expect(ends.find((e) => e.sessionId === paid.id)?.code).toBe("CLOSED_BY_PEER");
+    await client.close();
+    await onCredit.stop();
+    removeDir(onCredit.dir);
+  });
+
+  it("answers a session that fails before READY at once, with the channel as ref", async () => {
+    // The default policy opens only on the first unit; a paused session never pays it.
+    const strict = await startProvider({
+      pricing: { second: { unitPrice: 10n, creditLimit: 20n, openTimeoutMs: 500 } },
+    });
+    const key = keyOf("never-pays");
+    const client = await connect({ key, url: strict.node.url });
+    const started = Date.now();
+    const opened = client.openSession({
+      channel: strict.channel(key, 1_000n),
+      mode: "second",
+      unitPrice: 10n,
+      tunnel: { kind: "proxy" },
+      startPaused: true,
+      timeoutMs: 60_000,
+    });
+    // The node's open timeout ends it, and the requester hears of it then, not at its own.
+    await expect(opened).rejects.toMatchObject({ code: "TIMEOUT" });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await client.close();
+    await strict.stop();
+    removeDir(strict.dir);
+  });
+});

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ChannelId } from "../../channels/types.ts";
 import {
+  leaseEndOf,
   openProviderSession,
   type ProviderSessionEffect,
   type ProviderSessionInput,
@@ -114,6 +115,47 @@ describe("provider session core", () => {
     expect(run(s, { type: "ActionTick", usage: null }, 2900).state.phase).toBe("active");
   });
 
+  it("opens a fast-lane tunnel on credit, only when the credit covers the first unit", () => {
+    const open = (t: SessionTerms) =>
+      run(
+        openProviderSession({ sessionId: "s", channelId: cid, terms: t, base: 0n, now: 0 }),
+        {
+          type: "ActionStart",
+        },
+        0,
+      );
+    expect(types(open(terms()).effects)).toEqual([]);
+    expect(types(open(terms({ activateOnCredit: true, creditLimit: 9n })).effects)).toEqual([]);
+    const r = open(terms({ activateOnCredit: true }));
+    expect(types(r.effects)).toEqual(["NotifyActivateTunnel"]);
+    const up = run(r.state, { type: "ActionTunnelUp", config: {} }, 5);
+    expect(types(up.effects)).toEqual(["SendReady", "NotifyTunnelLimits"]);
+    expect(up.state.paid).toBe(0n);
+    expect(up.state.maxUnpaid).toBe(10n);
+    // Nothing paid: the credit (two seconds) runs out and the lane goes.
+    const warn = run(up.state, { type: "ActionTick", usage: null }, 1005);
+    expect(types(warn.effects)).toContain("SendWarn");
+    const end = run(warn.state, { type: "ActionTick", usage: null }, warn.state.deadline ?? 0);
+    expect(end.state.closeCode).toBe("CREDIT_EXHAUSTED");
+    expect(end.state.maxUnpaid).toBeLessThanOrEqual(20n);
+  });
+
+  it.each([
+    [0n, 20n, 2_000],
+    [10n, 20n, 3_000],
+    [15n, 20n, 3_000],
+    [100n, 0n, 10_000],
+  ])("a lane paid %s with credit %s is leased until %s ms after activation", (paid, c, end) => {
+    const t = terms({ creditLimit: c, activateOnCredit: true });
+    let s = openProviderSession({ sessionId: "s", channelId: cid, terms: t, base: 0n, now: 0 });
+    if (paid > 0n) s = run(s, { type: "ReceivePayment", nonce: 1n, transferred: paid }, 0).state;
+    s = run(s, { type: "ActionStart" }, 0).state;
+    expect(leaseEndOf(s)).toBeNull(); // not up yet
+    s = run(s, { type: "ActionTunnelUp", config: {} }, 500).state;
+    expect(leaseEndOf(s)).toBe(500 + end);
+    expect(leaseEndOf(active(terms({ mode: "byte" }), 10n))).toBeNull();
+  });
+
   it("hands counter modes a unit budget and refuses new connections at the limit", () => {
     const t = terms({ mode: "byte", unitPrice: 1n, creditLimit: 1000n, graceMs: 300 });
     let s = openProviderSession({ sessionId: "s", channelId: cid, terms: t, base: 0n, now: 0 });
@@ -135,6 +177,7 @@ describe("provider session core", () => {
         fc.constantFrom("second", "byte", "packet"),
         fc.bigInt({ min: 1n, max: 50n }),
         fc.bigInt({ min: 0n, max: 200n }),
+        fc.boolean(),
         fc.array(
           fc.record({
             dt: fc.integer({ min: 1, max: 700 }),
@@ -143,8 +186,14 @@ describe("provider session core", () => {
           }),
           { maxLength: 60 },
         ),
-        (mode, price, credit, steps) => {
-          const t = terms({ mode, unitPrice: price, creditLimit: credit, graceMs: 800 });
+        (mode, price, credit, onCredit, steps) => {
+          const t = terms({
+            mode,
+            unitPrice: price,
+            creditLimit: credit,
+            graceMs: 800,
+            activateOnCredit: onCredit,
+          });
           let s = openProviderSession({
             sessionId: "s",
             channelId: cid,
@@ -153,9 +202,15 @@ describe("provider session core", () => {
             now: 0,
           });
           let now = 0;
-          let transferred = price; // the first unit
-          let nonce = 1n;
-          s = run(s, { type: "ReceivePayment", nonce, transferred }, now).state;
+          let transferred = 0n;
+          let nonce = 0n;
+          s = run(s, { type: "ActionStart" }, now).state;
+          if (s.phase === "opening") {
+            // Not on credit: the first unit opens the tunnel.
+            transferred = price;
+            nonce = 1n;
+            s = run(s, { type: "ReceivePayment", nonce, transferred }, now).state;
+          }
           // A data plane that honours the budget, as the proxy does.
           let carried = 0;
           const plane: { limit: bigint | null } = { limit: null };
@@ -214,6 +269,30 @@ describe("requester session core", () => {
     ).state;
     r = requesterSessionTransition(s, { type: "ActionMeter", units: 300n }, { now: 10 });
     expect(r.effects).toEqual([{ type: "SendPay", amount: 600n }]); // (300 + 100) · 2 − 200
+  });
+
+  it("opened paused, pays nothing until resumed, then every started second ahead", () => {
+    const t = { ...rterms, mode: "second" as const, unitPrice: 10n, prepayUnits: 1n };
+    let r = requesterSessionTransition(
+      openRequesterSession(t, 0n, false),
+      { type: "ActionStart" },
+      {
+        now: 0,
+      },
+    );
+    expect(r.effects).toEqual([]);
+    r = requesterSessionTransition(
+      r.state,
+      { type: "ReceiveReady", ackedNonce: 0n, ackedTransferred: 0n },
+      { now: 10 },
+    );
+    expect(r.effects).toEqual([{ type: "NotifyReady" }]);
+    r = requesterSessionTransition(
+      r.state,
+      { type: "ActionSetPaying", paying: true },
+      { now: 1500 },
+    );
+    expect(r.effects).toEqual([{ type: "SendPay", amount: 30n }]); // two started seconds + one
   });
 
   it("refuses to pay an over-claim and ends the session with USAGE_OVERCLAIM", () => {

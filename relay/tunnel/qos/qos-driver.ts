@@ -7,7 +7,13 @@
  * from `tc -s class show` (`packet` metering). Status changes are events.
  */
 import { EventEmitter } from "node:events";
-import type { TunnelConfig, TunnelDriver, TunnelRequest, TunnelUsage } from "../driver.ts";
+import type {
+  TunnelConfig,
+  TunnelDriver,
+  TunnelRefusal,
+  TunnelRequest,
+  TunnelUsage,
+} from "../driver.ts";
 import { SystemTunnelError } from "../system/errors.ts";
 import { createRunner, type RunCommand } from "../system/run-command.ts";
 import { type LaneParams, parseLaneParams } from "./params.ts";
@@ -141,6 +147,22 @@ class TcQosDriver extends EventEmitter implements QosDriver {
     return next;
   }
 
+  check(params: Readonly<Record<string, string | number>>): TunnelRefusal | null {
+    const parsed = parseLaneParams(params, this.#maxLanesKbit);
+    if (!parsed.ok) return { code: "TUNNEL_PARAMS_INVALID", reason: parsed.reason };
+    const free = this.#maxLanesKbit - this.#reservedKbit();
+    if (this.#closed || parsed.value.rateKbit > free) {
+      return { code: "TUNNEL_UNAVAILABLE", reason: `${free} kbit/s of guaranteed rate left` };
+    }
+    return null;
+  }
+
+  #reservedKbit(): number {
+    let reserved = 0;
+    for (const l of this.#lanes.values()) reserved += l.params.rateKbit;
+    return reserved;
+  }
+
   activate(request: TunnelRequest): Promise<TunnelConfig> {
     const id = request.sessionId;
     return this.#serial(id, async () => {
@@ -152,8 +174,7 @@ class TcQosDriver extends EventEmitter implements QosDriver {
           sessionId: id,
         });
       }
-      let reserved = 0;
-      for (const l of this.#lanes.values()) reserved += l.params.rateKbit;
+      const reserved = this.#reservedKbit();
       if (reserved + parsed.value.rateKbit > this.#maxLanesKbit) {
         throw new SystemTunnelError("POOL_EXHAUSTED", "the link has no guaranteed rate left", {
           sessionId: id,

@@ -6,7 +6,7 @@
  * finds on an existing interface: after a crash no session survives, so no peer may either.
  */
 import { join } from "node:path";
-import type { TunnelConfig, TunnelRequest, TunnelUsage } from "../driver.ts";
+import type { TunnelConfig, TunnelRefusal, TunnelRequest, TunnelUsage } from "../driver.ts";
 import type { MeteredTunnelDriver, TunnelLimits } from "../metered.ts";
 import { SystemTunnelError } from "../system/errors.ts";
 import { createRunner, type RunCommand } from "../system/run-command.ts";
@@ -270,6 +270,16 @@ class WgDriver implements WireGuardDriver {
     const next = this.#queue.then(job, job);
     this.#queue = next.catch(() => undefined);
     return next;
+  }
+
+  check(params: Readonly<Record<string, string | number>>): TunnelRefusal | null {
+    const parsed = parseWireGuardParams(params);
+    if (!parsed.ok) return { code: "TUNNEL_PARAMS_INVALID", reason: parsed.reason };
+    const used = new Set([...this.#peers.values()].map((p) => p.address));
+    if (this.#closed || allocateAddress(this.#pool, used) === null) {
+      return { code: "TUNNEL_UNAVAILABLE", reason: "no tunnel address left" };
+    }
+    return null;
   }
 
   activate(request: TunnelRequest): Promise<TunnelConfig> {
