@@ -5,7 +5,7 @@
 export type { CloseCodeValue, RelayErrorCode, RelayResult } from "./errors.ts";
 export { CloseCode, closeCodeOf, isRelayError, RelayError } from "./errors.ts";
 export type { FastLaneHop, RunningPath, RunPathOptions } from "./fastlane/index.ts";
-export { IspNode, LaneWallet, localHop, runPath } from "./fastlane/index.ts";
+export { createIspNode, FastLaneRequester, runPath } from "./fastlane/index.ts";
 export type {
   ChannelDirectory,
   ChannelInfo,

@@ -78,7 +78,7 @@ export function fastlaneTable(s: FastlaneSummary): string {
     ["with the paid lane", flows(s.withLane)],
     ...s.hops.map((h) => [
       `${h.id} paid (${toll(h.pricePerSecond)}/s)`,
-      `${toll(h.received)} in ${h.proofs} signed proofs`,
+      `${toll(h.received)} in ${h.proofs} signed proofs, ${toll(h.settled)} settled on chain`,
     ]),
     ["paid in all", toll(s.paidTotal)],
     ["lanes left after teardown", String(s.lanesLeft)],

@@ -1,16 +1,31 @@
 /**
  * `tollway demo --scenario fastlane`: a video call over a paid fast lane. A requester, three ISP
  * namespaces in a line and a receiver; every ISP's egress link HTB-limited and saturated by a
- * background flow. The call's flow is measured as best effort, then the requester buys a lane at
- * every hop, paid per second with signed balance proofs, and the flow is measured again; at the
- * end every hop removes its lane and the namespaces go.
+ * background flow, and every ISP running a fast-lane node (a relay node with the `qos` driver) on
+ * loopback. The call's flow is measured as best effort; then the requester asks each node for a
+ * quote, opens a channel with each on the embedded chain, has every hop activate its lane and
+ * pays each per second over the WebSocket; the flow is measured again. At the end every hop
+ * removes its lane, the channels are settled on chain, and the namespaces go.
  */
-import { createHash } from "node:crypto";
-import type { ChannelDomain, ChannelId } from "../../channels/types.ts";
-import { IspNode } from "../../relay/fastlane/isp-node.ts";
-import { localHop, type RunningPath, runPath } from "../../relay/fastlane/path-runner.ts";
-import { LaneWallet } from "../../relay/fastlane/wallet.ts";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { getBytes, type HDNodeWallet, parseUnits } from "ethers";
+import { type ChainClient, connectChain, providerFor } from "../../channels/chain/client.ts";
+import type { Address, ChannelId } from "../../channels/types.ts";
+import { createIspNode } from "../../relay/fastlane/isp-node.ts";
+import {
+  FastLaneRequester,
+  type IspAccount,
+  type IspSettlement,
+} from "../../relay/fastlane/lane-requester.ts";
+import { type RunningPath, runPath } from "../../relay/fastlane/path-runner.ts";
+import { chainDirectory } from "../../relay/provider/channel-directory.ts";
+import type { ProviderNode } from "../../relay/provider/provider-node.ts";
 import { createQosDriver, type QosDriver } from "../../relay/tunnel/qos/index.ts";
+import { deployContracts } from "../chain/deploy.ts";
+import { devWallet } from "../chain/dev-accounts.ts";
+import { startEmbeddedChain } from "../chain/embedded.ts";
 import {
   buildLine,
   createDemoNet,
@@ -35,11 +50,15 @@ export interface FastlaneOptions {
 export interface FastlaneHopSummary {
   readonly id: string;
   readonly pricePerSecond: bigint;
-  /** What the requester sent the hop for this call (cumulative, signed). */
+  /** The channel opened with the hop on chain. */
+  readonly channelId: ChannelId | null;
+  /** What the requester signed to the hop for this call (cumulative). */
   readonly paid: bigint;
-  /** What the hop holds as its latest verified balance proof. */
+  /** What the hop holds as its latest durable, verified balance proof. */
   readonly received: bigint;
   readonly proofs: number;
+  /** What the hop received on chain when the channel was settled. */
+  readonly settled: bigint;
 }
 
 /** What the fast-lane demo did. Throughput in Mbit/s at the receiver. */
@@ -70,13 +89,6 @@ const TOKEN = 10n ** 18n;
 const PRICE_PER_SECOND = TOKEN / 10_000n; // 0.0001 TOLL a second at each hop
 const DEPOSIT = TOKEN;
 const SESSION = "video-call";
-// The lanes' channels are off chain here; their proofs are signed for this domain.
-const DOMAIN: ChannelDomain = {
-  chainId: 31337n,
-  verifyingContract: "0x5fbdb2315678afecb367f032d93f642f64180aa3",
-};
-const demoKey = (label: string) =>
-  createHash("sha256").update(`tollway-demo-fastlane:${label}`).digest();
 
 /**
  * Runs the fast-lane scenario and returns its summary; every lane and namespace it created is
@@ -95,14 +107,32 @@ export async function runFastlaneDemo(opts: FastlaneOptions = {}): Promise<Fastl
   const phase = (p: string) => opts.onPhase?.(p);
   let net: DemoNet | undefined;
   const drivers: QosDriver[] = [];
-  const nodes: IspNode[] = [];
+  const nodes: ProviderNode[] = [];
+  const stops: (() => Promise<unknown>)[] = [];
+  let lanes: FastLaneRequester | undefined;
   let path: RunningPath | undefined;
   let outcome = "not started";
   let bestEffort: FastlaneSummary["bestEffort"] = null;
   let withLane: FastlaneSummary["withLane"] = null;
   let lanesLeft = 0;
-  const wallet = new LaneWallet(demoKey("requester"), DOMAIN);
+  let hops: FastlaneHopSummary[] = [];
+  const storeRoot = await mkdtemp(join(tmpdir(), "tollway-fastlane-"));
+  stops.push(() => rm(storeRoot, { recursive: true, force: true }));
   try {
+    phase("starting the embedded chain and deploying Token and PaymentChannels");
+    const chain = await startEmbeddedChain();
+    stops.push(() => chain.stop());
+    const rpc = providerFor(chain.provider!);
+    const [deployer, requester, ...isps] = [0, 1, 2, 3, 4].map((i) =>
+      devWallet(i).connect(rpc),
+    ) as HDNodeWallet[];
+    const deployment = await deployContracts(deployer!, {
+      holders: [{ address: requester!.address as Address, amount: parseUnits("1000", 18) }],
+      minSettleWindow: 60,
+    });
+    const connectAs = (w: HDNodeWallet): Promise<ChainClient> =>
+      connectChain({ signer: w, channels: deployment.channels });
+
     phase("creating the requester, three ISPs and the receiver (namespaces, HTB links)");
     net = await createDemoNet();
     const line = await buildLine(net, 3);
@@ -111,30 +141,39 @@ export async function runFastlaneDemo(opts: FastlaneOptions = {}): Promise<Fastl
         device: isp.egress,
         netns: isp.ns,
         linkRateKbit: LINK_KBIT,
-        maxLanesKbit: 18_000,
+        maxLanesKbit: 16_000,
       });
       drivers.push(driver);
+      const ispChain = await connectAs(isps[i]!);
       nodes.push(
-        new IspNode({
-          id: `isp${i + 1}`,
+        await createIspNode({
+          key: getBytes(isps[i]!.privateKey),
+          domain: ispChain.domain,
+          storeDir: join(storeRoot, `isp${i + 1}`),
+          host: "127.0.0.1",
           driver,
-          key: demoKey(`isp${i + 1}`),
-          domain: DOMAIN,
-          terms: { pricePerSecond: PRICE_PER_SECOND, creditLimit: 2n * PRICE_PER_SECOND },
-          maxRateKbit: 16_000,
+          pricePerSecond: PRICE_PER_SECOND,
+          creditLimit: 2n * PRICE_PER_SECOND,
+          channels: chainDirectory(ispChain),
         }),
       );
     }
+    lanes = new FastLaneRequester({
+      key: getBytes(requester!.privateKey),
+      chain: await connectAs(requester!),
+      deposit: DEPOSIT,
+    });
     if (!signal.aborted) {
       phase(`measuring the call and a background flow, best effort (${seconds} s)`);
       const m = await measure(net, line, seconds, signal);
       if (m) bestEffort = { callMbps: m.paidMbps, backgroundMbps: m.bestEffortMbps };
     }
     if (!signal.aborted) {
-      phase("buying a lane at every hop (quote, channel, lane, pay per second)");
+      phase("buying a lane at every hop (quote, channel on chain, lane, pay per second)");
+      const requesterLanes = lanes;
       path = runPath({
         sessionId: SESSION,
-        hops: nodes.map((n) => localHop(n, wallet, DEPOSIT)),
+        hops: nodes.map((n, i) => requesterLanes.hop(`isp${i + 1}`, n.url)),
         request: {
           flow: { dst: line.receiverIp, protocol: "tcp", dport: 5201 },
           rateKbit: LANE_KBIT,
@@ -149,7 +188,7 @@ export async function runFastlaneDemo(opts: FastlaneOptions = {}): Promise<Fastl
       if (m) withLane = { callMbps: m.paidMbps, backgroundMbps: m.bestEffortMbps };
     }
   } finally {
-    phase("removing every hop's lane, then the namespaces");
+    phase("removing every hop's lane, settling the channels on chain, removing the namespaces");
     if (path) {
       const end = await path.stop().catch((err: unknown) => ({
         outcome: err instanceof Error ? err.message : String(err),
@@ -158,20 +197,18 @@ export async function runFastlaneDemo(opts: FastlaneOptions = {}): Promise<Fastl
       outcome = end.outcome;
     }
     lanesLeft = drivers.reduce((n, d) => n + d.lanes().size, 0);
+    if (lanes) {
+      const accounts = lanes.accounts();
+      // Settling waits for every payment in flight to be durable at its hop.
+      const settled = await lanes.settle().catch(() => []);
+      hops = hopSummaries(nodes, accounts, settled);
+      await lanes.close();
+    }
+    for (const n of nodes) await n.close().catch(() => undefined);
     for (const d of drivers) await d.close().catch(() => undefined);
     await net?.destroy();
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
   }
-  const hops = nodes.map((n, i): FastlaneHopSummary => {
-    const h = path?.state().hops[i];
-    const ch = h?.channelId ? n.channel(h.channelId as ChannelId) : undefined;
-    return {
-      id: n.id,
-      pricePerSecond: PRICE_PER_SECOND,
-      paid: h?.paid ?? 0n,
-      received: ch?.received?.proof.transferred ?? 0n,
-      proofs: Number(ch?.received?.proof.nonce ?? 0n),
-    };
-  });
   return {
     linkMbps: LINK_KBIT / 1000,
     guaranteedMbps: LANE_KBIT / 1000,
@@ -185,6 +222,29 @@ export async function runFastlaneDemo(opts: FastlaneOptions = {}): Promise<Fastl
     interrupted: signal.aborted,
     durationMs: Math.round(performance.now() - started),
   };
+}
+
+/** Each hop's pay: signed by the requester, held by the node, and settled on chain. */
+function hopSummaries(
+  nodes: readonly ProviderNode[],
+  accounts: readonly IspAccount[],
+  settled: readonly IspSettlement[],
+): FastlaneHopSummary[] {
+  const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  return nodes.map((n, i) => {
+    const account = accounts.find((a) => same(a.payee, n.address));
+    const channelId = account?.channel.channelId ?? null;
+    const proof = channelId === null ? undefined : n.channel(channelId)?.received?.proof;
+    return {
+      id: `isp${i + 1}`,
+      pricePerSecond: PRICE_PER_SECOND,
+      channelId,
+      paid: account?.signed ?? 0n,
+      received: proof?.transferred ?? 0n,
+      proofs: Number(proof?.nonce ?? 0n),
+      settled: settled.find((x) => same(x.payee, n.address))?.payoutB ?? 0n,
+    };
+  });
 }
 
 /**

@@ -1,11 +1,12 @@
 /**
- * Fast lanes across a path of ISP nodes: the lease arithmetic and the path core (pure), the ISP
- * node, the requester's lane wallet and the path runner (shells).
+ * Fast lanes across a path of ISP nodes: the path core (pure), the ISP's fast-lane node (a relay
+ * provider node selling `qos` lanes), the requester's connections and channels with the ISPs,
+ * and the path runner (shells).
  */
-export type { IspChannelRef, IspNodeOptions } from "./isp-node.ts";
-export { IspNode, PaymentRejected } from "./isp-node.ts";
-export type { LeaseTerms } from "./lease.ts";
-export { coveredSeconds, leaseEnd, owedAt } from "./lease.ts";
+export type { IspNodeOptions } from "./isp-node.ts";
+export { createIspNode } from "./isp-node.ts";
+export type { FastLaneRequesterOptions, IspAccount, IspSettlement } from "./lane-requester.ts";
+export { FastLaneRequester } from "./lane-requester.ts";
 export type {
   HopPhase,
   HopState,
@@ -20,5 +21,4 @@ export type {
 } from "./path.ts";
 export { createPath, pathTransition } from "./path.ts";
 export type { FastLaneHop, PathEnd, RunningPath, RunPathOptions } from "./path-runner.ts";
-export { localHop, runPath } from "./path-runner.ts";
-export { LaneWallet } from "./wallet.ts";
+export { runPath } from "./path-runner.ts";

@@ -1,11 +1,8 @@
 /**
  * Runs a fast-lane path (shell): feeds the pure path core with the hops' answers and a timer,
- * and carries out its effects against each hop. `localHop` adapts an in-process `IspNode` and
- * the requester's `LaneWallet` to the hop interface; a remote hop (the relay's requester SDK
- * with a `qos` session per ISP) fits the same interface.
+ * and carries out its effects against each hop (`FastLaneRequester.hop` reaches an ISP's node
+ * over the relay).
  */
-import type { Address, ChannelId } from "../../channels/types.ts";
-import type { IspNode } from "./isp-node.ts";
 import {
   createPath,
   type LaneQuote,
@@ -16,7 +13,6 @@ import {
   type PathState,
   pathTransition,
 } from "./path.ts";
-import type { LaneWallet } from "./wallet.ts";
 
 /** One ISP node on the path, as the requester reaches it. */
 export interface FastLaneHop {
@@ -26,10 +22,16 @@ export interface FastLaneHop {
   ensureChannel(quote: LaneQuote): Promise<string>;
   /** Resolves once the hop says its lane is in place. */
   activate(sessionId: string, request: LaneRequest): Promise<void>;
-  /** Pays the hop up to `total` for this path (cumulative). */
+  /**
+   * Keeps the hop paid while its lane is up: `total` is what the path owes it so far by the
+   * path's clock (a hop that meters on its own may pay more). Rejects once the hop's lane is
+   * gone, which aborts the path.
+   */
   pay(sessionId: string, total: bigint): Promise<void>;
   /** Resolves once the hop has removed its lane. */
   teardown(sessionId: string): Promise<void>;
+  /** Stops paying without a teardown (a requester that vanished); the hop's lease runs out. */
+  abandon(): void;
 }
 
 /** Options of `runPath`. */
@@ -55,7 +57,10 @@ export interface RunningPath {
   state(): PathState;
   /** Tears the path down, hop by hop in reverse. */
   stop(reason?: string): Promise<PathEnd>;
-  /** Stops paying and walks away without teardown (a requester that vanished). */
+  /**
+   * Stops paying and walks away without teardown (a requester that vanished): each hop's lane
+   * goes when its credit runs out. `closed` resolves with outcome `abandoned`.
+   */
   abandon(): void;
 }
 
@@ -165,44 +170,9 @@ export function runPath(opts: RunPathOptions): RunningPath {
       abandoned = true;
       if (timer !== null) clearInterval(timer);
       timer = null;
+      for (const h of opts.hops) h.abandon();
       rejectActive(new Error("abandoned"));
+      resolveClosed({ outcome: "abandoned", wasActive: state.wasActive });
     },
-  };
-}
-
-/**
- * A hop backed by an in-process ISP node, paid from the requester's wallet with real signed
- * balance proofs.
- * @param deposit - what a new channel with this ISP holds
- */
-export function localHop(node: IspNode, wallet: LaneWallet, deposit: bigint): FastLaneHop {
-  let paid = 0n;
-  let channel: ChannelId | null = null;
-  return {
-    id: node.id,
-    quote: async (request) => node.quote(request),
-    async ensureChannel(quote) {
-      // Reuse the channel when it can pay another minute of this lane.
-      const { channelId, reused, depositA } = wallet.ensure(
-        quote.payee as Address,
-        quote.pricePerSecond * 60n,
-        deposit,
-      );
-      if (!reused) node.acceptChannel({ channelId, requester: wallet.address, depositA });
-      paid = 0n;
-      channel = channelId;
-      return channelId;
-    },
-    async activate(sessionId, request) {
-      if (channel === null) throw new Error("no channel");
-      await node.activate(sessionId, channel, request);
-    },
-    async pay(sessionId, total) {
-      if (total <= paid) return;
-      const signed = wallet.pay(node.address, total - paid);
-      paid = total;
-      node.pay(sessionId, signed);
-    },
-    teardown: (sessionId) => node.teardown(sessionId),
   };
 }

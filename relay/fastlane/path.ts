@@ -6,7 +6,7 @@
  * every policy is in place); teardown runs hop by hop in reverse; a hop that refuses to quote or
  * fails to activate aborts the whole path, and nobody has been paid.
  */
-import { type LeaseTerms, owedAt } from "./lease.ts";
+import { startedSeconds } from "../session/terms.ts";
 
 /** What the requester asks every hop for. */
 export interface LaneRequest {
@@ -16,11 +16,15 @@ export interface LaneRequest {
 }
 
 /** A hop's price for the lane. */
-export interface LaneQuote extends LeaseTerms {
+export interface LaneQuote {
   readonly hop: string;
   /** The hop's payee address (its channel partner). */
   readonly payee: string;
   readonly rateKbit: number;
+  /** Price of each started second, token base units. */
+  readonly pricePerSecond: bigint;
+  /** What the hop lets the requester owe. */
+  readonly creditLimit: bigint;
 }
 
 /** A hop's progress. */
@@ -170,7 +174,8 @@ function payments(s: PathState, now: number): Result {
   let next = s;
   for (const h of s.hops) {
     if (h.quote === null) continue;
-    const due = owedAt(s.activeAt, now, h.quote) + s.prepaySeconds * h.quote.pricePerSecond;
+    const seconds = startedSeconds(s.activeAt, now) + s.prepaySeconds;
+    const due = seconds * h.quote.pricePerSecond;
     if (due > h.paid) {
       next = setHop(next, h.hop, { paid: due });
       effects.push({ type: "SendPayment", hop: h.hop, total: due });

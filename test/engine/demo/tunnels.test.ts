@@ -1,7 +1,8 @@
 /**
  * `tollway demo --tunnel wireguard` and `--scenario fastlane`, in-process: the WireGuard demo
  * pays for a real tunnel between two namespaces and settles on the embedded chain to the unit;
- * the fast-lane demo pays three hops per second for a lane and every hop removes it. Both leave
+ * the fast-lane demo opens a channel with each of three ISP nodes on chain, pays each per second
+ * over the relay for its lane, settles on chain, and every hop removes its lane. Both leave
  * no namespace behind.
  */
 import { execFile } from "node:child_process";
@@ -89,6 +90,9 @@ describeWhen(support, "demo tunnel scenarios")("demo through real tunnels", () =
       expect(h.received).toBe(h.paid);
       expect(h.received).toBeGreaterThanOrEqual(3n * h.pricePerSecond);
       expect(h.proofs).toBeGreaterThanOrEqual(2);
+      // Its channel was opened on the embedded chain and settled there, to the unit.
+      expect(h.channelId).toMatch(/^0x[0-9a-f]{64}$/);
+      expect(h.settled).toBe(h.received);
     }
     expect(s.withLane?.callMbps).toBeGreaterThanOrEqual(0.9 * s.guaranteedMbps);
     expect(s.withLane?.callMbps).toBeGreaterThan(s.bestEffort?.callMbps ?? 0);

@@ -1,7 +1,6 @@
-/** The fast-lane path core and lease arithmetic, without I/O: tables and a property. */
+/** The fast-lane path core, without I/O: tables and a property. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { leaseEnd, owedAt } from "../../../relay/fastlane/lease.ts";
 import {
   createPath,
   type LaneQuote,
@@ -42,22 +41,6 @@ const toActivating: PathInput[] = [
   ...["a", "b", "c"].map((h) => ({ type: "ReceiveQuote" as const, hop: h, quote: quote(h) })),
   ...["a", "b", "c"].map((h) => ({ type: "ActionChannelReady" as const, hop: h, channelId: h })),
 ];
-
-describe("lease", () => {
-  it.each([
-    [0n, 20n, 2_000],
-    [10n, 20n, 3_000],
-    [15n, 20n, 3_000],
-    [100n, 0n, 10_000],
-  ])("paid %s with credit %s ends at %s ms", (paid, credit, end) => {
-    expect(leaseEnd(0, paid, { pricePerSecond: 10n, creditLimit: credit })).toBe(end);
-  });
-  it("is free without a price, and owes every started second", () => {
-    expect(leaseEnd(0, 0n, { pricePerSecond: 0n, creditLimit: 0n })).toBeNull();
-    expect(owedAt(1_000, 1_000, { pricePerSecond: 10n, creditLimit: 0n })).toBe(10n);
-    expect(owedAt(1_000, 2_000, { pricePerSecond: 10n, creditLimit: 0n })).toBe(20n);
-  });
-});
 
 describe("path core", () => {
   it("activates every hop before it pays any, then pays each", () => {
