@@ -3,7 +3,8 @@
  * `accepted` → channel ready and tunnel up → `active` → `completed`; or `rejected`, `expired`,
  * `failed`, each with a reason. Timeouts come in as `ActionTick` with `ctx.now`: the core never
  * reads a clock. Whatever a deal did not use goes back to the order of the side that was not
- * at fault, as a `RestoreQuantity` effect.
+ * at fault, as a `RestoreQuantity` effect; a completed rental gives the provider's offer its
+ * quantity back, since the IPs or tunnels are free again.
  */
 import type { OrderKind, PriceUnit, Protocol } from "../book/attributes.ts";
 import type { Address, DealId, OrderId, Rejection } from "../types.ts";
@@ -319,7 +320,9 @@ function tick(deal: Deal, ctx: DealContext): DealTransition {
     ]);
   }
   if (deal.status === "active" && now >= deal.endsAt) {
+    // The rental is over: the provider's IPs or tunnels can be rented again while its offer lasts.
     return move(deal, "completed", "duration elapsed", ctx, [
+      restoreFor(deal, "provider"),
       ...release(deal),
       history(deal, "completed", now),
     ]);

@@ -85,6 +85,11 @@ describe("deal protocol", () => {
       bytes: 1000,
       uptimeS: 60,
     });
+    // The rental is over: the offer can sell the same quantity again; the request is served.
+    expect(effects).toContainEqual({ type: "RestoreQuantity", orderId: "0xo", quantity: 2 });
+    expect(
+      effects.some((e) => e.type === "RestoreQuantity" && e.orderId === ("0xr" as OrderId)),
+    ).toBe(false);
   });
 
   it("a rejection gives the other side its quantity back", () => {

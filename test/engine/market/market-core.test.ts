@@ -80,11 +80,13 @@ describe("market core", () => {
   it("releases the reservation and charges what was paid when the deal completes", () => {
     const core = new MarketCore();
     ok(core, { type: "SetBalance", address: R1, balance: 10_000n });
-    ok(core, { type: "PlaceOrder", id: oid(), spec: offerSpec(P1, { price: 10n }) });
+    const offer = oid();
+    ok(core, { type: "PlaceOrder", id: offer, spec: offerSpec(P1, { price: 10n }) });
     const [deal] = matched(
       ok(core, { type: "PlaceOrder", id: oid(), spec: requestSpec(R1, { quantity: 1 }) }),
     );
     const id = deal!.id;
+    const left = core.order(offer)!.open;
     ok(core, { type: "AcceptDeal", digest: "0x1", dealId: id, signer: R1 });
     ok(core, { type: "AcceptDeal", digest: "0x2", dealId: id, signer: P1 });
     ok(core, { type: "ChannelReady", dealId: id });
@@ -98,6 +100,8 @@ describe("market core", () => {
       bytesDelivered: 1 << 20,
       uptimeS: 60,
     });
+    // The rental is over: the offer rests in the book again with its quantity.
+    expect(core.order(offer)).toMatchObject({ status: "open", open: left + 1 });
   });
 
   it("gives a rejected deal's quantity back to the request, which then matches elsewhere", () => {
