@@ -31,8 +31,6 @@ export class Bucket {
   lvls: Int32Array;
   /** Number of levels. */
   n = 0;
-  /** Live orders in the bucket. */
-  orders = 0;
 
   constructor(
     id: number,
@@ -322,12 +320,13 @@ export function enqueue(
   w[r + I_POS] = (e - levels.t[(level << L_SHIFT) + L_DELTA]!) | 0;
   w[r + I_LEVEL] = level;
   w[r + I_BUCKET] = b.id;
-  b.orders++;
   return created;
 }
 
 /**
- * Takes a slot out of its level, dropping the level when it empties.
+ * Takes a slot out of its level, dropping the level when it empties. `bestKey` is the
+ * bucket's best key, which the caller keeps in a dense array: the bucket object itself is read
+ * only when a level goes.
  * @returns true when the bucket's best order changed (the head of the best level left).
  */
 export function dequeue(
@@ -336,8 +335,9 @@ export function dequeue(
   b: Bucket,
   slot: number,
   key: number,
+  bestKey: number,
 ): boolean {
-  const top = key === b.keys[b.n - 1];
+  const top = key === bestKey;
   const w = store.i;
   const r = slot << I_SHIFT;
   const level = w[r + I_LEVEL]!;
@@ -345,7 +345,6 @@ export function dequeue(
   const e = (w[r + I_POS]! + levels.t[L + L_DELTA]!) | 0;
   const head = e === levels.t[L + L_LO];
   levels.remove(level, e);
-  b.orders--;
   if (levels.live(level) === 0) {
     // An empty level would make every later walk step over it.
     const i = b.find(key);
@@ -355,4 +354,66 @@ export function dequeue(
     levels.release(level);
   }
   return top && head;
+}
+
+/**
+ * Bucket ids by a key of two integers (a 31-bit one and a small one), in an open-addressing
+ * table of typed arrays: one probe where a `Map` would chase a chain of heap objects.
+ */
+export class BucketIndex {
+  private ka: Int32Array;
+  private kb: Int32Array;
+  private ids: Int32Array;
+  private mask: number;
+  private count = 0;
+
+  constructor(capacity = 1024) {
+    let c = 16;
+    while (c < capacity * 2) c *= 2;
+    this.ka = new Int32Array(c);
+    this.kb = new Int32Array(c);
+    this.ids = new Int32Array(c).fill(-1);
+    this.mask = c - 1;
+  }
+
+  /** The id stored under (a, b), or -1. */
+  get(a: number, b: number): number {
+    const ids = this.ids;
+    let h = hashPair(a, b) & this.mask;
+    for (;;) {
+      const id = ids[h]!;
+      if (id < 0 || (this.ka[h] === a && this.kb[h] === b)) return id;
+      h = (h + 1) & this.mask;
+    }
+  }
+
+  /** Stores a new id under (a, b), which must not be present. */
+  add(a: number, b: number, id: number): void {
+    if ((this.count + 1) * 2 > this.ids.length) this.grow();
+    this.place(a, b, id);
+    this.count++;
+  }
+
+  private place(a: number, b: number, id: number): void {
+    let h = hashPair(a, b) & this.mask;
+    while (this.ids[h]! >= 0) h = (h + 1) & this.mask;
+    this.ka[h] = a;
+    this.kb[h] = b;
+    this.ids[h] = id;
+  }
+
+  private grow(): void {
+    const { ka, kb, ids } = this;
+    const c = ids.length * 2;
+    this.ka = new Int32Array(c);
+    this.kb = new Int32Array(c);
+    this.ids = new Int32Array(c).fill(-1);
+    this.mask = c - 1;
+    for (let j = 0; j < ids.length; j++) if (ids[j]! >= 0) this.place(ka[j]!, kb[j]!, ids[j]!);
+  }
+}
+
+function hashPair(a: number, b: number): number {
+  const h = Math.imul(a ^ Math.imul(b, 0x85ebca6b), 0x9e3779b1);
+  return h ^ (h >>> 15);
 }

@@ -26,7 +26,7 @@ import {
   MAX_RATING_MILLI,
   MIN_DURATION_S,
 } from "./attributes.ts";
-import { Bucket, dequeue, enqueue, L_HI, L_LO, L_SHIFT, Levels } from "./buckets.ts";
+import { Bucket, BucketIndex, dequeue, enqueue, L_HI, L_LO, L_SHIFT, Levels } from "./buckets.ts";
 import { EFFECT_EXPIRED, EFFECT_FILL, MatchEffects } from "./match-effects.ts";
 import {
   bloomBit,
@@ -317,7 +317,8 @@ export class Matcher {
   readonly store: OrderStore;
   private readonly levels: Levels;
   private readonly buckets: Bucket[] = [];
-  private readonly offerBuckets = new Map<number, Bucket>();
+  /** (region, country · kind · unit · class · protocols) → offer bucket id. */
+  private readonly offerBuckets = new BucketIndex();
   /** (kind, unit, country) → offer buckets of that country. */
   private readonly offerGroups: (BucketGroup | undefined)[] = new Array(6 * COUNTRY_COUNT);
   /** (kind, unit) → every offer group, for requests that accept any country. */
@@ -331,7 +332,8 @@ export class Matcher {
   private bSeq = new Float64Array(1024);
   /** Per bucket id: its best level, or -1. */
   private bLevel = new Int32Array(1024);
-  private readonly requestBuckets = new Map<number, Bucket>();
+  /** (country or "any", kind · unit · class · protocol) → request bucket id. */
+  private readonly requestBuckets = new BucketIndex();
   /** (kind, unit, country or "any") → request buckets of that country. */
   private readonly requestGroups: (BucketGroup | undefined)[] = new Array(6 * (COUNTRY_COUNT + 1));
   private readonly requestBucketsByKindUnit = new Map<number, Bucket[]>();
@@ -1225,21 +1227,22 @@ export class Matcher {
     const w = s.i;
     const r = slot << I_SHIFT;
     const price = s.f[(slot << F_SHIFT) + F_PRICE]!;
+    const id = w[r + I_BUCKET]!;
+    const b = this.buckets[id]!;
     if (sideOf(w[r + I_FLAGS]!) === SIDE_OFFER) {
-      const b = this.buckets[w[r + I_BUCKET]!]!;
-      if (dequeue(s, this.levels, b, slot, price)) this.bestChanged(b);
+      if (dequeue(s, this.levels, b, slot, price, this.bBest[id]!)) this.bestChanged(b);
       return;
     }
-    const b = this.buckets[w[r + I_BUCKET]!]!;
-    if (dequeue(s, this.levels, b, slot, -price)) this.bestChanged(b);
+    if (dequeue(s, this.levels, b, slot, -price, this.bBest[id]!)) this.bestChanged(b);
     // The request's aliases leave with it.
     let a = w[r + I_REGION]!;
     w[r + I_REGION] = -1;
     while (a >= 0) {
       const ra = a << I_SHIFT;
       const nextAlias = w[ra + I_REGION]!;
-      const ab = this.buckets[w[ra + I_BUCKET]!]!;
-      if (dequeue(s, this.levels, ab, a, -price)) this.bestChanged(ab);
+      const aid = w[ra + I_BUCKET]!;
+      const ab = this.buckets[aid]!;
+      if (dequeue(s, this.levels, ab, a, -price, this.bBest[aid]!)) this.bestChanged(ab);
       s.release(a);
       this.aliases--;
       a = nextAlias;
@@ -1292,11 +1295,11 @@ export class Matcher {
     const region = w[r + I_REGION]!;
     const cls = classOf(flags);
     const proto = protoOf(flags);
-    const key = (((region * COUNTRY_COUNT + country) * 6 + ku) * 8 + cls) * 8 + proto;
-    let b = this.offerBuckets.get(key);
-    if (b) return b;
-    b = new Bucket(this.buckets.length, SIDE_OFFER, country, region, cls, proto);
-    this.offerBuckets.set(key, b);
+    const key = ((country * 6 + ku) * 8 + cls) * 8 + proto;
+    const id = this.offerBuckets.get(region, key);
+    if (id >= 0) return this.buckets[id]!;
+    const b = new Bucket(this.buckets.length, SIDE_OFFER, country, region, cls, proto);
+    this.offerBuckets.add(region, key, b.id);
     const gk = ku * COUNTRY_COUNT + country;
     let group = this.offerGroups[gk];
     if (!group) {
@@ -1349,11 +1352,11 @@ export class Matcher {
     const cls = m === 1 || m === 2 || m === 4 ? m : 0;
     const pm = protoOf(flags);
     const proto = pm === 1 || pm === 2 || pm === 4 ? pm : 0;
-    const key = requestKey(ku, country, cls) * 8 + proto;
-    let b = this.requestBuckets.get(key);
-    if (b) return b;
-    b = new Bucket(this.buckets.length, SIDE_REQUEST, country, 0, cls, proto);
-    this.requestBuckets.set(key, b);
+    const key = (ku * 8 + cls) * 8 + proto;
+    const id = this.requestBuckets.get(country, key);
+    if (id >= 0) return this.buckets[id]!;
+    const b = new Bucket(this.buckets.length, SIDE_REQUEST, country, 0, cls, proto);
+    this.requestBuckets.add(country, key, b.id);
     const gk = ku * (COUNTRY_COUNT + 1) + country;
     let group = this.requestGroups[gk];
     if (!group) {
@@ -1401,10 +1404,6 @@ const MAX_ALIASED_COUNTRIES = 8;
 function primaryOf(w: Int32Array, slot: number): number {
   const r = slot << I_SHIFT;
   return (w[r + I_FLAGS]! & FLAG_ALIAS) !== 0 ? w[r + I_ASN]! : slot;
-}
-
-function requestKey(ku: number, country: number, cls: number): number {
-  return (ku * (COUNTRY_COUNT + 1) + country) * 8 + cls;
 }
 
 function kindOf(flags: number): number {
