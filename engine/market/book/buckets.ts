@@ -283,7 +283,8 @@ export class Levels {
 /**
  * Appends a slot to the run of its price level in a bucket, creating the level if needed.
  * The entry takes the slot's arrival sequence and signature from the store's hot array.
- * @returns true when the bucket's best order changed (a new best level was created).
+ * @returns true when the bucket's best order changed (a new best level was created) or its
+ * entry moved (the best level's run was moved to make room).
  */
 export function enqueue(
   store: OrderStore,
@@ -314,10 +315,13 @@ export function enqueue(
     b.n++;
     created = i === b.n - 1;
   }
+  const L = level << L_SHIFT;
+  const lo = levels.t[L + L_LO]!;
   const e = levels.append(store, level, slot, store.hot[slot << 1]!, store.hotI[(slot << 2) + 3]!);
+  if (i === b.n - 1 && levels.t[L + L_LO] !== lo) created = true;
   const w = store.i;
   const r = slot << I_SHIFT;
-  w[r + I_POS] = (e - levels.t[(level << L_SHIFT) + L_DELTA]!) | 0;
+  w[r + I_POS] = (e - levels.t[L + L_DELTA]!) | 0;
   w[r + I_LEVEL] = level;
   w[r + I_BUCKET] = b.id;
   return created;

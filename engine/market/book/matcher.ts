@@ -57,6 +57,7 @@ import {
   SIDE_OFFER,
   SIDE_REQUEST,
   tier,
+  tier4,
 } from "./order-store.ts";
 
 /** An offer as the matcher sees it: every attribute already encoded as a number. */
@@ -332,6 +333,8 @@ export class Matcher {
   private bSeq = new Float64Array(1024);
   /** Per bucket id: its best level, or -1. */
   private bLevel = new Int32Array(1024);
+  /** Per bucket id: pool index of its best order's entry (opening a cursor reads no level). */
+  private bHead = new Int32Array(1024);
   /** (country or "any", kind · unit · class · protocol) → request bucket id. */
   private readonly requestBuckets = new BucketIndex();
   /** (kind, unit, country or "any") → request buckets of that country. */
@@ -368,6 +371,7 @@ export class Matcher {
   private fAsn = -1;
   private fBwTier = 0;
   private fStickyTier = 0;
+  private fDurTier = 0;
   /** Request taker: its exit-policy bit. Offer taker: its exit-policy mask. */
   private fExit = 7;
   // Offer taker: its region and ASN Bloom bits, class, protocols and bandwidth tier.
@@ -436,6 +440,7 @@ export class Matcher {
       o.asn,
       o.bandwidthMbps,
       o.maxStickyS,
+      o.minDurationS,
       o.exitPolicies,
     );
     f[d + F_PRICE] = o.price;
@@ -779,8 +784,9 @@ export class Matcher {
     if (this.wMakerIsOffer === 1) {
       const asns = s.asns[t]!;
       this.fAsn = asns.length === 1 ? asns[0]! & 0xffff : -1;
-      this.fBwTier = tier(w[tr + I_BANDWIDTH]!);
-      this.fStickyTier = tier(w[tr + I_STICKY]!);
+      this.fBwTier = tier4(w[tr + I_BANDWIDTH]!);
+      this.fStickyTier = tier4(w[tr + I_STICKY]!);
+      this.fDurTier = tier4(w[tr + I_MIN_DUR]!);
       this.fExit = (flags >> 10) & 7;
     } else {
       this.fRBit = bloomBit(w[tr + I_REGION]!);
@@ -802,13 +808,15 @@ export class Matcher {
     const bw = this.fBwTier;
     if (this.wMakerIsOffer === 1) {
       const sticky = this.fStickyTier;
+      const dur = this.fDurTier;
       const asn = this.fAsn;
       for (; e < hi; e++) {
         const g = eI[(e << 2) + 3]!;
         if (
-          ((g >> 26) & exit) !== 0 &&
-          ((g >> 16) & 31) >= bw &&
-          ((g >> 21) & 31) >= sticky &&
+          ((g >> 28) & exit) !== 0 &&
+          ((g >> 16) & 15) >= bw &&
+          ((g >> 20) & 15) >= sticky &&
+          ((g >> 24) & 15) <= dur &&
           (asn < 0 || (g & 0xffff) === asn)
         ) {
           return e;
@@ -910,13 +918,12 @@ export class Matcher {
       if (key > limitKey) continue;
       if (this.nc === this.cB.length) this.growCursors();
       const c = this.nc++;
-      // Opened from the per-bucket arrays and the level table: the bucket object is read only
-      // when the cursor leaves its best level.
-      const level = this.bLevel[id]!;
+      // Opened from the per-bucket arrays alone: the level is read when the cursor moves past
+      // its head, the bucket object when it leaves the level.
       this.cB[c] = id;
-      this.cL[c] = level;
+      this.cL[c] = this.bLevel[id]!;
       this.cK[c] = key;
-      this.cE[c] = this.levels.t[(level << L_SHIFT) + L_LO]!;
+      this.cE[c] = this.bHead[id]!;
       this.cS[c] = this.bSeq[id]!;
       this.heapPush(c);
     }
@@ -1256,10 +1263,12 @@ export class Matcher {
     if (b.n > 0) {
       const level = b.lvls[b.n - 1]!;
       const key = b.keys[b.n - 1]!;
-      const seq = this.levels.e[this.levels.t[(level << L_SHIFT) + L_LO]! << 1]!;
+      const head = this.levels.t[(level << L_SHIFT) + L_LO]!;
+      const seq = this.levels.e[head << 1]!;
       this.bBest[b.id] = key;
       this.bSeq[b.id] = seq;
       this.bLevel[b.id] = level;
+      this.bHead[b.id] = head;
       g.best[j] = key;
       g.seq[j] = seq;
       if (key < g.minKey) g.minKey = key;
@@ -1327,9 +1336,12 @@ export class Matcher {
       const sq = new Float64Array(c);
       sq.set(this.bSeq);
       this.bSeq = sq;
+      const lv = new Int32Array(c);
+      lv.set(this.bLevel);
+      this.bLevel = lv;
       const hd = new Int32Array(c);
-      hd.set(this.bLevel);
-      this.bLevel = hd;
+      hd.set(this.bHead);
+      this.bHead = hd;
       const pos = new Int32Array(c);
       pos.set(this.groupPos);
       this.groupPos = pos;

@@ -95,19 +95,33 @@ export function tier(v: number): number {
   return v === 0 ? 0 : 32 - Math.clz32(v);
 }
 
+/** {@link tier} capped at 15, to fit four bits: still monotone, so still a safe bound. */
+export function tier4(v: number): number {
+  const t = tier(v);
+  return Math.min(t, 15);
+}
+
 /**
- * An offer's filter signature: ASN low 16 bits, bandwidth tier (bits 16–20), sticky-session
- * tier (bits 21–25), exit-policy mask (bits 26–28). A request can only match an offer whose
- * tiers are at least its own and whose exit mask meets its policy: a necessary condition,
- * checked before the exact one.
+ * An offer's filter signature: ASN low 16 bits, bandwidth tier (bits 16–19), sticky-session
+ * tier (bits 20–23), shortest-deal tier (bits 24–27), exit-policy mask (bits 28–30), tiers by
+ * {@link tier4}. A request can only match an offer whose bandwidth and sticky tiers are at
+ * least its own, whose shortest-deal tier is at most its duration's and whose exit mask meets
+ * its policy: a necessary condition, checked before the exact one.
  */
 export function offerSignature(
   asn: number,
   bandwidth: number,
   sticky: number,
+  minDuration: number,
   exitMask: number,
 ): number {
-  return (asn & 0xffff) | (tier(bandwidth) << 16) | (tier(sticky) << 21) | (exitMask << 26);
+  return (
+    (asn & 0xffff) |
+    (tier4(bandwidth) << 16) |
+    (tier4(sticky) << 20) |
+    (tier4(minDuration) << 24) |
+    (exitMask << 28)
+  );
 }
 
 /** A value's bit (0–7) in an 8-bit Bloom filter of a request signature. */
