@@ -5,9 +5,9 @@
  *   node bench/relay.ts [--json] [--quick]
  *
  * Phases: one channel pipelined; 100 connections pipelined (aggregate); proof→ACK latency at
- * half the specified 20,000 proofs/s, every proof fresh; 10,000 sessions paying once per second (SDK clients); teardown after
- * payments stop (credit window, WARN, grace). Every proof is really signed (pre-signed in worker
- * threads for the throughput phases, live by the SDK for the session phases), verified
+ * half the specified 20,000 proofs/s, every proof fresh; 10,000 sessions paying once per second;
+ * teardown after payments stop (credit window, WARN, grace; SDK clients). Every proof is really
+ * signed (pre-signed in worker threads, except in the teardown phase, where the SDK signs), verified
  * (cumulatively: per channel and batch only the best proof), persisted and ACKed.
  * Progress goes to stderr; the report (JSON or a table) to stdout.
  */
@@ -29,6 +29,7 @@ import { connect, type RequesterClient, type Session } from "../relay/requester/
 import { openWireConnection } from "../relay/requester/wire-connection.ts";
 import { createProxyDriver } from "../relay/tunnel/proxy/proxy-driver.ts";
 import { encodeFrame } from "../relay/wire/codec.ts";
+import type { Frame } from "../relay/wire/frames.ts";
 
 const QUICK = process.argv.includes("--quick");
 const JSON_OUT = process.argv.includes("--json");
@@ -80,6 +81,9 @@ interface SignJob {
   channelId: ChannelId;
   from: number;
   count: number;
+  /** Nonce n pays (n + offset) · unit in all (default: n). */
+  unit?: bigint;
+  offset?: number;
 }
 
 function signerWorker(): void {
@@ -89,7 +93,8 @@ function signerWorker(): void {
     const signer = createSigner(keyOf(job.label));
     const frames: Buffer[] = [];
     for (let n = job.from; n < job.from + job.count; n++) {
-      const proof = { channelId: job.channelId, nonce: BigInt(n), transferred: BigInt(n) };
+      const transferred = BigInt(n + (job.offset ?? 0)) * (job.unit ?? 1n);
+      const proof = { channelId: job.channelId, nonce: BigInt(n), transferred };
       frames.push(
         encodeFrame({ type: "PAY", ...proof, signature: signer.signBalanceProof(domain, proof) }),
       );
@@ -346,37 +351,147 @@ async function openMany(url: string, groups: ChannelSpec[][]) {
   return { clients, sessions, failed };
 }
 
+/**
+ * 10,000 sessions paying once per second, as the SDK pays in second mode (the first unit and one
+ * ahead at OPEN, then every started second since READY and one ahead), over 1,000 raw
+ * connections with proofs pre-signed before the phase: the provider is what is measured, not
+ * the load generator's signing, which would otherwise take a core of the same two.
+ */
 async function sessionsPhase(url: string) {
-  const groups = sessionSpecs(CFG.sessions, CFG.sessionConns, "sess");
-  const t0 = performance.now();
-  const { clients, sessions, failed } = await openMany(url, groups);
-  const openMs = performance.now() - t0;
-  process.send!({ progress: "open", sessions: sessions.length });
-  // From here every session pays once per second; watch ACK gaps.
-  const lastAck = new Map<Session, number>();
+  const specs = sessionSpecs(CFG.sessions, CFG.sessionConns, "sess");
+  const all = specs.flat();
+  const perSession = CFG.sessionHoldSeconds + 20;
+  const tSign = performance.now();
+  process.stderr.write(`[bench:relay]   pre-signing ${all.length * perSession} session proofs…\n`);
+  const frames = await presign(
+    all.map((spec) => ({
+      label: spec.label,
+      channelId: chanOf(spec).channelId,
+      from: 1,
+      count: perSession,
+      unit: SECOND_PRICE,
+      offset: 1,
+    })),
+  );
+  const signMs = performance.now() - tSign;
+  const n = all.length;
+  const readyAt = new Float64Array(n).fill(-1);
+  const lastAck = new Float64Array(n);
+  const sent = new Int32Array(n);
+  const acked = new Int32Array(n);
+  const closed = new Uint8Array(n);
+  const index = new Map<string, number>();
+  const bySession = new Map<string, number>();
+  const wires: { sendRaw(b: Buffer): void; close(): void }[] = [];
+  const sendTo: ((b: Buffer) => void)[] = new Array(n);
+  const closeOf: ((f: Frame) => void)[] = new Array(n);
   let maxGap = 0;
-  const holdStart = performance.now();
-  for (const s of sessions) {
-    lastAck.set(s, holdStart);
-    s.on("ack", () => {
-      const now = performance.now();
-      maxGap = Math.max(maxGap, now - lastAck.get(s)!);
-      lastAck.set(s, now);
-    });
+  let ready = 0;
+  let failed = 0;
+  const onFrame = (f: Frame) => {
+    const now = performance.now();
+    if (f.type === "ACK") {
+      const i = index.get(f.channelId)!;
+      const a = Number(f.nonce);
+      if (a > acked[i]!) {
+        if (readyAt[i]! >= 0) maxGap = Math.max(maxGap, now - lastAck[i]!);
+        acked[i] = a;
+        lastAck[i] = now;
+      }
+    } else if (f.type === "READY") {
+      const i = index.get(f.channelId)!;
+      readyAt[i] = now;
+      lastAck[i] = now;
+      bySession.set(f.sessionId, i);
+      ready++;
+    } else if (f.type === "CLOSE") {
+      const i = bySession.get(f.sessionId);
+      if (i !== undefined) closed[i] = 1;
+    } else if (f.type === "ERROR") {
+      const i = f.ref === null ? undefined : index.get(f.ref);
+      // Before READY an ERROR about the channel is the session's refusal.
+      if (i !== undefined && readyAt[i]! < 0 && !closed[i]) {
+        closed[i] = 1;
+        failed++;
+      }
+    }
+  };
+  const t0 = performance.now();
+  // Each session's index is its place in `all`, the order its proofs were signed in.
+  const firstOf = specs.map((_, g) => specs.slice(0, g).reduce((a, x) => a + x.length, 0));
+  for (let g = 0; g < specs.length; g += 100) {
+    await Promise.all(
+      specs.slice(g, g + 100).map(async (group, j) => {
+        const wire = await openWireConnection({
+          url,
+          signer: createSigner(keyOf(group[0]!.label)),
+        });
+        wire.onFrame = onFrame;
+        wires.push(wire);
+        for (const [m, spec] of group.entries()) {
+          const i = firstOf[g + j]! + m;
+          const c = chanOf(spec);
+          index.set(c.channelId, i);
+          sendTo[i] = (b) => wire.sendRaw(b);
+          closeOf[i] = (f) => wire.send(f);
+          wire.send({
+            type: "OPEN",
+            channelId: c.channelId,
+            salt: spec.salt,
+            openBlock: 1n,
+            dealId: "bench",
+            mode: "second",
+            unitPrice: SECOND_PRICE,
+            tunnelKind: "proxy",
+            tunnelParams: {},
+            prepayUnits: 1n,
+            resume: null,
+          });
+          wire.sendRaw(frames[i]![0]!);
+          sent[i] = 1;
+        }
+      }),
+    );
   }
-  let closed = 0;
-  for (const s of sessions) void s.closed.then(() => closed++);
+  // Every started second since READY, one ahead: nonce s pays s + 1 seconds.
+  const pay = () => {
+    const now = performance.now();
+    for (let i = 0; i < n; i++) {
+      if (readyAt[i]! < 0 || closed[i]) continue;
+      const due = Math.min(perSession, Math.floor((now - readyAt[i]!) / 1000) + 1);
+      if (due > sent[i]!) {
+        sendTo[i]!(frames[i]![due - 1]!);
+        sent[i] = due;
+      }
+    }
+  };
+  const payer = setInterval(pay, 20);
+  const openDeadline = performance.now() + 60_000;
+  while (ready + failed < n && performance.now() < openDeadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const openMs = performance.now() - t0;
+  process.send!({ progress: "open", sessions: ready });
   await new Promise((r) => setTimeout(r, CFG.sessionHoldSeconds * 1000));
+  clearInterval(payer);
   const now = performance.now();
-  for (const t of lastAck.values()) maxGap = Math.max(maxGap, now - t);
+  let held = 0;
   let behind = 0;
-  for (const s of sessions) {
-    // Behind: the provider has not acknowledged what the session signed a second ago.
-    if (s.signed - s.state.ackedTransferred > 2n * SECOND_PRICE) behind++;
+  for (let i = 0; i < n; i++) {
+    if (readyAt[i]! < 0 || closed[i]) continue;
+    held++;
+    maxGap = Math.max(maxGap, now - lastAck[i]!);
+    // Behind: the provider has not acknowledged what the session sent a second ago.
+    if (sent[i]! - acked[i]! >= 2) behind++;
   }
-  const held = sessions.length - closed;
-  for (const c of clients) await c.close();
-  return { ok: true, opened: sessions.length, failed, held, behind, maxAckGapMs: maxGap, openMs };
+  // End every session as the SDK's close does, so that none outlives the phase.
+  for (const [sessionId, i] of bySession) {
+    if (!closed[i])
+      closeOf[i]!({ type: "CLOSE", sessionId, code: "CLOSED_BY_PEER", reason: "done" });
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  for (const w of wires) w.close();
+  return { ok: true, opened: ready, failed, held, behind, maxAckGapMs: maxGap, openMs, signMs };
 }
 
 async function teardownPhase(url: string) {
@@ -458,7 +573,7 @@ async function main(): Promise<void> {
     log("time limit reached, stopping");
     child.kill("SIGKILL");
     process.exit(2);
-  }, 240_000);
+  }, 300_000);
   killer.unref();
 
   await ask(null); // the load process is up
