@@ -8,7 +8,8 @@
 import { randomBytes } from "node:crypto";
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
-import type { BookQuery } from "../core/market-core.ts";
+import type { BookQuery, MarketCommand } from "../core/market-core.ts";
+import type { Deal } from "../deals/deal-protocol.ts";
 import {
   type Address,
   type DealId,
@@ -241,99 +242,99 @@ export async function buildMarketServer(
     return json(reply, 200, p);
   });
 
-  app.post(
-    "/deals/:id/accept",
-    { schema: { params: dealIdParams, body: acceptBody } },
-    async (req, reply) => {
+  /**
+   * A signed deal route: finds the deal, verifies the body's signature over `message`, and runs
+   * the command `command` builds (which may refuse, e.g. a signer of the wrong side).
+   */
+  function dealRoute<B extends { signature: string }>(
+    path: string,
+    body: object,
+    type: MarketTypeName,
+    message: (id: DealId, b: B, deal: Deal) => TypedMessage,
+    command: (
+      id: DealId,
+      b: B,
+      signed: { digest: string; signer: Address },
+      deal: Deal,
+    ) => MarketCommand,
+    answer: (id: DealId, b: B) => [number, unknown] = (id) => [200, svc.core.deal(id)],
+  ): void {
+    app.post(path, { schema: { params: dealIdParams, body } }, async (req, reply) => {
       const id = (req.params as { id: string }).id as DealId;
       const deal = svc.core.deal(id);
       if (!deal) fail("DEAL_NOT_FOUND", "unknown deal");
-      const { digest, signer } = await verify(
-        "AcceptDeal",
-        { dealId: id, maxCost: deal.maxCost },
-        (req.body as { signature: string }).signature,
-      );
-      await svc.execute({ type: "AcceptDeal", digest, dealId: id, signer });
-      return json(reply, 200, svc.core.deal(id));
-    },
+      const b = req.body as B;
+      const signed = await verify(type, message(id, b, deal), b.signature);
+      await svc.execute(command(id, b, signed, deal));
+      const [status, out] = answer(id, b);
+      return json(reply, status, out);
+    });
+  }
+
+  dealRoute<{ signature: string }>(
+    "/deals/:id/accept",
+    acceptBody,
+    "AcceptDeal",
+    (id, _b, deal) => ({ dealId: id, maxCost: deal.maxCost }),
+    (id, _b, { digest, signer }) => ({ type: "AcceptDeal", digest, dealId: id, signer }),
   );
 
   // The requester reports the deal's channel open, the provider its tunnel up; both signed, each
   // only by its own side of the deal.
-  app.post(
+  dealRoute<{ channelId: string; signature: string }>(
     "/deals/:id/channel",
-    { schema: { params: dealIdParams, body: channelReadyBody } },
-    async (req, reply) => {
-      const id = (req.params as { id: string }).id as DealId;
-      const deal = svc.core.deal(id);
-      if (!deal) fail("DEAL_NOT_FOUND", "unknown deal");
-      const b = req.body as { channelId: string; signature: string };
-      const { signer } = await verify(
-        "ChannelReady",
-        { dealId: id, channelId: b.channelId },
-        b.signature,
-      );
+    channelReadyBody,
+    "ChannelReady",
+    (id, b) => ({ dealId: id, channelId: b.channelId }),
+    (id, _b, { signer }, deal) => {
       if (signer !== deal.requester)
         fail("WRONG_SIGNER", "only the deal's requester reports its channel");
-      await svc.execute({ type: "ChannelReady", dealId: id });
-      return json(reply, 200, svc.core.deal(id));
+      return { type: "ChannelReady", dealId: id };
     },
   );
 
-  app.post(
+  dealRoute<{ signature: string }>(
     "/deals/:id/tunnel",
-    { schema: { params: dealIdParams, body: acceptBody } },
-    async (req, reply) => {
-      const id = (req.params as { id: string }).id as DealId;
-      const deal = svc.core.deal(id);
-      if (!deal) fail("DEAL_NOT_FOUND", "unknown deal");
-      const { signer } = await verify(
-        "TunnelUp",
-        { dealId: id },
-        (req.body as { signature: string }).signature,
-      );
+    acceptBody,
+    "TunnelUp",
+    (id) => ({ dealId: id }),
+    (id, _b, { signer }, deal) => {
       if (signer !== deal.provider)
         fail("WRONG_SIGNER", "only the deal's provider reports its tunnel");
-      await svc.execute({ type: "TunnelUp", dealId: id });
-      return json(reply, 200, svc.core.deal(id));
+      return { type: "TunnelUp", dealId: id };
     },
   );
 
-  app.post(
+  dealRoute<{ reason: string; signature: string }>(
     "/deals/:id/reject",
-    { schema: { params: dealIdParams, body: rejectBody } },
-    async (req, reply) => {
-      const id = (req.params as { id: string }).id as DealId;
-      const b = req.body as { reason: string; signature: string };
-      const { digest, signer } = await verify(
-        "RejectDeal",
-        { dealId: id, reason: b.reason },
-        b.signature,
-      );
-      await svc.execute({ type: "RejectDeal", digest, dealId: id, signer, reason: b.reason });
-      return json(reply, 200, svc.core.deal(id));
-    },
+    rejectBody,
+    "RejectDeal",
+    (id, b) => ({ dealId: id, reason: b.reason }),
+    (id, b, { digest, signer }) => ({
+      type: "RejectDeal",
+      digest,
+      dealId: id,
+      signer,
+      reason: b.reason,
+    }),
   );
 
-  app.post(
+  dealRoute<{ score: number; signature: string }>(
     "/deals/:id/rating",
-    { schema: { params: dealIdParams, body: ratingBody } },
-    async (req, reply) => {
-      const id = (req.params as { id: string }).id as DealId;
-      const b = req.body as { score: number; signature: string };
-      const { digest, signer } = await verify(
-        "Rating",
-        { dealId: id, score: b.score },
-        b.signature,
-      );
-      await svc.execute({ type: "RateDeal", digest, dealId: id, signer, score: b.score });
-      const deal = svc.core.deal(id)!;
-      return json(reply, 201, {
-        dealId: id,
-        score: b.score,
-        profile: svc.core.profile(deal.provider),
-      });
-    },
+    ratingBody,
+    "Rating",
+    (id, b) => ({ dealId: id, score: b.score }),
+    (id, b, { digest, signer }) => ({
+      type: "RateDeal",
+      digest,
+      dealId: id,
+      signer,
+      score: b.score,
+    }),
+    (id, b) => [
+      201,
+      { dealId: id, score: b.score, profile: svc.core.profile(svc.core.deal(id)!.provider) },
+    ],
   );
 
   // Push: the client proves its wallet by signing a fresh challenge (StreamAuth), then

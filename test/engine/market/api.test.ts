@@ -304,6 +304,18 @@ describe("market HTTP API", () => {
         404,
         "DEAL_NOT_FOUND",
       ],
+      [
+        "reject unknown deal",
+        post("/deals/d-999999/reject", { reason: "busy", signature: good }),
+        404,
+        "DEAL_NOT_FOUND",
+      ],
+      [
+        "rate unknown deal",
+        post("/deals/d-999999/rating", { score: 5, signature: good }),
+        404,
+        "DEAL_NOT_FOUND",
+      ],
       ["bad book filter", get("/book?kind=ip&priceUnit=hour"), 400, "INVALID_BODY"],
     ];
     for (const [name, p, status, code] of cases) {
