@@ -14,7 +14,16 @@
  * signature test) that the walk steps over like any other rejected entry; tombstones at the
  * ends are trimmed at once, the others when the run next needs room.
  */
-import { I_BUCKET, I_LEVEL, I_POS, I_SHIFT, type OrderStore } from "./order-store.ts";
+import {
+  F_SEQ,
+  F_SHIFT,
+  I_BUCKET,
+  I_LEVEL,
+  I_POS,
+  I_SHIFT,
+  I_SIG,
+  type OrderStore,
+} from "./order-store.ts";
 
 /** One bucket: attributes shared by its orders and its price ladder. */
 export class Bucket {
@@ -282,7 +291,7 @@ export class Levels {
 
 /**
  * Appends a slot to the run of its price level in a bucket, creating the level if needed.
- * The entry takes the slot's arrival sequence and signature from the store's hot array.
+ * The entry takes a copy of the order's arrival sequence and signature.
  * @returns true when the bucket's best order changed (a new best level was created) or its
  * entry moved (the best level's run was moved to make room).
  */
@@ -317,10 +326,10 @@ export function enqueue(
   }
   const L = level << L_SHIFT;
   const lo = levels.t[L + L_LO]!;
-  const e = levels.append(store, level, slot, store.hot[slot << 1]!, store.hotI[(slot << 2) + 3]!);
-  if (i === b.n - 1 && levels.t[L + L_LO] !== lo) created = true;
   const w = store.i;
   const r = slot << I_SHIFT;
+  const e = levels.append(store, level, slot, store.f[(slot << F_SHIFT) + F_SEQ]!, w[r + I_SIG]!);
+  if (i === b.n - 1 && levels.t[L + L_LO] !== lo) created = true;
   w[r + I_POS] = (e - levels.t[L + L_DELTA]!) | 0;
   w[r + I_LEVEL] = level;
   w[r + I_BUCKET] = b.id;

@@ -33,6 +33,7 @@ import {
   F_EXPIRES,
   F_PRICE,
   F_QTY,
+  F_SEQ,
   F_SHIFT,
   FLAG_ALIAS,
   FLAG_SETS,
@@ -48,6 +49,7 @@ import {
   I_OWNER,
   I_REGION,
   I_SHIFT,
+  I_SIG,
   I_STICKY,
   I_USED,
   OrderStore,
@@ -435,8 +437,8 @@ export class Matcher {
     const f = this.store.f;
     const r = slot << I_SHIFT;
     const d = slot << F_SHIFT;
-    this.store.hot[slot << 1] = ++this.seqNo;
-    this.store.hotI[(slot << 2) + 3] = offerSignature(
+    this.store.f[(slot << F_SHIFT) + F_SEQ] = ++this.seqNo;
+    this.store.i[(slot << I_SHIFT) + I_SIG] = offerSignature(
       o.asn,
       o.bandwidthMbps,
       o.maxStickyS,
@@ -472,7 +474,7 @@ export class Matcher {
     const slot = this.store.alloc();
     if (slot < 0) return reject("BOOK_FULL", "no free order slot");
     this.writeRequest(slot, r);
-    this.store.hot[slot << 1] = ++this.seqNo;
+    this.store.f[(slot << F_SHIFT) + F_SEQ] = ++this.seqNo;
     return this.run(slot, now);
   }
 
@@ -520,7 +522,7 @@ export class Matcher {
     this.unlink(slot);
     f[d + F_PRICE] = price;
     f[d + F_QTY] = quantity;
-    s.hot[slot << 1] = ++this.seqNo;
+    f[d + F_SEQ] = ++this.seqNo;
     this.run(slot, now);
     return this.takerLeft;
   }
@@ -636,14 +638,13 @@ export class Matcher {
     w[r + I_OWNER] = q.owner;
     w[r + I_BANDWIDTH] = q.minBandwidthMbps;
     w[r + I_MIN_DUR] = q.durationS;
-    w[r + I_MAX_DUR] = q.durationS;
     w[r + I_STICKY] = q.stickyS;
     w[r + I_ASN] = 0;
     w[r + I_COUNTRY] = q.countries.length === 1 ? q.countries[0]! : ANY_COUNTRY;
     w[r + I_REGION] = 0;
     w[r + I_MIN_RATING] = q.minRatingMilli;
     w[r + I_MIN_COMPLETED] = q.minCompletedDeals;
-    s.hotI[(slot << 2) + 3] = requestSignature(
+    w[r + I_SIG] = requestSignature(
       q.regions,
       q.asns,
       cls,
@@ -679,7 +680,7 @@ export class Matcher {
       owner: s.i[r + I_OWNER]!,
       price: s.f[d + F_PRICE]!,
       qty: s.f[d + F_QTY]!,
-      seq: s.hot[slot << 1]!,
+      seq: s.f[d + F_SEQ]!,
       expiresAt: s.f[d + F_EXPIRES]!,
     };
   }
@@ -1222,8 +1223,8 @@ export class Matcher {
       w[rp + I_REGION] = a;
       s.f[fa + F_PRICE] = price;
       s.f[fa + F_EXPIRES] = s.f[fp + F_EXPIRES]!;
-      s.hot[a << 1] = s.hot[p << 1]!;
-      s.hotI[(a << 2) + 3] = s.hotI[(p << 2) + 3]!;
+      s.f[fa + F_SEQ] = s.f[fp + F_SEQ]!;
+      w[ra + I_SIG] = w[rp + I_SIG]!;
       const ab = this.requestBucket(a);
       if (enqueue(s, this.levels, ab, a, -price)) this.bestChanged(ab);
     }
@@ -1387,8 +1388,8 @@ export class Matcher {
 }
 
 // Request records keep small filter sets inline, in words the request side does not use
-// otherwise: counts (4 bits each) in word 1, countries in 25–28, regions in 29–30, ASN in 31.
-const I_SET_COUNTS = 1;
+// otherwise: counts (4 bits each) in word 13, countries in 25–28, regions in 29–30, ASN in 31.
+const I_SET_COUNTS = I_MAX_DUR;
 const I_SET_COUNTRIES = 25;
 const SET_INLINE_COUNTRIES = 4;
 const I_SET_REGIONS = 29;

@@ -11,11 +11,11 @@
  * The two fields a walk reads for every order it steps over — the arrival sequence and a 32-bit
  * filter signature — are copied into the order's entry in its price level (see buckets.ts),
  * where a walk reads them in sequence: most orders a filtered request skips are rejected
- * without touching their record. {@link OrderStore.hot} keeps them per slot until then.
+ * without touching their record.
  *
  * Record layout, in 32-bit words (`i`) — the first four words pairs are doubles (`f`):
- *   f[1] price, f[2] qty, f[3] expiresAt,
- *   i[9] flags, i[10] owner, i[11] bandwidth, i[12] minDur, i[13] maxDur,
+ *   f[0] arrival sequence, f[1] price, f[2] qty, f[3] expiresAt,
+ *   i[8] signature, i[9] flags, i[10] owner, i[11] bandwidth, i[12] minDur, i[13] maxDur,
  *   i[14] sticky, i[15] asn, i[16] country, i[17] region, i[18] pos, i[19] level,
  *   i[20] bucket, i[21] gen, i[22] used, i[23] minRating, i[24] minCompleted.
  * Flags: kind bits 0–1, unit bit 2, side bit 3, class mask bits 4–6, protocol mask bits 7–9,
@@ -39,12 +39,16 @@ const SLOT_SPAN = 2 ** SLOT_BITS;
 export const I_SHIFT = 5;
 /** A record's doubles start at `slot << F_SHIFT` (Float64 view). */
 export const F_SHIFT = 4;
+/** Arrival sequence: time priority, and ties between buckets. */
+export const F_SEQ = 0;
 /** Offer: price per unit. Request: highest price per unit. */
 export const F_PRICE = 1;
 /** Quantity still open. */
 export const F_QTY = 2;
 /** Expiry, ms since the epoch. */
 export const F_EXPIRES = 3;
+/** Filter signature ({@link offerSignature} or {@link requestSignature}). */
+export const I_SIG = 8;
 /** Packed kind, unit, side, masks and FLAG_SETS. */
 export const I_FLAGS = 9;
 /** Interned wallet index. */
@@ -53,7 +57,7 @@ export const I_OWNER = 10;
 export const I_BANDWIDTH = 11;
 /** Offer: shortest deal. Request: the deal's duration (seconds). */
 export const I_MIN_DUR = 12;
-/** Offer: longest deal (seconds). */
+/** Offer: longest deal (seconds). Requests keep their filter sets' sizes here. */
 export const I_MAX_DUR = 13;
 /** Offer: longest sticky session. Request: the sticky session it needs (seconds). */
 export const I_STICKY = 14;
@@ -181,14 +185,6 @@ export class OrderStore {
   i: Int32Array;
   /** Record doubles (same buffer). */
   f: Float64Array;
-  /**
-   * 16 bytes an order: `hot[slot << 1]` is the arrival sequence (time priority),
-   * `hotI[(slot << 2) + 3]` the filter signature ({@link offerSignature} or
-   * {@link requestSignature}); the level entry takes its copy of both from here.
-   */
-  hot: Float64Array;
-  /** Int32 view of {@link hot}. */
-  hotI: Int32Array;
   /** Request filters that are sets (kept by reference, never copied). */
   countries: (readonly number[])[];
   regions: (readonly number[])[];
@@ -200,9 +196,6 @@ export class OrderStore {
     this.i = new Int32Array(buf);
     this.f = new Float64Array(buf);
     this.freeList = new Int32Array(this.capacity);
-    const hot = new ArrayBuffer(this.capacity * 16);
-    this.hot = new Float64Array(hot);
-    this.hotI = new Int32Array(hot);
     this.countries = new Array(this.capacity).fill(EMPTY);
     this.regions = new Array(this.capacity).fill(EMPTY);
     this.asns = new Array(this.capacity).fill(EMPTY);
@@ -269,10 +262,6 @@ export class OrderStore {
     const fl = new Int32Array(c);
     fl.set(this.freeList);
     this.freeList = fl;
-    const hot = new Float64Array(c * 2);
-    hot.set(this.hot);
-    this.hot = hot;
-    this.hotI = new Int32Array(hot.buffer);
     for (let k = this.capacity; k < c; k++) {
       this.countries.push(EMPTY);
       this.regions.push(EMPTY);
