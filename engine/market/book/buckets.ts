@@ -120,6 +120,9 @@ export class Levels {
     this.free = new Int32Array(c);
     this.e = new Float64Array(Math.max(64, entries) * 2);
     this.eI = new Int32Array(this.e.buffer);
+    // Touched now rather than by the appends that first reach each page (see OrderStore).
+    this.e.fill(0);
+    this.t.fill(0);
   }
 
   /** A new, empty level. */

@@ -145,7 +145,11 @@ export interface BookOrderView {
 
 /** Book sizing. */
 export interface MatcherOptions {
-  /** Order slots to pre-allocate (the store doubles past it). */
+  /**
+   * Order slots to pre-allocate (the store doubles past it). Their memory is touched when the
+   * matcher is built, so that no order pays a page fault: a large capacity costs its memory
+   * up front.
+   */
   readonly capacity?: number;
 }
 

@@ -196,6 +196,9 @@ export class OrderStore {
     this.i = new Int32Array(buf);
     this.f = new Float64Array(buf);
     this.freeList = new Int32Array(this.capacity);
+    // Touch every page now: the first write to a page is a fault of a few microseconds, which
+    // would otherwise land on whichever order first takes a slot on it.
+    this.i.fill(0);
     this.countries = new Array(this.capacity).fill(EMPTY);
     this.regions = new Array(this.capacity).fill(EMPTY);
     this.asns = new Array(this.capacity).fill(EMPTY);
