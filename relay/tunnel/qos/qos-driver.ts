@@ -65,6 +65,8 @@ export interface QosDriver extends TunnelDriver {
    * deactivated). A lease already past removes the lane at once. Unknown sessions are ignored.
    */
   setLease(sessionId: string, expiresAt: number | null): void;
+  /** When a lane's lease ends (null: no lease, or no such lane). */
+  leaseOf(sessionId: string): number | null;
   /** The lanes that are up, by session. */
   lanes(): ReadonlyMap<string, LaneParams>;
   on(event: "status", fn: (e: LaneStatusEvent) => void): this;
@@ -75,6 +77,7 @@ interface Lane {
   readonly slot: number;
   readonly params: LaneParams;
   timer: NodeJS.Timeout | null;
+  expiresAt: number | null;
 }
 
 const ZERO: TunnelUsage = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
@@ -184,7 +187,7 @@ class TcQosDriver extends EventEmitter implements QosDriver {
       const slot = freeSlot(new Set([...this.#lanes.values()].map((l) => l.slot)), this.#maxLanes);
       if (slot === null) throw new SystemTunnelError("POOL_EXHAUSTED", "no lane slot left");
       this.#status(id, "requested");
-      const lane: Lane = { slot, params: parsed.value, timer: null };
+      const lane: Lane = { slot, params: parsed.value, timer: null, expiresAt: null };
       // Reserve the slot before the commands run, so concurrent activations never share one.
       this.#lanes.set(id, lane);
       try {
@@ -233,11 +236,16 @@ class TcQosDriver extends EventEmitter implements QosDriver {
     if (lane === undefined) return;
     if (lane.timer !== null) clearTimeout(lane.timer);
     lane.timer = null;
+    lane.expiresAt = expiresAt;
     if (expiresAt === null) return;
     const expire = () => {
       this.#remove(sessionId, "lease-expired").catch((err: unknown) => this.emit("error", err));
     };
     lane.timer = setTimeout(expire, Math.max(0, expiresAt - this.#clock()));
+  }
+
+  leaseOf(sessionId: string): number | null {
+    return this.#lanes.get(sessionId)?.expiresAt ?? null;
   }
 
   async readUsage(sessionId: string): Promise<TunnelUsage> {

@@ -132,6 +132,7 @@ describeWhen(support, "fast-lane namespace tests")("fast lane across three ISP n
     });
     await path.active;
     for (const d of drivers) expect(d.lanes().size).toBe(1);
+    const leaseAt = drivers.map((d) => d.leaseOf([...d.lanes().keys()][0]!));
     // One channel per hop, opened on chain with the deposit.
     expect(lanes.opened).toBe(3);
     expect(balanceBefore - (await aliceChain.tokenBalance())).toBe(3n * DEPOSIT);
@@ -146,9 +147,11 @@ describeWhen(support, "fast-lane namespace tests")("fast lane across three ISP n
     expect(without.paidMbps).toBeLessThan((0.6 * LINK_KBIT) / 1000);
     expect(without.paidMbps).toBeLessThan(withLane.paidMbps);
     expect(withLane.bestEffortMbps).toBeLessThan(without.bestEffortMbps);
-    for (const d of drivers) {
+    for (const [i, d] of drivers.entries()) {
       const [sessionId] = [...d.lanes().keys()];
       expect((await d.readUsage(sessionId!)).packetsIn).toBeGreaterThan(1_000);
+      // Each lane is a lease that the payments keep extending: about four seconds later now.
+      expect(d.leaseOf(sessionId!)! - leaseAt[i]!).toBeGreaterThanOrEqual(3_000);
     }
     // Every hop holds durable, verified proofs for the seconds its lane was up.
     for (const [i, account] of lanes.accounts().entries()) {
