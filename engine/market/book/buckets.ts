@@ -90,15 +90,19 @@ const L_CAP = 3;
  * run (to grow it or close the gap its head left) changes the offset alone, not the records.
  */
 export const L_DELTA = 4;
-/** Live entries (tombstones excluded). */
-const L_LIVE = 5;
+/** The bucket's next worse level, or -1: a walk steps down the ladder without the bucket. */
+export const L_NEXT = 5;
+/** The level's key, a double in words 6–7: `tk[(level << 2) + L_KEY]`. */
+export const L_KEY = 3;
 
 const MIN_SEGMENT = 4;
 
 /** Level storage shared by every bucket of a book: the level table and the entry pool. */
 export class Levels {
-  /** Per level, 8 words (one 32-byte line share): lo, hi, base, capacity, delta, live. */
+  /** Per level, 8 words (32 bytes): lo, hi, base, capacity, delta, next, key (a double). */
   t: Int32Array;
+  /** Float64 view of {@link t}, for the keys. */
+  tk: Float64Array;
   /**
    * The entries, 16 bytes each: `e[i << 1]` the order's arrival sequence, `eI[(i << 2) + 2]`
    * its slot (-1 for a tombstone), `eI[(i << 2) + 3]` its filter signature (0 for a
@@ -117,6 +121,7 @@ export class Levels {
   constructor(capacity: number, entries: number) {
     const c = Math.max(16, capacity);
     this.t = new Int32Array(c << L_SHIFT);
+    this.tk = new Float64Array(this.t.buffer);
     this.free = new Int32Array(c);
     this.e = new Float64Array(Math.max(64, entries) * 2);
     this.eI = new Int32Array(this.e.buffer);
@@ -125,8 +130,8 @@ export class Levels {
     this.t.fill(0);
   }
 
-  /** A new, empty level. */
-  alloc(): number {
+  /** A new, empty level with this key, above `next` (-1 when it is the worst). */
+  alloc(key: number, next: number): number {
     let level: number;
     if (this.freeCount > 0) level = this.free[--this.freeCount]!;
     else {
@@ -141,7 +146,8 @@ export class Levels {
     t[L + L_BASE] = base;
     t[L + L_CAP] = MIN_SEGMENT;
     t[L + L_DELTA] = 0;
-    t[L + L_LIVE] = 0;
+    t[L + L_NEXT] = next;
+    this.tk[(level << 2) + L_KEY] = key;
     return level;
   }
 
@@ -152,9 +158,10 @@ export class Levels {
     this.free[this.freeCount++] = level;
   }
 
-  /** Live entries of a level. */
-  live(level: number): number {
-    return this.t[(level << L_SHIFT) + L_LIVE]!;
+  /** Whether a level has no live entry left. */
+  empty(level: number): boolean {
+    const L = level << L_SHIFT;
+    return this.t[L + L_LO] === this.t[L + L_HI];
   }
 
   /**
@@ -170,7 +177,6 @@ export class Levels {
     this.eI[(hi << 2) + 2] = slot;
     this.eI[(hi << 2) + 3] = sig;
     t[L + L_HI] = hi + 1;
-    t[L + L_LIVE] = t[L + L_LIVE]! + 1;
     return hi;
   }
 
@@ -181,24 +187,17 @@ export class Levels {
     const eI = this.eI;
     eI[(e << 2) + 2] = -1;
     eI[(e << 2) + 3] = 0;
-    const live = t[L + L_LIVE]! - 1;
-    t[L + L_LIVE] = live;
-    if (live === 0) {
-      const base = t[L + L_BASE]!;
-      t[L + L_LO] = base;
-      t[L + L_HI] = base;
-      return;
-    }
-    // Live entries remain on both sides' way in, so both loops stop inside the run.
+    // The ends of a run are live entries (or the run is empty: lo === hi).
     let lo = t[L + L_LO]!;
+    const hi = t[L + L_HI]!;
     if (e === lo) {
-      while (eI[(lo << 2) + 2]! < 0) lo++;
+      while (lo < hi && eI[(lo << 2) + 2]! < 0) lo++;
       t[L + L_LO] = lo;
-    }
-    let hi = t[L + L_HI]!;
-    if (e === hi - 1) {
-      while (eI[(hi << 2) - 2]! < 0) hi--;
-      t[L + L_HI] = hi;
+    } else if (e === hi - 1) {
+      // lo is live, so the loop stops there.
+      let h = hi - 1;
+      while (eI[(h << 2) - 2]! < 0) h--;
+      t[L + L_HI] = h;
     }
   }
 
@@ -215,7 +214,8 @@ export class Levels {
     const hi = t[L + L_HI]!;
     const base = t[L + L_BASE]!;
     const cap = t[L + L_CAP]!;
-    const live = t[L + L_LIVE]!;
+    let live = 0;
+    for (let e = lo; e < hi; e++) if (this.eI[(e << 2) + 2]! >= 0) live++;
     const span = hi - lo;
     if (live * 2 <= span) {
       const w = store.i;
@@ -286,6 +286,7 @@ export class Levels {
     const t = new Int32Array(c << L_SHIFT);
     t.set(this.t);
     this.t = t;
+    this.tk = new Float64Array(t.buffer);
     const f = new Int32Array(c);
     f.set(this.free);
     this.free = f;
@@ -321,10 +322,12 @@ export function enqueue(
     }
     b.keys.copyWithin(i + 1, i, b.n);
     b.lvls.copyWithin(i + 1, i, b.n);
-    level = levels.alloc();
+    level = levels.alloc(key, i > 0 ? b.lvls[i - 1]! : -1);
     b.keys[i] = key;
     b.lvls[i] = level;
     b.n++;
+    // The better neighbour now steps down to the new level.
+    if (i + 1 < b.n) levels.t[(b.lvls[i + 1]! << L_SHIFT) + L_NEXT] = level;
     created = i === b.n - 1;
   }
   const L = level << L_SHIFT;
@@ -361,9 +364,12 @@ export function dequeue(
   const e = (w[r + I_POS]! + levels.t[L + L_DELTA]!) | 0;
   const head = e === levels.t[L + L_LO];
   levels.remove(level, e);
-  if (levels.live(level) === 0) {
+  if (levels.empty(level)) {
     // An empty level would make every later walk step over it.
     const i = b.find(key);
+    if (i + 1 < b.n) {
+      levels.t[(b.lvls[i + 1]! << L_SHIFT) + L_NEXT] = levels.t[(level << L_SHIFT) + L_NEXT]!;
+    }
     b.keys.copyWithin(i, i + 1, b.n);
     b.lvls.copyWithin(i, i + 1, b.n);
     b.n--;

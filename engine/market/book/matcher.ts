@@ -26,7 +26,18 @@ import {
   MAX_RATING_MILLI,
   MIN_DURATION_S,
 } from "./attributes.ts";
-import { Bucket, BucketIndex, dequeue, enqueue, L_HI, L_LO, L_SHIFT, Levels } from "./buckets.ts";
+import {
+  Bucket,
+  BucketIndex,
+  dequeue,
+  enqueue,
+  L_HI,
+  L_KEY,
+  L_LO,
+  L_NEXT,
+  L_SHIFT,
+  Levels,
+} from "./buckets.ts";
 import { EFFECT_EXPIRED, EFFECT_FILL, MatchEffects } from "./match-effects.ts";
 import {
   bloomBit,
@@ -888,20 +899,19 @@ export class Matcher {
         return;
       }
     }
-    const b = this.buckets[this.cB[i]!]!;
-    // The level just left may be gone (emptied by this walk): find where it was.
-    const j = b.find(this.cK[i]!);
-    const li = (j >= 0 ? j : -j - 1) - 1;
-    if (li < 0 || b.keys[li]! > limitKey) {
+    // Down the ladder by the level's link: the level is live (the cursor's order is still in
+    // it, or one after its position), and so is the one it links to.
+    const next = lv.t[(level << L_SHIFT) + L_NEXT]!;
+    const key = next < 0 ? Number.POSITIVE_INFINITY : lv.tk[(next << 2) + L_KEY]!;
+    if (key > limitKey) {
       // Retire: the last heap entry takes the top.
       this.heap[0] = this.heap[--this.hn]!;
       if (this.hn > 0) this.siftDown(0);
       return;
     }
-    const next = b.lvls[li]!;
     const e = lv.t[(next << L_SHIFT) + L_LO]!;
     this.cL[i] = next;
-    this.cK[i] = b.keys[li]!;
+    this.cK[i] = key;
     this.cE[i] = e;
     this.cS[i] = lv.e[e << 1]!;
     this.siftDown(0);
