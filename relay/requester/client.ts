@@ -596,14 +596,17 @@ export class RequesterClient extends EventEmitter<{
         s.id = f.sessionId;
         s.tunnel = f.tunnel;
         s.creditLimit = f.creditLimit;
+        // What was sent before this READY (READY itself may pay the next second at once).
+        const sent = this.#channels.get(f.channelId)?.sent;
         this.input(s, {
           type: "ReceiveReady",
           ackedNonce: f.ackedNonce,
           ackedTransferred: f.ackedTransferred,
         });
         // Resuming: proofs are cumulative, so the latest one covers whatever was lost in flight.
-        const sent = this.#channels.get(f.channelId)?.sent;
-        if (sent && sent.proof.nonce > f.ackedNonce) {
+        // A proof sent after READY's ACK state was taken is not resent: that would be a replay.
+        const latest = this.#channels.get(f.channelId)?.sent;
+        if (sent && latest === sent && sent.proof.nonce > f.ackedNonce) {
           this.#wire.send({
             type: "PAY",
             channelId: f.channelId,

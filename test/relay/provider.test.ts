@@ -191,6 +191,24 @@ describe("provider node, live", () => {
     await client.close();
   });
 
+  it("receives every proof once: READY's own payment is not sent again", async () => {
+    const key = keyOf("req-once");
+    const client = await connect({ key, url: p.node.url });
+    const before = p.node.stats();
+    const session = await client.openSession({
+      channel: p.channel(key, 1_000_000n),
+      mode: "second",
+      unitPrice: 10n,
+      tunnel: { kind: "proxy" },
+    });
+    await until(() => session.ackedNonce >= 2n, 3_000, "ACK of the proof paid at READY");
+    const after = p.node.stats();
+    expect(after.proofsReceived - before.proofsReceived).toBe(2);
+    expect(after.proofsRejected - before.proofsRejected).toBe(0);
+    await session.close();
+    await client.close();
+  });
+
   it("resumes a session on the same channel after the socket drops", async () => {
     const key = keyOf("req-resume");
     const ref = p.channel(key, 1_000_000n);
