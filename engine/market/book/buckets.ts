@@ -2,17 +2,21 @@
  * Attribute buckets, each a ladder of price levels, each level a FIFO run of entries.
  *
  * A bucket holds the orders of one side that share the attributes a counter-order filters on
- * first (offers: kind, unit, country, region, IP class, protocol set; requests: kind, unit,
- * country or "any", class or "any", protocol or "any"). Its levels are kept in a sorted Float64Array of keys,
- * descending, so that the best level is the last one and removing it moves nothing.
+ * first (offers: kind, unit, country, IP class, protocol set; requests: kind, unit, country or
+ * "any", class or "any", protocol or "any"). Its levels are kept in a sorted Float64Array of
+ * keys, descending, so that the best level is the last one and removing it moves nothing.
+ * Finer attributes (an offer's region and ASN, say) are left to the signature test: a few
+ * large buckets cost a request less to gather than many small ones, and skipping an entry in a
+ * run costs little.
  *
  * A level's orders are a contiguous run of entries in one pool ({@link Levels}), in arrival
  * order: 16 bytes an entry, the order's arrival sequence, slot and 32-bit filter signature.
  * Why runs and not linked lists: a walk steps over many orders a filtered request cannot take,
  * and in a list every step is a dependent cache miss (~220 ns at a million orders); in a run it
- * reads the next 16 bytes, which the hardware prefetches. A cancelled order leaves a tombstone (slot -1, signature 0, which fails every
- * signature test) that the walk steps over like any other rejected entry; tombstones at the
- * ends are trimmed at once, the others when the run next needs room.
+ * reads the next 16 bytes, which the hardware prefetches. A cancelled order leaves a tombstone
+ * (slot -1, signature 0, which fails every signature test) that the walk steps over like any
+ * other rejected entry; tombstones at the ends are trimmed at once, the others when the run
+ * next needs room.
  */
 import {
   F_SEQ,
@@ -30,7 +34,6 @@ export class Bucket {
   readonly id: number;
   readonly side: number;
   readonly country: number;
-  readonly region: number;
   /** Offer buckets: the class bit. Request buckets: 0 for "any" or one bit. */
   readonly classBit: number;
   readonly protoMask: number;
@@ -41,18 +44,10 @@ export class Bucket {
   /** Number of levels. */
   n = 0;
 
-  constructor(
-    id: number,
-    side: number,
-    country: number,
-    region: number,
-    classBit: number,
-    protoMask: number,
-  ) {
+  constructor(id: number, side: number, country: number, classBit: number, protoMask: number) {
     this.id = id;
     this.side = side;
     this.country = country;
-    this.region = region;
     this.classBit = classBit;
     this.protoMask = protoMask;
     this.keys = new Float64Array(8);

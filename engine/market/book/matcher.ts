@@ -11,12 +11,13 @@
  *
  * Hot path: numbers only (prices and quantities are safe integers; bigint stays at the edge), no
  * allocation per order, typed arrays everywhere. A request visits only the offer buckets whose
- * kind, unit, country, region, class and protocols it accepts; an offer visits only the request
+ * kind, unit, country, class and protocols it accepts; an offer visits only the request
  * buckets of its country (or "any country") whose class and protocol it serves. A request with
  * a few countries is listed in each of their buckets (aliases), so offers never wade through
  * other countries' requests. Inside a bucket, a walk opens cursors lazily, best bucket first,
- * and rejects most non-matching orders from a 32-bit signature kept beside the queue links,
- * without reading the order's record: at a million orders, every record read is a cache miss.
+ * and rejects most non-matching orders (another region or ASN, too little bandwidth...) from a
+ * 32-bit signature kept in the level's entries, without reading the order's record: at a
+ * million orders, every record read is a cache miss.
  */
 import {
   COUNTRY_COUNT,
@@ -281,8 +282,6 @@ class BucketGroup {
   seq = new Float64Array(8);
   /** Class bit | protocol mask << 3 of each bucket (requests: 0 for "any"). */
   meta = new Int32Array(8);
-  /** Region of each offer bucket. */
-  region = new Int32Array(8);
   n = 0;
   /**
    * Never above the best key of any bucket in the group (it is lowered when a bucket's best
@@ -292,7 +291,7 @@ class BucketGroup {
   minKey = Number.POSITIVE_INFINITY;
 
   /** Adds an empty bucket and returns its position in the group. */
-  add(id: number, meta: number, region: number): number {
+  add(id: number, meta: number): number {
     if (this.n === this.ids.length) {
       const c = this.n * 2;
       const ids = new Int32Array(c);
@@ -307,16 +306,12 @@ class BucketGroup {
       const m = new Int32Array(c);
       m.set(this.meta);
       this.meta = m;
-      const r = new Int32Array(c);
-      r.set(this.region);
-      this.region = r;
     }
     const j = this.n++;
     this.ids[j] = id;
     this.best[j] = Number.POSITIVE_INFINITY;
     this.seq[j] = Number.POSITIVE_INFINITY;
     this.meta[j] = meta;
-    this.region[j] = region;
     return j;
   }
 }
@@ -335,7 +330,7 @@ export class Matcher {
   readonly store: OrderStore;
   private readonly levels: Levels;
   private readonly buckets: Bucket[] = [];
-  /** (region, country · kind · unit · class · protocols) → offer bucket id. */
+  /** (country, kind · unit · class · protocols) → offer bucket id. */
   private readonly offerBuckets = new BucketIndex();
   /** (kind, unit, country) → offer buckets of that country. */
   private readonly offerGroups: (BucketGroup | undefined)[] = new Array(6 * COUNTRY_COUNT);
@@ -384,8 +379,10 @@ export class Matcher {
   private wMakerIsOffer = 1;
   private wNow = 0;
   // The taker's side of the signature test (see offerSignature and requestSignature).
-  /** Request taker: the one ASN it accepts (low 16 bits), or -1. */
+  /** Request taker: the one ASN it accepts (low 10 bits), or -1. */
   private fAsn = -1;
+  /** Request taker: the one region it accepts (low 6 bits), or -1. */
+  private fRegion = -1;
   private fBwTier = 0;
   private fStickyTier = 0;
   private fDurTier = 0;
@@ -455,6 +452,7 @@ export class Matcher {
     this.store.f[(slot << F_SHIFT) + F_SEQ] = ++this.seqNo;
     this.store.i[(slot << I_SHIFT) + I_SIG] = offerSignature(
       o.asn,
+      o.region,
       o.bandwidthMbps,
       o.maxStickyS,
       o.minDurationS,
@@ -799,7 +797,9 @@ export class Matcher {
     const flags = w[tr + I_FLAGS]!;
     if (this.wMakerIsOffer === 1) {
       const asns = s.asns[t]!;
-      this.fAsn = asns.length === 1 ? asns[0]! & 0xffff : -1;
+      this.fAsn = asns.length === 1 ? asns[0]! & 0x3ff : -1;
+      const regions = s.regions[t]!;
+      this.fRegion = regions.length === 1 ? regions[0]! & 0x3f : -1;
       this.fBwTier = tier4(w[tr + I_BANDWIDTH]!);
       this.fStickyTier = tier4(w[tr + I_STICKY]!);
       this.fDurTier = tier4(w[tr + I_MIN_DUR]!);
@@ -826,6 +826,7 @@ export class Matcher {
       const sticky = this.fStickyTier;
       const dur = this.fDurTier;
       const asn = this.fAsn;
+      const region = this.fRegion;
       for (; e < hi; e++) {
         const g = eI[(e << 2) + 3]!;
         if (
@@ -833,7 +834,8 @@ export class Matcher {
           ((g >> 16) & 15) >= bw &&
           ((g >> 20) & 15) >= sticky &&
           ((g >> 24) & 15) <= dur &&
-          (asn < 0 || (g & 0xffff) === asn)
+          (asn < 0 || (g & 0x3ff) === asn) &&
+          (region < 0 || ((g >> 10) & 0x3f) === region)
         ) {
           return e;
         }
@@ -1086,10 +1088,9 @@ export class Matcher {
     }
   }
 
-  private addOfferGroup(group: BucketGroup, r: number, flags: number, maxPrice: number): void {
+  private addOfferGroup(group: BucketGroup, _r: number, flags: number, maxPrice: number): void {
     if (group.minKey > maxPrice) return;
     const want = classOf(flags) | (protoOf(flags) << 3);
-    const regions = this.store.regions[r]!;
     const best = group.best;
     const meta = group.meta;
     let min = Number.POSITIVE_INFINITY;
@@ -1099,7 +1100,6 @@ export class Matcher {
       if (k > maxPrice) continue;
       const m = meta[j]! & want;
       if ((m & 7) === 0 || (m & 0x38) === 0) continue;
-      if (regions.length > 0 && !has(regions, group.region[j]!)) continue;
       this.addPending(group.ids[j]!, k, group.seq[j]!);
     }
     group.minKey = min;
@@ -1316,14 +1316,13 @@ export class Matcher {
     const flags = w[r + I_FLAGS]!;
     const ku = kindOf(flags) * 2 + unitOf(flags);
     const country = w[r + I_COUNTRY]!;
-    const region = w[r + I_REGION]!;
     const cls = classOf(flags);
     const proto = protoOf(flags);
-    const key = ((country * 6 + ku) * 8 + cls) * 8 + proto;
-    const id = this.offerBuckets.get(region, key);
+    const key = (ku * 8 + cls) * 8 + proto;
+    const id = this.offerBuckets.get(country, key);
     if (id >= 0) return this.buckets[id]!;
-    const b = new Bucket(this.buckets.length, SIDE_OFFER, country, region, cls, proto);
-    this.offerBuckets.add(region, key, b.id);
+    const b = new Bucket(this.buckets.length, SIDE_OFFER, country, cls, proto);
+    this.offerBuckets.add(country, key, b.id);
     const gk = ku * COUNTRY_COUNT + country;
     let group = this.offerGroups[gk];
     if (!group) {
@@ -1336,11 +1335,11 @@ export class Matcher {
       }
       groups.push(group);
     }
-    this.addBucket(b, group, cls | (proto << 3), region);
+    this.addBucket(b, group, cls | (proto << 3));
     return b;
   }
 
-  private addBucket(b: Bucket, group: BucketGroup, meta: number, region: number): void {
+  private addBucket(b: Bucket, group: BucketGroup, meta: number): void {
     this.buckets.push(b);
     this.groupOf.push(group);
     if (b.id >= this.bBest.length) {
@@ -1364,7 +1363,7 @@ export class Matcher {
     this.bBest[b.id] = Number.POSITIVE_INFINITY;
     this.bSeq[b.id] = Number.POSITIVE_INFINITY;
     this.bLevel[b.id] = -1;
-    this.groupPos[b.id] = group.add(b.id, meta, region);
+    this.groupPos[b.id] = group.add(b.id, meta);
   }
 
   private requestBucket(slot: number): Bucket {
@@ -1382,7 +1381,7 @@ export class Matcher {
     const key = (ku * 8 + cls) * 8 + proto;
     const id = this.requestBuckets.get(country, key);
     if (id >= 0) return this.buckets[id]!;
-    const b = new Bucket(this.buckets.length, SIDE_REQUEST, country, 0, cls, proto);
+    const b = new Bucket(this.buckets.length, SIDE_REQUEST, country, cls, proto);
     this.requestBuckets.add(country, key, b.id);
     const gk = ku * (COUNTRY_COUNT + 1) + country;
     let group = this.requestGroups[gk];
@@ -1390,7 +1389,7 @@ export class Matcher {
       group = new BucketGroup();
       this.requestGroups[gk] = group;
     }
-    this.addBucket(b, group, cls | (proto << 3), 0);
+    this.addBucket(b, group, cls | (proto << 3));
     let list = this.requestBucketsByKindUnit.get(ku);
     if (!list) {
       list = [];

@@ -106,21 +106,24 @@ export function tier4(v: number): number {
 }
 
 /**
- * An offer's filter signature: ASN low 16 bits, bandwidth tier (bits 16–19), sticky-session
- * tier (bits 20–23), shortest-deal tier (bits 24–27), exit-policy mask (bits 28–30), tiers by
- * {@link tier4}. A request can only match an offer whose bandwidth and sticky tiers are at
- * least its own, whose shortest-deal tier is at most its duration's and whose exit mask meets
- * its policy: a necessary condition, checked before the exact one.
+ * An offer's filter signature: ASN low 10 bits, region low 6 bits (bits 10–15), bandwidth tier
+ * (bits 16–19), sticky-session tier (bits 20–23), shortest-deal tier (bits 24–27), exit-policy
+ * mask (bits 28–30), tiers by {@link tier4}. A request can only match an offer whose ASN and
+ * region bits are those of its one ASN and region (when it names one), whose bandwidth and
+ * sticky tiers are at least its own, whose shortest-deal tier is at most its duration's and
+ * whose exit mask meets its policy: a necessary condition, checked before the exact one.
  */
 export function offerSignature(
   asn: number,
+  region: number,
   bandwidth: number,
   sticky: number,
   minDuration: number,
   exitMask: number,
 ): number {
   return (
-    (asn & 0xffff) |
+    (asn & 0x3ff) |
+    ((region & 0x3f) << 10) |
     (tier4(bandwidth) << 16) |
     (tier4(sticky) << 20) |
     (tier4(minDuration) << 24) |
