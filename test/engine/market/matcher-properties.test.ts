@@ -143,7 +143,8 @@ const FAR = 1e12;
 /**
  * Streams that pile many orders onto two price levels of one bucket per side and cancel
  * most of them: level runs fill, leave tombstones, get trimmed, compacted, slid and grown,
- * and walks step over long stretches of orders their filters reject.
+ * and walks step over long stretches of orders their filters reject (another region or ASN,
+ * too little bandwidth, too short a sticky session).
  */
 const deepOpArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -152,6 +153,7 @@ const deepOpArb: fc.Arbitrary<Op> = fc.oneof(
       .record({
         owner: fc.integer({ min: 0, max: 3 }),
         asn: fc.constantFrom(100, 100, 200),
+        region: fc.constantFrom(1, 1, 2),
         bandwidthMbps: fc.constantFrom(10, 100),
         maxStickyS: fc.constantFrom(0, 600),
         price: fc.constantFrom(5, 6, 6),
@@ -165,7 +167,6 @@ const deepOpArb: fc.Arbitrary<Op> = fc.oneof(
           kind: 0,
           unit: 0,
           country: 10,
-          region: 1,
           ipClass: 1,
           protocols: 7,
           minDurationS: 5,
@@ -181,6 +182,7 @@ const deepOpArb: fc.Arbitrary<Op> = fc.oneof(
         owner: fc.integer({ min: 2, max: 5 }),
         countries: fc.constantFrom<number[]>([], [10], [10], [10, 20]),
         asns: fc.constantFrom<number[]>([], [], [200]),
+        regions: fc.constantFrom<number[]>([], [], [2]),
         minBandwidthMbps: fc.constantFrom(0, 0, 50),
         stickyS: fc.constantFrom(0, 0, 300),
         maxPrice: fc.constantFrom(1, 2, 3, 4, 5, 6),
@@ -193,7 +195,6 @@ const deepOpArb: fc.Arbitrary<Op> = fc.oneof(
           ...r,
           kind: 0,
           unit: 0,
-          regions: [],
           ipClasses: 0,
           protocols: 0,
           minRatingMilli: 0,
