@@ -197,4 +197,23 @@ describe("matcher", () => {
     expect(rows.map((r) => r.id)).toEqual([b, a]);
     expect(m.size).toBe(3);
   });
+
+  it("keeps time priority across buckets when a walk skips long runs its filter rejects", () => {
+    for (const skipped of [10, 63, 64, 65, 200]) {
+      const m = new Matcher({ capacity: 64 });
+      // One level of one bucket: a long run of ASN 100, then one ASN 200 offer; another
+      // bucket at the same price holds ASN 200 offers that arrived just before and after it.
+      for (let i = 0; i < skipped; i++) m.placeOffer(offer({ price: 5, quantity: 1 }), 0);
+      const one = { price: 5, asn: 200, quantity: 1 };
+      const b1 = m.placeOffer(offer({ ...one, ipClass: 2 }), 0) as number;
+      const a = m.placeOffer(offer(one), 0) as number;
+      const b2 = m.placeOffer(offer({ ...one, ipClass: 2 }), 0) as number;
+      const c = m.placeOffer(offer({ ...one, price: 6 }), 0) as number;
+      // A book read walks the same way.
+      const rows = m.queryOffers(request({ asns: [200] }), 0, 10);
+      expect(rows.map((r) => r.id)).toEqual([b1, a, b2, c]);
+      m.placeRequest(request({ asns: [200], maxPrice: 6, quantity: 16 }), 0);
+      expect(fills(m).map((f) => f.makerId)).toEqual([b1, a, b2, c]);
+    }
+  });
 });
