@@ -3,11 +3,11 @@
  *
  * A bucket holds the orders of one side that share the attributes a counter-order filters on
  * first (offers: kind, unit, country, IP class, protocol set; requests: kind, unit, country or
- * "any", class or "any", protocol or "any"). Its levels are kept in a sorted Float64Array of
- * keys, descending, so that the best level is the last one and removing it moves nothing.
- * Finer attributes (an offer's region and ASN, say) are left to the signature test: a few
- * large buckets cost a request less to gather than many small ones, and skipping an entry in a
- * run costs little.
+ * "any"). Its levels are kept in a sorted Float64Array of keys, descending, so that the best
+ * level is the last one and removing it moves nothing. Finer attributes (an offer's region
+ * and ASN, the class and protocol a request wants) are left to the signature test: a few large
+ * buckets stay in cache and cost a counter-order less to gather than many small ones, and
+ * skipping an entry in a run costs little.
  *
  * A level's orders are a contiguous run of entries in one pool ({@link Levels}), in arrival
  * order: 16 bytes an entry, the order's arrival sequence, slot and 32-bit filter signature.
@@ -34,9 +34,6 @@ export class Bucket {
   readonly id: number;
   readonly side: number;
   readonly country: number;
-  /** Offer buckets: the class bit. Request buckets: 0 for "any" or one bit. */
-  readonly classBit: number;
-  readonly protoMask: number;
   /** Level keys (offers: price; requests: −price), descending: best is at `n − 1`. */
   keys: Float64Array;
   /** Level ids in the same order as `keys`. */
@@ -44,12 +41,10 @@ export class Bucket {
   /** Number of levels. */
   n = 0;
 
-  constructor(id: number, side: number, country: number, classBit: number, protoMask: number) {
+  constructor(id: number, side: number, country: number) {
     this.id = id;
     this.side = side;
     this.country = country;
-    this.classBit = classBit;
-    this.protoMask = protoMask;
     this.keys = new Float64Array(8);
     this.lvls = new Int32Array(8);
   }

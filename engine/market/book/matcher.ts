@@ -12,7 +12,7 @@
  * Hot path: numbers only (prices and quantities are safe integers; bigint stays at the edge), no
  * allocation per order, typed arrays everywhere. A request visits only the offer buckets whose
  * kind, unit, country, class and protocols it accepts; an offer visits only the request
- * buckets of its country (or "any country") whose class and protocol it serves. A request with
+ * buckets of its kind, unit and country (or "any country"). A request with
  * a few countries is listed in each of their buckets (aliases), so offers never wade through
  * other countries' requests. Inside a bucket, a walk opens cursors lazily, best bucket first,
  * and rejects most non-matching orders (another region or ASN, too little bandwidth...) from a
@@ -280,7 +280,7 @@ class BucketGroup {
   best = new Float64Array(8);
   /** Arrival sequence of each bucket's best order. */
   seq = new Float64Array(8);
-  /** Class bit | protocol mask << 3 of each bucket (requests: 0 for "any"). */
+  /** Class bit | protocol mask << 3 of each offer bucket. */
   meta = new Int32Array(8);
   n = 0;
   /**
@@ -347,7 +347,7 @@ export class Matcher {
   private bLevel = new Int32Array(1024);
   /** Per bucket id: pool index of its best order's entry (opening a cursor reads no level). */
   private bHead = new Int32Array(1024);
-  /** (country or "any", kind · unit · class · protocol) → request bucket id. */
+  /** (country or "any", kind · unit) → request bucket id. */
   private readonly requestBuckets = new BucketIndex();
   /** (kind, unit, country or "any") → request buckets of that country. */
   private readonly requestGroups: (BucketGroup | undefined)[] = new Array(6 * (COUNTRY_COUNT + 1));
@@ -1105,7 +1105,7 @@ export class Matcher {
     group.minKey = min;
   }
 
-  /** Lists the (at most four) request buckets an offer can match, best first. */
+  /** Lists the (at most two) request buckets an offer can match: its country's and "any"'s. */
   private gatherRequestBuckets(o: number, limit: number): void {
     const s = this.store;
     const r = o << I_SHIFT;
@@ -1114,30 +1114,21 @@ export class Matcher {
     const c = s.i[r + I_COUNTRY]!;
     this.pn = 0;
     const mine = this.requestGroups[ku * (COUNTRY_COUNT + 1) + c];
-    if (mine) this.pendRequests(mine, flags, limit);
+    if (mine) this.pendRequests(mine, limit);
     const any = this.requestGroups[ku * (COUNTRY_COUNT + 1) + ANY_COUNTRY];
-    if (any) this.pendRequests(any, flags, limit);
+    if (any) this.pendRequests(any, limit);
   }
 
-  /** Adds the request buckets of a group whose class and protocol the offer can serve. */
-  private pendRequests(group: BucketGroup, flags: number, limit: number): void {
+  /** Adds the request buckets of a group whose best bid reaches the offer's price. */
+  private pendRequests(group: BucketGroup, limit: number): void {
     // Most offers are priced above every resting request of their country.
     if (group.minKey > limit) return;
-    const cls = classOf(flags);
-    const proto = protoOf(flags);
     const best = group.best;
-    const meta = group.meta;
     let min = Number.POSITIVE_INFINITY;
     for (let j = 0; j < group.n; j++) {
       const k = best[j]!;
       if (k < min) min = k;
-      if (k > limit) continue;
-      // 0 means "any" on the request side.
-      const m = meta[j]!;
-      const bc = m & 7;
-      const bp = (m >> 3) & 7;
-      if ((bc !== 0 && (bc & cls) === 0) || (bp !== 0 && (bp & proto) === 0)) continue;
-      this.addPending(group.ids[j]!, k, group.seq[j]!);
+      if (k <= limit) this.addPending(group.ids[j]!, k, group.seq[j]!);
     }
     group.minKey = min;
   }
@@ -1321,7 +1312,7 @@ export class Matcher {
     const key = (ku * 8 + cls) * 8 + proto;
     const id = this.offerBuckets.get(country, key);
     if (id >= 0) return this.buckets[id]!;
-    const b = new Bucket(this.buckets.length, SIDE_OFFER, country, cls, proto);
+    const b = new Bucket(this.buckets.length, SIDE_OFFER, country);
     this.offerBuckets.add(country, key, b.id);
     const gk = ku * COUNTRY_COUNT + country;
     let group = this.offerGroups[gk];
@@ -1372,24 +1363,20 @@ export class Matcher {
     const flags = w[r + I_FLAGS]!;
     const ku = kindOf(flags) * 2 + unitOf(flags);
     const country = w[r + I_COUNTRY]!;
-    // A single accepted class or protocol gets its own bucket; several share the "any" one,
-    // so an offer skips, bucket by bucket, the requests that want what it does not serve.
-    const m = classOf(flags);
-    const cls = m === 1 || m === 2 || m === 4 ? m : 0;
-    const pm = protoOf(flags);
-    const proto = pm === 1 || pm === 2 || pm === 4 ? pm : 0;
-    const key = (ku * 8 + cls) * 8 + proto;
-    const id = this.requestBuckets.get(country, key);
+    // One bucket per kind, unit and country: the class and protocols a request wants are in
+    // its signature, so an offer steps over the requests it cannot serve in the run. Splitting
+    // by them spared walks little and left requests spread over many cold buckets.
+    const id = this.requestBuckets.get(country, ku);
     if (id >= 0) return this.buckets[id]!;
-    const b = new Bucket(this.buckets.length, SIDE_REQUEST, country, cls, proto);
-    this.requestBuckets.add(country, key, b.id);
+    const b = new Bucket(this.buckets.length, SIDE_REQUEST, country);
+    this.requestBuckets.add(country, ku, b.id);
     const gk = ku * (COUNTRY_COUNT + 1) + country;
     let group = this.requestGroups[gk];
     if (!group) {
       group = new BucketGroup();
       this.requestGroups[gk] = group;
     }
-    this.addBucket(b, group, cls | (proto << 3));
+    this.addBucket(b, group, 0);
     let list = this.requestBucketsByKindUnit.get(ku);
     if (!list) {
       list = [];
