@@ -186,6 +186,8 @@ interface SessionEntry {
   ticking: boolean;
   /** The lease end last handed to the driver (session clock). */
   leaseEnd: number | null;
+  /** Closed without telling the requester (replaced by its own new OPEN). */
+  silent: boolean;
 }
 
 interface Conn {
@@ -625,7 +627,18 @@ class Node extends EventEmitter implements ProviderNode {
     try {
       const entry = await this.#loadChannel(conn, frame, requester);
       if (entry === null) return;
-      if (entry.session !== null && entry.session.state.phase !== "closed") {
+      const old = entry.session;
+      if (old !== null && old.state.phase === "opening") {
+        // Never paid, never up: the requester gave up on it (its first payment was refused, or it
+        // restarted); a new OPEN of the channel's own requester takes its place, without a word
+        // that the new one could take for its own refusal.
+        old.silent = true;
+        this.#runSession(old, {
+          type: "ActionClose",
+          code: "CLOSED_LOCALLY",
+          reason: "replaced by a new OPEN",
+        });
+      } else if (old !== null && old.state.phase !== "closed") {
         this.#error(conn, "SESSION_BUSY", "the channel has a session open", ref);
         return;
       }
@@ -660,6 +673,7 @@ class Node extends EventEmitter implements ProviderNode {
         timerAt: null,
         ticking: false,
         leaseEnd: null,
+        silent: false,
       };
       entry.session = session;
       this.#sessions.set(sessionId, session);
@@ -828,6 +842,7 @@ class Node extends EventEmitter implements ProviderNode {
         });
         return;
       case "SendClose":
+        if (s.silent) return;
         // Before READY the requester does not know the session id: it hears of its OPEN.
         if (s.config === null) this.#error(conn, e.code, e.reason, s.state.channelId);
         else this.#send(conn, { type: "CLOSE", sessionId, code: e.code, reason: e.reason });

@@ -9,6 +9,7 @@ import { createSigner, type ProofSigner } from "../../channels/crypto/signer.ts"
 import { ProofVerifier } from "../../channels/crypto/verifier.ts";
 import { type ChannelState, createChannel } from "../../channels/state/channel-state.ts";
 import { transition } from "../../channels/state/transition.ts";
+import type { ChannelStore } from "../../channels/store/channel-store.ts";
 import type { Address, ChannelDomain, ChannelId, Settlement } from "../../channels/types.ts";
 import { RelayError, type RelayErrorCode } from "../errors.ts";
 import {
@@ -37,6 +38,13 @@ export interface RequesterOptions {
   readonly reconnect?: { readonly attempts: number; readonly delayMs: number };
   /** Milliseconds clock (default `performance.now`). */
   readonly clock?: () => number;
+  /**
+   * Where the client keeps its channels (default: memory only). With a store every proof is
+   * durable before it is sent, so a client restarted on the same store continues its channels
+   * from the nonce it had reached; without one a restarted client cannot pay on them again.
+   * The caller opens and closes it; one store can serve the clients of several providers.
+   */
+  readonly store?: ChannelStore;
 }
 
 /** A channel the requester opened on chain (what `ChainClient.open` returned). */
@@ -247,6 +255,9 @@ export class RequesterClient extends EventEmitter<{
   >();
   #wire: WireConnection;
   #closing = false;
+  /** Store writes not yet durable, and the latest of them: frames wait behind it, in order. */
+  #writing = 0;
+  #written: Promise<unknown> = Promise.resolve();
 
   /** @internal */
   constructor(opts: RequesterOptions, signer: ProofSigner, wire: WireConnection) {
@@ -272,7 +283,7 @@ export class RequesterClient extends EventEmitter<{
     if (this.#sessions.has(ref.channelId)) {
       throw new RelayError("SESSION_BUSY", "a session is already open on this channel");
     }
-    const channel = this.#channelState(ref);
+    const channel = await this.#channelState(ref);
     const base = channel.sent?.proof.transferred ?? 0n;
     const second = o.mode === "second";
     const session = new Session(
@@ -297,7 +308,7 @@ export class RequesterClient extends EventEmitter<{
       () => this.#failOpen(session, new RelayError("TIMEOUT", "no READY in time")),
       o.timeoutMs ?? 15_000,
     );
-    this.#wire.send({
+    this.#send({
       type: "OPEN",
       channelId: ref.channelId,
       salt: ref.salt,
@@ -346,7 +357,7 @@ export class RequesterClient extends EventEmitter<{
           reject(e);
         },
       });
-      this.#wire.send({
+      this.#send({
         type: "QUOTE",
         quoteId,
         mode: o.mode,
@@ -379,10 +390,10 @@ export class RequesterClient extends EventEmitter<{
       const code = rejected?.type === "NotifyActionRejected" ? rejected.code : "INTERNAL";
       return Promise.reject(new RelayError(code, "cannot propose a settlement"));
     }
-    this.#channels.set(channelId, next);
+    this.#setChannel(state, next).catch((err: unknown) => this.emit("error", err));
     return new Promise((resolve, reject) => {
       this.#settling.set(channelId, { settlement: proposal.settlement, resolve, reject });
-      this.#wire.send({
+      this.#send({
         type: "SETTLE_PROPOSE",
         channelId,
         payoutA: proposal.settlement.payoutA,
@@ -423,8 +434,21 @@ export class RequesterClient extends EventEmitter<{
     return { now: BigInt(Math.floor(Date.now() / 1000)), blockNumber: 0n, signer: this.#signer };
   }
 
-  #channelState(ref: ChannelRef): ChannelState {
-    let s = this.#channels.get(ref.channelId);
+  /** The channel as this client holds it (memory, else its store, else new), deposits updated. */
+  async #channelState(ref: ChannelRef): Promise<ChannelState> {
+    let s =
+      this.#channels.get(ref.channelId) ?? (await this.#opts.store?.loadChannel(ref.channelId));
+    if (
+      s !== undefined &&
+      (s.params.participantA !== this.address.toLowerCase() ||
+        s.params.participantB !== this.provider.toLowerCase())
+    ) {
+      throw new RelayError(
+        "CHANNEL_NOT_PARTICIPANT",
+        "the stored channel is not with this provider",
+      );
+    }
+    const before = s;
     const ctx = this.#ctx();
     if (s === undefined) {
       s = createChannel({
@@ -456,8 +480,27 @@ export class RequesterClient extends EventEmitter<{
       },
       ctx,
     ).state;
-    this.#channels.set(ref.channelId, s);
+    await this.#setChannel(before, s);
     return s;
+  }
+
+  /** Takes a channel's new state; with a store, resolves once it is durable. */
+  #setChannel(before: ChannelState | undefined, after: ChannelState): Promise<void> {
+    this.#channels.set(after.params.channelId, after);
+    const store = this.#opts.store;
+    if (store === undefined || before === after) return Promise.resolve();
+    this.#writing++;
+    const write = store.persist(before, after).finally(() => {
+      this.#writing--;
+    });
+    this.#written = write.catch(() => undefined);
+    return write;
+  }
+
+  /** Sends a frame once every earlier store write is durable (at once without a store). */
+  #send(frame: Frame): void {
+    if (this.#writing === 0) this.#wire.send(frame);
+    else void this.#written.then(() => this.#wire.send(frame));
   }
 
   #carryOut(session: Session, e: RequesterSessionEffect): void {
@@ -472,14 +515,26 @@ export class RequesterClient extends EventEmitter<{
         );
         for (const fx of effects) {
           if (fx.type === "SendBalanceProof") {
-            this.#channels.set(channelId, state);
-            this.#wire.send({
+            const pay: Frame = {
               type: "PAY",
               channelId,
               nonce: fx.signed.proof.nonce,
               transferred: fx.signed.proof.transferred,
               signature: fx.signed.signature,
-            });
+            };
+            // Durable before it leaves: a restarted client must never sign a lower nonce again.
+            const writing = this.#writing;
+            const durable = this.#setChannel(before, state);
+            if (this.#writing === writing) this.#send(pay);
+            else {
+              durable.then(
+                () => this.#wire.send(pay),
+                (err: unknown) => {
+                  this.emit("error", err);
+                  this.input(session, { type: "ActionClose", reason: "cannot store the payment" });
+                },
+              );
+            }
           } else if (fx.type === "NotifyActionRejected") {
             // The channel cannot pay any more (deposit used up): the session cannot go on.
             this.input(session, { type: "ActionClose", reason: `cannot pay: ${fx.code}` });
@@ -489,7 +544,7 @@ export class RequesterClient extends EventEmitter<{
       }
       case "SendClose":
         if (session.id !== "") {
-          this.#wire.send({ type: "CLOSE", sessionId: session.id, code: e.code, reason: e.reason });
+          this.#send({ type: "CLOSE", sessionId: session.id, code: e.code, reason: e.reason });
         }
         return;
       case "NotifyReady":
@@ -607,7 +662,7 @@ export class RequesterClient extends EventEmitter<{
         // A proof sent after READY's ACK state was taken is not resent: that would be a replay.
         const latest = this.#channels.get(f.channelId)?.sent;
         if (sent && latest === sent && sent.proof.nonce > f.ackedNonce) {
-          this.#wire.send({
+          this.#send({
             type: "PAY",
             channelId: f.channelId,
             nonce: sent.proof.nonce,
@@ -679,7 +734,7 @@ export class RequesterClient extends EventEmitter<{
           p.reject(new RelayError("SETTLEMENT_UNEXPECTED", "the countersignature does not fit"));
           return;
         }
-        this.#channels.set(f.channelId, next);
+        this.#setChannel(state, next).catch((err: unknown) => this.emit("error", err));
         p.resolve({
           settlement: coop.settlement,
           signatureA: coop.signatureA,

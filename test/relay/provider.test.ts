@@ -232,6 +232,18 @@ describe("provider node, live", () => {
     await client.close();
   });
 
+  it("lets a requester's new OPEN replace its own session that was never paid", async () => {
+    const { wire, frames, signer } = await raw("re-opener");
+    const ref = p.channel(keyOf("re-opener"), 1_000n);
+    open(wire, ref); // never paid
+    await sleep(100);
+    open(wire, ref);
+    wire.send(pay(signer, ref, 1n, 10n));
+    await until(() => frames.some((f) => f.type === "READY"), 3_000, "READY");
+    expect(errors(frames)).toEqual([]);
+    wire.close();
+  });
+
   it("refuses OPEN on someone else's channel and below the price", async () => {
     const ref = p.channel(keyOf("owner"), 1_000n);
     const { wire, frames } = await raw("intruder");
