@@ -2,6 +2,7 @@
 import { getBytes, type HDNodeWallet, type Wallet } from "ethers";
 import type { ChainClient } from "../../channels/chain/client.ts";
 import type { OpenedChannel, TxOutcome } from "../../channels/chain/types.ts";
+import type { ChannelStore } from "../../channels/store/channel-store.ts";
 import type { Address } from "../../channels/types.ts";
 import { type ChannelRef, connect, type RequesterClient, type Session } from "../../relay/index.ts";
 import { MarketClient } from "./market-client.ts";
@@ -12,6 +13,8 @@ export interface RequesterOptions {
   /** A chain client signed by the same wallet. */
   readonly chain: ChainClient;
   readonly marketUrl?: string;
+  /** Where its channels are kept, so that a restarted requester continues them (see `connect`). */
+  readonly store?: ChannelStore;
 }
 
 /** A channel the requester opened, with what sessions need to use it. */
@@ -65,7 +68,12 @@ export function createRequester(opts: RequesterOptions): Requester {
       };
     },
     connect(url) {
-      return connect({ key: getBytes(opts.wallet.privateKey), url, domain: opts.chain.domain });
+      return connect({
+        key: getBytes(opts.wallet.privateKey),
+        url,
+        domain: opts.chain.domain,
+        ...(opts.store ? { store: opts.store } : {}),
+      });
     },
     async settle(client, channel) {
       const signed = await client.settle(channel.channelId);

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { Contract, formatUnits, type HDNodeWallet, parseUnits, type Wallet } from "ethers";
 import { loadArtifact } from "../../../channels/chain/artifacts.ts";
+import { ChannelStore } from "../../../channels/store/channel-store.ts";
 import type { Address } from "../../../channels/types.ts";
 import { loadDeployment } from "../../chain/deploy.ts";
 import { type CrawlCounters, fetchThroughProxy } from "../../demo/crawler.ts";
@@ -215,10 +216,28 @@ async function buy(
   },
   say: (line: string) => void,
 ) {
+  // Every proof is durable here before it is sent: a buy cut short continues its channel.
+  const store = await ChannelStore.open(
+    join(ctx.config.dataDir, "requester", ctx.me.toLowerCase()),
+  );
+  try {
+    return await buyWith(ctx, o, say, store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function buyWith(
+  ctx: ChainContext,
+  o: Parameters<typeof buy>[1],
+  say: (line: string) => void,
+  store: ChannelStore,
+) {
   const requester = createRequester({
     wallet: ctx.chain.signer as Wallet | HDNodeWallet,
     chain: ctx.chain,
     marketUrl: o.market,
+    store,
   });
   const market = requester.market!;
   const placed = await market.place(
