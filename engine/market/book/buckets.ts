@@ -2,12 +2,11 @@
  * Attribute buckets, each a ladder of price levels, each level a FIFO run of entries.
  *
  * A bucket holds the orders of one side that share the attributes a counter-order filters on
- * first (offers: kind, unit, country, IP class, protocol set; requests: kind, unit, country or
- * "any"). Its levels are kept in a sorted Float64Array of keys, descending, so that the best
- * level is the last one and removing it moves nothing. Finer attributes (an offer's region
- * and ASN, the class and protocol a request wants) are left to the signature test: a few large
- * buckets stay in cache and cost a counter-order less to gather than many small ones, and
- * skipping an entry in a run costs little.
+ * first: kind, unit and country (requests: or "any country"). Its levels are kept in a sorted
+ * Float64Array of keys, descending, so that the best level is the last one and removing it
+ * moves nothing. Finer attributes (class, protocols, region, ASN...) are left to the signature
+ * test: a few large buckets stay in cache and cost a counter-order less to gather than many
+ * small ones, and skipping an entry in a run costs little.
  *
  * A level's orders are a contiguous run of entries in one pool ({@link Levels}), in arrival
  * order: 16 bytes an entry, the order's arrival sequence, slot and 32-bit filter signature.

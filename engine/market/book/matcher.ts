@@ -10,14 +10,15 @@
  * journal replay relies on.
  *
  * Hot path: numbers only (prices and quantities are safe integers; bigint stays at the edge), no
- * allocation per order, typed arrays everywhere. A request visits only the offer buckets whose
- * kind, unit, country, class and protocols it accepts; an offer visits only the request
- * buckets of its kind, unit and country (or "any country"). A request with
- * a few countries is listed in each of their buckets (aliases), so offers never wade through
- * other countries' requests. Inside a bucket, a walk opens cursors lazily, best bucket first,
- * and rejects most non-matching orders (another region or ASN, too little bandwidth...) from a
- * 32-bit signature kept in the level's entries, without reading the order's record: at a
- * million orders, every record read is a cache miss.
+ * allocation per order, typed arrays everywhere. Buckets are coarse, one per side, kind, unit
+ * and country: a request visits only the offer buckets of the countries it accepts, an offer
+ * only the request buckets of its country (or "any country"). A request with a few countries
+ * is listed in each of their buckets (aliases), so offers never wade through other countries'
+ * requests. Across buckets, a walk opens cursors lazily, best bucket first; inside one, it
+ * rejects most non-matching orders (another class, protocol, region or ASN, too little
+ * bandwidth...) from a 32-bit signature kept in the level's entries, without reading the
+ * order's record: at a million orders, every record read is a cache miss, while the entries
+ * are read in sequence.
  */
 import {
   COUNTRY_COUNT,
@@ -71,6 +72,7 @@ import {
   SIDE_OFFER,
   SIDE_REQUEST,
   tier,
+  tier3,
   tier4,
 } from "./order-store.ts";
 
@@ -280,8 +282,6 @@ class BucketGroup {
   best = new Float64Array(8);
   /** Arrival sequence of each bucket's best order. */
   seq = new Float64Array(8);
-  /** Class bit | protocol mask << 3 of each offer bucket. */
-  meta = new Int32Array(8);
   n = 0;
   /**
    * Never above the best key of any bucket in the group (it is lowered when a bucket's best
@@ -291,7 +291,7 @@ class BucketGroup {
   minKey = Number.POSITIVE_INFINITY;
 
   /** Adds an empty bucket and returns its position in the group. */
-  add(id: number, meta: number): number {
+  add(id: number): number {
     if (this.n === this.ids.length) {
       const c = this.n * 2;
       const ids = new Int32Array(c);
@@ -303,15 +303,11 @@ class BucketGroup {
       const seq = new Float64Array(c);
       seq.set(this.seq);
       this.seq = seq;
-      const m = new Int32Array(c);
-      m.set(this.meta);
-      this.meta = m;
     }
     const j = this.n++;
     this.ids[j] = id;
     this.best[j] = Number.POSITIVE_INFINITY;
     this.seq[j] = Number.POSITIVE_INFINITY;
-    this.meta[j] = meta;
     return j;
   }
 }
@@ -330,7 +326,7 @@ export class Matcher {
   readonly store: OrderStore;
   private readonly levels: Levels;
   private readonly buckets: Bucket[] = [];
-  /** (country, kind · unit · class · protocols) → offer bucket id. */
+  /** (country, kind · unit) → offer bucket id. */
   private readonly offerBuckets = new BucketIndex();
   /** (kind, unit, country) → offer buckets of that country. */
   private readonly offerGroups: (BucketGroup | undefined)[] = new Array(6 * COUNTRY_COUNT);
@@ -370,7 +366,7 @@ export class Matcher {
   /** Cursors in use in the current walk. */
   private nc = 0;
   // Candidate buckets not yet opened: a binary heap on their best (key, sequence), so that a
-  // walk that opens three of forty pays for three pops, not for sorting forty.
+  // walk that opens one of many (a request accepting any country) pays for one pop.
   private pB = new Int32Array(256);
   private pK = new Float64Array(256);
   private pS = new Float64Array(256);
@@ -379,10 +375,13 @@ export class Matcher {
   private wMakerIsOffer = 1;
   private wNow = 0;
   // The taker's side of the signature test (see offerSignature and requestSignature).
-  /** Request taker: the one ASN it accepts (low 10 bits), or -1. */
+  /** Request taker: the one ASN it accepts (low 7 bits), or -1. */
   private fAsn = -1;
-  /** Request taker: the one region it accepts (low 6 bits), or -1. */
+  /** Request taker: the one region it accepts (low 5 bits), or -1. */
   private fRegion = -1;
+  /** Request taker: the classes and protocols it accepts (all bits for "any"). */
+  private fWantCls = 7;
+  private fWantProto = 7;
   private fBwTier = 0;
   private fStickyTier = 0;
   private fDurTier = 0;
@@ -456,6 +455,8 @@ export class Matcher {
       o.bandwidthMbps,
       o.maxStickyS,
       o.minDurationS,
+      o.ipClass,
+      o.protocols,
       o.exitPolicies,
     );
     f[d + F_PRICE] = o.price;
@@ -738,9 +739,9 @@ export class Matcher {
   }
 
   /**
-   * Fills the taker in `t`. Candidate buckets wait in `pending`, sorted by their best key; a
-   * bucket gets a cursor only once the best order seen so far is no better than its best
-   * level, so a request filled from the top of two buckets never touches the other forty.
+   * Fills the taker in `t`. Candidate buckets wait in `pending`, by their best key; a bucket
+   * gets a cursor only once the best order seen so far is no better than its best level, so a
+   * request filled from the top of one country's bucket never touches the others.
    * Open cursors sit in a binary heap ordered by (level key, arrival sequence): the heap's top
    * is the globally best resting order, so price-time priority holds across buckets. Filters
    * are checked lazily, on the order at the top only: the signature first (see {@link top}),
@@ -797,12 +798,14 @@ export class Matcher {
     const flags = w[tr + I_FLAGS]!;
     if (this.wMakerIsOffer === 1) {
       const asns = s.asns[t]!;
-      this.fAsn = asns.length === 1 ? asns[0]! & 0x3ff : -1;
+      this.fAsn = asns.length === 1 ? asns[0]! & 0x7f : -1;
       const regions = s.regions[t]!;
-      this.fRegion = regions.length === 1 ? regions[0]! & 0x3f : -1;
+      this.fRegion = regions.length === 1 ? regions[0]! & 0x1f : -1;
+      this.fWantCls = classOf(flags);
+      this.fWantProto = protoOf(flags);
       this.fBwTier = tier4(w[tr + I_BANDWIDTH]!);
       this.fStickyTier = tier4(w[tr + I_STICKY]!);
-      this.fDurTier = tier4(w[tr + I_MIN_DUR]!);
+      this.fDurTier = tier3(w[tr + I_MIN_DUR]!);
       this.fExit = (flags >> 10) & 7;
     } else {
       this.fRBit = bloomBit(w[tr + I_REGION]!);
@@ -827,15 +830,19 @@ export class Matcher {
       const dur = this.fDurTier;
       const asn = this.fAsn;
       const region = this.fRegion;
+      const cls = this.fWantCls;
+      const proto = this.fWantProto;
       for (; e < hi; e++) {
         const g = eI[(e << 2) + 3]!;
         if (
-          ((g >> 28) & exit) !== 0 &&
-          ((g >> 16) & 15) >= bw &&
-          ((g >> 20) & 15) >= sticky &&
-          ((g >> 24) & 15) <= dur &&
-          (asn < 0 || (g & 0x3ff) === asn) &&
-          (region < 0 || ((g >> 10) & 0x3f) === region)
+          ((g >> 29) & exit) !== 0 &&
+          ((g >> 23) & cls) !== 0 &&
+          ((g >> 26) & proto) !== 0 &&
+          ((g >> 12) & 15) >= bw &&
+          ((g >> 16) & 15) >= sticky &&
+          ((g >> 20) & 7) <= dur &&
+          (asn < 0 || (g & 0x7f) === asn) &&
+          (region < 0 || ((g >> 7) & 0x1f) === region)
         ) {
           return e;
         }
@@ -1080,27 +1087,22 @@ export class Matcher {
     if (countries.length > 0) {
       for (let i = 0; i < countries.length; i++) {
         const group = this.offerGroups[ku * COUNTRY_COUNT + countries[i]!];
-        if (group) this.addOfferGroup(group, r, flags, maxPrice);
+        if (group) this.addOfferGroup(group, maxPrice);
       }
     } else {
       const groups = this.offerGroupsByKindUnit.get(ku);
-      if (groups) for (const group of groups) this.addOfferGroup(group, r, flags, maxPrice);
+      if (groups) for (const group of groups) this.addOfferGroup(group, maxPrice);
     }
   }
 
-  private addOfferGroup(group: BucketGroup, _r: number, flags: number, maxPrice: number): void {
+  private addOfferGroup(group: BucketGroup, maxPrice: number): void {
     if (group.minKey > maxPrice) return;
-    const want = classOf(flags) | (protoOf(flags) << 3);
     const best = group.best;
-    const meta = group.meta;
     let min = Number.POSITIVE_INFINITY;
     for (let j = 0; j < group.n; j++) {
       const k = best[j]!;
       if (k < min) min = k;
-      if (k > maxPrice) continue;
-      const m = meta[j]! & want;
-      if ((m & 7) === 0 || (m & 0x38) === 0) continue;
-      this.addPending(group.ids[j]!, k, group.seq[j]!);
+      if (k <= maxPrice) this.addPending(group.ids[j]!, k, group.seq[j]!);
     }
     group.minKey = min;
   }
@@ -1307,13 +1309,10 @@ export class Matcher {
     const flags = w[r + I_FLAGS]!;
     const ku = kindOf(flags) * 2 + unitOf(flags);
     const country = w[r + I_COUNTRY]!;
-    const cls = classOf(flags);
-    const proto = protoOf(flags);
-    const key = (ku * 8 + cls) * 8 + proto;
-    const id = this.offerBuckets.get(country, key);
+    const id = this.offerBuckets.get(country, ku);
     if (id >= 0) return this.buckets[id]!;
     const b = new Bucket(this.buckets.length, SIDE_OFFER, country);
-    this.offerBuckets.add(country, key, b.id);
+    this.offerBuckets.add(country, ku, b.id);
     const gk = ku * COUNTRY_COUNT + country;
     let group = this.offerGroups[gk];
     if (!group) {
@@ -1326,11 +1325,11 @@ export class Matcher {
       }
       groups.push(group);
     }
-    this.addBucket(b, group, cls | (proto << 3));
+    this.addBucket(b, group);
     return b;
   }
 
-  private addBucket(b: Bucket, group: BucketGroup, meta: number): void {
+  private addBucket(b: Bucket, group: BucketGroup): void {
     this.buckets.push(b);
     this.groupOf.push(group);
     if (b.id >= this.bBest.length) {
@@ -1354,7 +1353,7 @@ export class Matcher {
     this.bBest[b.id] = Number.POSITIVE_INFINITY;
     this.bSeq[b.id] = Number.POSITIVE_INFINITY;
     this.bLevel[b.id] = -1;
-    this.groupPos[b.id] = group.add(b.id, meta);
+    this.groupPos[b.id] = group.add(b.id);
   }
 
   private requestBucket(slot: number): Bucket {
@@ -1376,7 +1375,7 @@ export class Matcher {
       group = new BucketGroup();
       this.requestGroups[gk] = group;
     }
-    this.addBucket(b, group, 0);
+    this.addBucket(b, group);
     let list = this.requestBucketsByKindUnit.get(ku);
     if (!list) {
       list = [];

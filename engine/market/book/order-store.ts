@@ -105,13 +105,21 @@ export function tier4(v: number): number {
   return Math.min(t, 15);
 }
 
+/** {@link tier} halved and capped at 7, to fit three bits: coarser, still monotone. */
+export function tier3(v: number): number {
+  const t = tier(v) >> 1;
+  return Math.min(t, 7);
+}
+
 /**
- * An offer's filter signature: ASN low 10 bits, region low 6 bits (bits 10–15), bandwidth tier
- * (bits 16–19), sticky-session tier (bits 20–23), shortest-deal tier (bits 24–27), exit-policy
- * mask (bits 28–30), tiers by {@link tier4}. A request can only match an offer whose ASN and
- * region bits are those of its one ASN and region (when it names one), whose bandwidth and
- * sticky tiers are at least its own, whose shortest-deal tier is at most its duration's and
- * whose exit mask meets its policy: a necessary condition, checked before the exact one.
+ * An offer's filter signature: ASN low 7 bits, region low 5 bits (bits 7–11), bandwidth tier
+ * (bits 12–15, {@link tier4}), sticky-session tier (bits 16–19, {@link tier4}), shortest-deal
+ * tier (bits 20–22, {@link tier3}), class bit (bits 23–25), protocol mask (bits 26–28),
+ * exit-policy mask (bits 29–31). A request can only match an offer whose ASN and region bits
+ * are those of its one ASN and region (when it names one), whose bandwidth and sticky tiers
+ * are at least its own, whose shortest-deal tier is at most its duration's, and whose class,
+ * protocols and exit policies meet its own: a necessary condition, checked before the exact
+ * one. (The word is negative when the top exit bit is set; tests shift and mask.)
  */
 export function offerSignature(
   asn: number,
@@ -119,15 +127,19 @@ export function offerSignature(
   bandwidth: number,
   sticky: number,
   minDuration: number,
+  classBit: number,
+  protoMask: number,
   exitMask: number,
 ): number {
   return (
-    (asn & 0x3ff) |
-    ((region & 0x3f) << 10) |
-    (tier4(bandwidth) << 16) |
-    (tier4(sticky) << 20) |
-    (tier4(minDuration) << 24) |
-    (exitMask << 28)
+    (asn & 0x7f) |
+    ((region & 0x1f) << 7) |
+    (tier4(bandwidth) << 12) |
+    (tier4(sticky) << 16) |
+    (tier3(minDuration) << 20) |
+    (classBit << 23) |
+    (protoMask << 26) |
+    (exitMask << 29)
   );
 }
 
