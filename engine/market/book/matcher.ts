@@ -28,18 +28,7 @@ import {
   MAX_RATING_MILLI,
   MIN_DURATION_S,
 } from "./attributes.ts";
-import {
-  Bucket,
-  BucketIndex,
-  dequeue,
-  enqueue,
-  L_HI,
-  L_KEY,
-  L_LO,
-  L_NEXT,
-  L_SHIFT,
-  Levels,
-} from "./buckets.ts";
+import { Bucket, dequeue, enqueue, L_HI, L_KEY, L_LO, L_NEXT, L_SHIFT, Levels } from "./buckets.ts";
 import { EFFECT_EXPIRED, EFFECT_FILL, MatchEffects } from "./match-effects.ts";
 import {
   bloomBit,
@@ -273,46 +262,6 @@ export function checkRequest(r: RequestInput, now: number): MatcherRejection | n
 }
 
 /**
- * The buckets of one side and (kind, unit, country), with a packed copy of what gathering
- * reads of each: a counter-order scans a few dense arrays instead of touching each bucket.
- */
-class BucketGroup {
-  ids = new Int32Array(8);
-  /** Best key of each bucket (+Infinity when empty), kept by {@link Matcher.bestChanged}. */
-  best = new Float64Array(8);
-  /** Arrival sequence of each bucket's best order. */
-  seq = new Float64Array(8);
-  n = 0;
-  /**
-   * Never above the best key of any bucket in the group (it is lowered when a bucket's best
-   * improves and made exact again whenever a counter-order scans the group), so a
-   * counter-order whose limit is below it skips the whole group without looking at its buckets.
-   */
-  minKey = Number.POSITIVE_INFINITY;
-
-  /** Adds an empty bucket and returns its position in the group. */
-  add(id: number): number {
-    if (this.n === this.ids.length) {
-      const c = this.n * 2;
-      const ids = new Int32Array(c);
-      ids.set(this.ids);
-      this.ids = ids;
-      const best = new Float64Array(c);
-      best.set(this.best);
-      this.best = best;
-      const seq = new Float64Array(c);
-      seq.set(this.seq);
-      this.seq = seq;
-    }
-    const j = this.n++;
-    this.ids[j] = id;
-    this.best[j] = Number.POSITIVE_INFINITY;
-    this.seq[j] = Number.POSITIVE_INFINITY;
-    return j;
-  }
-}
-
-/**
  * The order book and its matching function.
  *
  * @example
@@ -326,15 +275,11 @@ export class Matcher {
   readonly store: OrderStore;
   private readonly levels: Levels;
   private readonly buckets: Bucket[] = [];
-  /** (country, kind · unit) → offer bucket id. */
-  private readonly offerBuckets = new BucketIndex();
-  /** (kind, unit, country) → offer buckets of that country. */
-  private readonly offerGroups: (BucketGroup | undefined)[] = new Array(6 * COUNTRY_COUNT);
-  /** (kind, unit) → every offer group, for requests that accept any country. */
-  private readonly offerGroupsByKindUnit = new Map<number, BucketGroup[]>();
-  /** Per bucket id: the group it belongs to, and its position there. */
-  private readonly groupOf: BucketGroup[] = [];
-  private groupPos = new Int32Array(1024);
+  /** (kind · unit, country) → offer bucket id, or -1. */
+  private readonly offerBucketAt = new Int32Array(6 * COUNTRY_COUNT).fill(-1);
+  /** (kind · unit) → every offer bucket id, for requests that accept any country. */
+  private readonly offerBucketsByKindUnit = new Map<number, number[]>();
+  // Per bucket id, what gathering and opening a cursor read without touching the bucket.
   /** Per bucket id: its best key (+Infinity when empty). */
   private bBest = new Float64Array(1024);
   /** Per bucket id: arrival sequence of its best order (ties on the best key go by it). */
@@ -343,10 +288,8 @@ export class Matcher {
   private bLevel = new Int32Array(1024);
   /** Per bucket id: pool index of its best order's entry (opening a cursor reads no level). */
   private bHead = new Int32Array(1024);
-  /** (country or "any", kind · unit) → request bucket id. */
-  private readonly requestBuckets = new BucketIndex();
-  /** (kind, unit, country or "any") → request buckets of that country. */
-  private readonly requestGroups: (BucketGroup | undefined)[] = new Array(6 * (COUNTRY_COUNT + 1));
+  /** (kind · unit, country or "any") → request bucket id, or -1. */
+  private readonly requestBucketAt = new Int32Array(6 * (COUNTRY_COUNT + 1)).fill(-1);
   private readonly requestBucketsByKindUnit = new Map<number, Bucket[]>();
   private ratings = new Int32Array(1024).fill(-1);
   private completed = new Int32Array(1024);
@@ -1077,7 +1020,7 @@ export class Matcher {
     this.cS = sq;
   }
 
-  /** Lists every offer bucket the request in `r` can match, best first. */
+  /** Lists every offer bucket the request in `r` can match. */
   private gatherOfferBuckets(r: number, maxPrice: number): void {
     const s = this.store;
     const flags = s.i[(r << I_SHIFT) + I_FLAGS]!;
@@ -1086,25 +1029,12 @@ export class Matcher {
     this.pn = 0;
     if (countries.length > 0) {
       for (let i = 0; i < countries.length; i++) {
-        const group = this.offerGroups[ku * COUNTRY_COUNT + countries[i]!];
-        if (group) this.addOfferGroup(group, maxPrice);
+        this.pend(this.offerBucketAt[ku * COUNTRY_COUNT + countries[i]!]!, maxPrice);
       }
     } else {
-      const groups = this.offerGroupsByKindUnit.get(ku);
-      if (groups) for (const group of groups) this.addOfferGroup(group, maxPrice);
+      const ids = this.offerBucketsByKindUnit.get(ku);
+      if (ids) for (let i = 0; i < ids.length; i++) this.pend(ids[i]!, maxPrice);
     }
-  }
-
-  private addOfferGroup(group: BucketGroup, maxPrice: number): void {
-    if (group.minKey > maxPrice) return;
-    const best = group.best;
-    let min = Number.POSITIVE_INFINITY;
-    for (let j = 0; j < group.n; j++) {
-      const k = best[j]!;
-      if (k < min) min = k;
-      if (k <= maxPrice) this.addPending(group.ids[j]!, k, group.seq[j]!);
-    }
-    group.minKey = min;
   }
 
   /** Lists the (at most two) request buckets an offer can match: its country's and "any"'s. */
@@ -1113,26 +1043,16 @@ export class Matcher {
     const r = o << I_SHIFT;
     const flags = s.i[r + I_FLAGS]!;
     const ku = kindOf(flags) * 2 + unitOf(flags);
-    const c = s.i[r + I_COUNTRY]!;
     this.pn = 0;
-    const mine = this.requestGroups[ku * (COUNTRY_COUNT + 1) + c];
-    if (mine) this.pendRequests(mine, limit);
-    const any = this.requestGroups[ku * (COUNTRY_COUNT + 1) + ANY_COUNTRY];
-    if (any) this.pendRequests(any, limit);
+    this.pend(this.requestBucketAt[ku * (COUNTRY_COUNT + 1) + s.i[r + I_COUNTRY]!]!, limit);
+    this.pend(this.requestBucketAt[ku * (COUNTRY_COUNT + 1) + ANY_COUNTRY]!, limit);
   }
 
-  /** Adds the request buckets of a group whose best bid reaches the offer's price. */
-  private pendRequests(group: BucketGroup, limit: number): void {
-    // Most offers are priced above every resting request of their country.
-    if (group.minKey > limit) return;
-    const best = group.best;
-    let min = Number.POSITIVE_INFINITY;
-    for (let j = 0; j < group.n; j++) {
-      const k = best[j]!;
-      if (k < min) min = k;
-      if (k <= limit) this.addPending(group.ids[j]!, k, group.seq[j]!);
-    }
-    group.minKey = min;
+  /** Adds bucket `id` (-1: none) to the candidates when its best key is within `limitKey`. */
+  private pend(id: number, limitKey: number): void {
+    if (id < 0) return;
+    const k = this.bBest[id]!;
+    if (k <= limitKey) this.addPending(id, k, this.bSeq[id]!);
   }
 
   /** Whether offer `o` satisfies every filter of request `r` (and they are not one wallet). */
@@ -1266,8 +1186,6 @@ export class Matcher {
 
   /** Records a bucket's best (key, sequence), which gathering reads without touching the bucket. */
   private bestChanged(b: Bucket): void {
-    const g = this.groupOf[b.id]!;
-    const j = this.groupPos[b.id]!;
     if (b.n > 0) {
       const level = b.lvls[b.n - 1]!;
       const key = b.keys[b.n - 1]!;
@@ -1277,15 +1195,10 @@ export class Matcher {
       this.bSeq[b.id] = seq;
       this.bLevel[b.id] = level;
       this.bHead[b.id] = head;
-      g.best[j] = key;
-      g.seq[j] = seq;
-      if (key < g.minKey) g.minKey = key;
     } else {
       this.bBest[b.id] = Number.POSITIVE_INFINITY;
       this.bSeq[b.id] = Number.POSITIVE_INFINITY;
       this.bLevel[b.id] = -1;
-      g.best[j] = Number.POSITIVE_INFINITY;
-      g.seq[j] = Number.POSITIVE_INFINITY;
     }
   }
 
@@ -1309,29 +1222,23 @@ export class Matcher {
     const flags = w[r + I_FLAGS]!;
     const ku = kindOf(flags) * 2 + unitOf(flags);
     const country = w[r + I_COUNTRY]!;
-    const id = this.offerBuckets.get(country, ku);
+    const at = ku * COUNTRY_COUNT + country;
+    const id = this.offerBucketAt[at]!;
     if (id >= 0) return this.buckets[id]!;
     const b = new Bucket(this.buckets.length, SIDE_OFFER, country);
-    this.offerBuckets.add(country, ku, b.id);
-    const gk = ku * COUNTRY_COUNT + country;
-    let group = this.offerGroups[gk];
-    if (!group) {
-      group = new BucketGroup();
-      this.offerGroups[gk] = group;
-      let groups = this.offerGroupsByKindUnit.get(ku);
-      if (!groups) {
-        groups = [];
-        this.offerGroupsByKindUnit.set(ku, groups);
-      }
-      groups.push(group);
+    this.addBucket(b);
+    this.offerBucketAt[at] = b.id;
+    let ids = this.offerBucketsByKindUnit.get(ku);
+    if (!ids) {
+      ids = [];
+      this.offerBucketsByKindUnit.set(ku, ids);
     }
-    this.addBucket(b, group);
+    ids.push(b.id);
     return b;
   }
 
-  private addBucket(b: Bucket, group: BucketGroup): void {
+  private addBucket(b: Bucket): void {
     this.buckets.push(b);
-    this.groupOf.push(group);
     if (b.id >= this.bBest.length) {
       const c = this.bBest.length * 2;
       const best = new Float64Array(c);
@@ -1346,14 +1253,10 @@ export class Matcher {
       const hd = new Int32Array(c);
       hd.set(this.bHead);
       this.bHead = hd;
-      const pos = new Int32Array(c);
-      pos.set(this.groupPos);
-      this.groupPos = pos;
     }
     this.bBest[b.id] = Number.POSITIVE_INFINITY;
     this.bSeq[b.id] = Number.POSITIVE_INFINITY;
     this.bLevel[b.id] = -1;
-    this.groupPos[b.id] = group.add(b.id);
   }
 
   private requestBucket(slot: number): Bucket {
@@ -1365,17 +1268,12 @@ export class Matcher {
     // One bucket per kind, unit and country: the class and protocols a request wants are in
     // its signature, so an offer steps over the requests it cannot serve in the run. Splitting
     // by them spared walks little and left requests spread over many cold buckets.
-    const id = this.requestBuckets.get(country, ku);
+    const at = ku * (COUNTRY_COUNT + 1) + country;
+    const id = this.requestBucketAt[at]!;
     if (id >= 0) return this.buckets[id]!;
     const b = new Bucket(this.buckets.length, SIDE_REQUEST, country);
-    this.requestBuckets.add(country, ku, b.id);
-    const gk = ku * (COUNTRY_COUNT + 1) + country;
-    let group = this.requestGroups[gk];
-    if (!group) {
-      group = new BucketGroup();
-      this.requestGroups[gk] = group;
-    }
-    this.addBucket(b, group);
+    this.addBucket(b);
+    this.requestBucketAt[at] = b.id;
     let list = this.requestBucketsByKindUnit.get(ku);
     if (!list) {
       list = [];

@@ -1,6 +1,5 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BucketIndex } from "../../../engine/market/book/buckets.ts";
 import {
   Matcher,
   type OfferInput,
@@ -286,32 +285,5 @@ describe("matcher against the reference matcher", () => {
       b,
       d,
     ]);
-  });
-});
-
-describe("bucket index", () => {
-  it("finds every key it was given, and no other, as it grows", () => {
-    const key = fc.tuple(
-      fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-      fc.integer({ min: 0, max: 4095 }),
-    );
-    const keys = fc.array(fc.oneof(key, fc.tuple(fc.nat(8), fc.nat(8))), { maxLength: 400 });
-    fc.assert(
-      fc.property(keys, keys, (added, probed) => {
-        const index = new BucketIndex(4);
-        const model = new Map<string, number>();
-        for (const [a, b] of added) {
-          const k = `${a}/${b}`;
-          if (model.has(k)) continue;
-          expect(index.get(a, b)).toBe(-1);
-          index.add(a, b, model.size);
-          model.set(k, model.size);
-        }
-        for (const [a, b] of [...added, ...probed]) {
-          expect(index.get(a, b)).toBe(model.get(`${a}/${b}`) ?? -1);
-        }
-      }),
-      { numRuns: 200 },
-    );
   });
 });
