@@ -17,7 +17,8 @@
  *   f[0] arrival sequence, f[1] price, f[2] qty, f[3] expiresAt,
  *   i[8] signature, i[9] flags, i[10] owner, i[11] bandwidth, i[12] minDur, i[13] maxDur,
  *   i[14] sticky, i[15] asn, i[16] country, i[17] region, i[18] pos, i[19] level,
- *   i[20] bucket, i[21] gen, i[22] used, i[23] minRating, i[24] minCompleted.
+ *   i[20] bucket, i[21] gen, i[22] used, i[23] minRating, i[24] minCompleted;
+ * a request keeps its filter sets' sizes in i[13] and small sets inline in i[25–31].
  * Flags: kind bits 0–1, unit bit 2, side bit 3, class mask bits 4–6, protocol mask bits 7–9,
  * exit-policy mask bits 10–12, {@link FLAG_SETS} (bit 13) when a request has a country,
  * region or ASN set, so that orders without one never touch the set arrays, and
