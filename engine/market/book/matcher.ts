@@ -270,6 +270,9 @@ export function checkRequest(r: RequestInput, now: number): MatcherRejection | n
  * m.placeRequest(request, now);                  // fills land in m.out
  * for (let i = 0; i < m.out.count; i++) m.out.qty[i];
  */
+/** Width of a slot of the expiry wheel, ms. */
+const WHEEL_MS = 60_000;
+
 export class Matcher {
   /** Order records. Read-only for callers. */
   readonly store: OrderStore;
@@ -337,6 +340,13 @@ export class Matcher {
   private fProto = 0;
   /** Alias slots in use (they are not orders). */
   private aliases = 0;
+  /**
+   * Expiry wheel: the slots of placed orders by the minute they expire in, so that `expire`
+   * visits only orders that may be due. Entries of orders gone since (filled, cancelled, the
+   * slot reused) are dropped when their minute comes; `nextDue` is the earliest minute held.
+   */
+  private readonly wheel = new Map<number, number[]>();
+  private nextDue = Number.POSITIVE_INFINITY;
   /** What the last call did. */
   readonly out = new MatchEffects();
   /** Open quantity the last placed or amended order kept (0 when it filled completely). */
@@ -416,6 +426,7 @@ export class Matcher {
     w[r + I_REGION] = o.region;
     w[r + I_MIN_RATING] = 0;
     w[r + I_MIN_COMPLETED] = 0;
+    this.schedule(slot, o.expiresAt);
     return this.run(slot, now);
   }
 
@@ -432,6 +443,7 @@ export class Matcher {
     if (slot < 0) return reject("BOOK_FULL", "no free order slot");
     this.writeRequest(slot, r);
     this.store.f[(slot << F_SHIFT) + F_SEQ] = ++this.seqNo;
+    this.schedule(slot, r.expiresAt);
     return this.run(slot, now);
   }
 
@@ -502,21 +514,55 @@ export class Matcher {
   }
 
   /**
-   * Removes every order whose expiry is at or before `now`, reporting each as an expired row.
-   * A linear scan of the slots: run it from a timer, not per order (matching already skips
-   * and drops expired orders it meets).
+   * Removes every order whose expiry is at or before `now`, reporting each as an expired row,
+   * in slot order. Visits only the wheel's minutes that are due (matching already skips and
+   * drops expired orders it meets), so a timer can run it often on a large book.
    */
   expire(now: number): number {
     this.out.count = 0;
+    const minute = Math.floor(now / WHEEL_MS);
+    if (minute < this.nextDue) return 0;
     const s = this.store;
-    let n = 0;
-    for (let slot = 0; slot < s.highWater; slot++) {
-      if (s.isLive(slot) && s.f[(slot << F_SHIFT) + F_EXPIRES]! <= now) {
-        this.expireSlot(slot);
-        n++;
+    const due: number[] = [];
+    let next = Number.POSITIVE_INFINITY;
+    for (const [m, slots] of this.wheel) {
+      if (m > minute) {
+        if (m < next) next = m;
+        continue;
       }
+      // The current minute keeps what is not due yet; earlier minutes are done with.
+      let keep = 0;
+      for (const slot of slots) {
+        if (!s.isLive(slot)) continue;
+        if (s.f[(slot << F_SHIFT) + F_EXPIRES]! <= now) due.push(slot);
+        else if (m === minute) slots[keep++] = slot;
+      }
+      if (keep > 0) {
+        slots.length = keep;
+        if (m < next) next = m;
+      } else this.wheel.delete(m);
+    }
+    this.nextDue = next;
+    due.sort((a, b) => a - b);
+    let n = 0;
+    let last = -1;
+    for (const slot of due) {
+      // A slot listed twice (an entry of a minute and of the current one) expires once.
+      if (slot === last || !s.isLive(slot)) continue;
+      last = slot;
+      this.expireSlot(slot);
+      n++;
     }
     return n;
+  }
+
+  /** Lists a placed order's slot under the minute it expires in. */
+  private schedule(slot: number, expiresAt: number): void {
+    const m = Math.floor(expiresAt / WHEEL_MS);
+    const slots = this.wheel.get(m);
+    if (slots === undefined) this.wheel.set(m, [slot]);
+    else slots.push(slot);
+    if (m < this.nextDue) this.nextDue = m;
   }
 
   /** A live order, or undefined. */

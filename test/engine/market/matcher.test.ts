@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   Matcher,
@@ -156,6 +157,56 @@ describe("matcher", () => {
     const b = m.placeOffer(offer({ expiresAt: 300 }), 200) as number;
     expect(m.expire(300)).toBe(1);
     expect(m.order(b)).toBeUndefined();
+  });
+
+  it("expire() removes exactly the orders due, once each, across minutes, cancels and reused slots (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({
+              op: fc.constant("place" as const),
+              life: fc.integer({ min: 1, max: 600_000 }),
+              price: fc.integer({ min: 1, max: 20 }),
+            }),
+            fc.record({ op: fc.constant("cancel" as const), pick: fc.nat() }),
+            fc.record({
+              op: fc.constant("wait" as const),
+              ms: fc.integer({ min: 1, max: 90_000 }),
+            }),
+          ),
+          { maxLength: 120 },
+        ),
+        (ops) => {
+          const m = new Matcher();
+          let now = 1_000;
+          // Offers only, so nothing fills: the book is what was placed, minus cancels and expiry.
+          const book = new Map<number, number>();
+          const expired: number[] = [];
+          for (const o of ops) {
+            if (o.op === "place") {
+              const id = m.placeOffer(offer({ price: o.price, expiresAt: now + o.life }), now);
+              if (typeof id === "number") book.set(id, now + o.life);
+            } else if (o.op === "cancel") {
+              const ids = [...book.keys()];
+              const id = ids[o.pick % Math.max(1, ids.length)];
+              if (id !== undefined && typeof m.cancel(id) === "number") book.delete(id);
+            } else {
+              now += o.ms;
+              m.expire(now);
+              for (const e of readEffects(m.out)) {
+                if (e.type === "expired") expired.push(e.orderId);
+              }
+              for (const [id, at] of book) if (at <= now) book.delete(id);
+            }
+            expect(m.size).toBe(book.size);
+          }
+          expect(new Set(expired).size).toBe(expired.length);
+          for (const id of book.keys()) expect(m.order(id)).toBeDefined();
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it.each([
