@@ -180,8 +180,24 @@ interface RawChan {
   close(): void;
 }
 
+/** OPEN for a bench channel: a proxy session, one unit paid ahead. */
+function openFrame(spec: ChannelSpec, mode: "packet" | "second", unitPrice: bigint): Frame {
+  return {
+    type: "OPEN",
+    channelId: chanOf(spec).channelId,
+    salt: spec.salt,
+    openBlock: 1n,
+    dealId: "bench",
+    mode,
+    unitPrice,
+    tunnelKind: "proxy",
+    tunnelParams: {},
+    prepayUnits: 1n,
+    resume: null,
+  };
+}
+
 async function rawChannel(spec: ChannelSpec, url: string, frames: SignedRun): Promise<RawChan> {
-  const c = chanOf(spec);
   const wire = await openWireConnection({ url, signer: createSigner(keyOf(spec.label)) });
   const chan: RawChan = {
     acked: 0,
@@ -201,19 +217,7 @@ async function rawChannel(spec: ChannelSpec, url: string, frames: SignedRun): Pr
       else if (f.type === "ERROR") reject(new Error(`${f.code}: ${f.message}`));
     };
   });
-  wire.send({
-    type: "OPEN",
-    channelId: c.channelId,
-    salt: spec.salt,
-    openBlock: 1n,
-    dealId: "bench",
-    mode: "packet",
-    unitPrice: 1n,
-    tunnelKind: "proxy",
-    tunnelParams: {},
-    prepayUnits: 1n,
-    resume: null,
-  });
+  wire.send(openFrame(spec, "packet", 1n));
   chan.send(1);
   await ready;
   return chan;
@@ -475,19 +479,7 @@ async function sessionsPhase(url: string) {
           index.set(c.channelId, i);
           sendTo[i] = (b) => wire.sendRaw(b);
           closeOf[i] = (f) => wire.send(f);
-          wire.send({
-            type: "OPEN",
-            channelId: c.channelId,
-            salt: spec.salt,
-            openBlock: 1n,
-            dealId: "bench",
-            mode: "second",
-            unitPrice: SECOND_PRICE,
-            tunnelKind: "proxy",
-            tunnelParams: {},
-            prepayUnits: 1n,
-            resume: null,
-          });
+          wire.send(openFrame(spec, "second", SECOND_PRICE));
           wire.sendRaw(frames[i]!.frame(0));
           sent[i] = 1;
         }
