@@ -13,6 +13,7 @@
  */
 import { BALANCE_PROOF_TYPEHASH, type Eip712Domain, SETTLEMENT_TYPEHASH } from "../eip712.ts";
 import type { Address, BalanceProof, ChannelId } from "../types.ts";
+import { writeUint256BE } from "../uint-bytes.ts";
 import { keccak256 } from "./keccak.ts";
 
 /** Bytes per job record. */
@@ -50,26 +51,14 @@ export function encodeProofJob(
   if (typeof expectedSigner !== "string" || !HEX40.test(expectedSigner)) return false;
   buf.set(domain.separator, o);
   buf.write((channelId as ChannelId).slice(2), o + 32, "hex");
-  writeUint256(buf, o + 64, nonce);
-  writeUint256(buf, o + 96, transferred);
+  writeUint256BE(buf, o + 64, nonce);
+  writeUint256BE(buf, o + 96, transferred);
   const len = signature instanceof Uint8Array ? signature.length : 0;
   buf[o + 128] = len === 64 || len === 65 ? len : 0;
   if (len === 64 || len === 65) buf.set(signature, o + 129);
   buf.write(expectedSigner.slice(2), o + 194, "hex");
   buf[o + 214] = KIND_BALANCE_PROOF;
   return true;
-}
-
-function writeUint256(buf: Buffer, off: number, v: bigint): void {
-  if (v <= 0xffffffffn) {
-    buf.fill(0, off, off + 28);
-    buf.writeUInt32BE(Number(v), off + 28);
-    return;
-  }
-  buf.writeBigUInt64BE(v >> 192n, off);
-  buf.writeBigUInt64BE((v >> 128n) & UINT64_MAX, off + 8);
-  buf.writeBigUInt64BE((v >> 64n) & UINT64_MAX, off + 16);
-  buf.writeBigUInt64BE(v & UINT64_MAX, off + 24);
 }
 
 const struct = new Uint8Array(128);

@@ -7,19 +7,15 @@ import { ChannelError } from "../errors.ts";
 import type { SignedBalanceProof } from "../signed.ts";
 import type { ChannelState, OnChainClose, PendingSettlement } from "../state/channel-state.ts";
 import type { Address, BalanceProof, ChannelId } from "../types.ts";
-
-const UINT64_MAX = (1n << 64n) - 1n;
+import { readUint64BE, readUint256BE, writeUint64BE, writeUint256BE } from "../uint-bytes.ts";
 
 /** Encodes a signed proof: nonce (8 bytes BE) ‖ transferred (32 BE) ‖ sigLen (1) ‖ signature. */
 export function encodeSignedProof(signed: SignedBalanceProof): Buffer {
   const sig = signed.signature;
   const out = Buffer.allocUnsafe(41 + sig.length);
   const { nonce, transferred } = signed.proof;
-  out.writeBigUInt64BE(nonce, 0);
-  out.writeBigUInt64BE(transferred >> 192n, 8);
-  out.writeBigUInt64BE((transferred >> 128n) & UINT64_MAX, 16);
-  out.writeBigUInt64BE((transferred >> 64n) & UINT64_MAX, 24);
-  out.writeBigUInt64BE(transferred & UINT64_MAX, 32);
+  writeUint64BE(out, 0, nonce);
+  writeUint256BE(out, 8, transferred);
   out[40] = sig.length;
   out.set(sig, 41);
   return out;
@@ -38,12 +34,8 @@ export function decodeSignedProof(
   if (b.length < 41 || b.length !== 41 + b[40]! || (b[40] !== 64 && b[40] !== 65)) {
     throw corrupt(key, "bad proof record length");
   }
-  const nonce = b.readBigUInt64BE(0);
-  const transferred =
-    (b.readBigUInt64BE(8) << 192n) |
-    (b.readBigUInt64BE(16) << 128n) |
-    (b.readBigUInt64BE(24) << 64n) |
-    b.readBigUInt64BE(32);
+  const nonce = readUint64BE(b, 0);
+  const transferred = readUint256BE(b, 8);
   const proof: BalanceProof = { channelId, nonce, transferred };
   return { proof, signature: Uint8Array.from(b.subarray(41)) };
 }

@@ -4,16 +4,21 @@
  * addresses as 20 bytes, channel ids as 32.
  */
 import type { Address, ChannelId } from "../../channels/types.ts";
+import {
+  readUint64BE,
+  readUint256BE,
+  writeUint64BE,
+  writeUint256BE,
+} from "../../channels/uint-bytes.ts";
 
 const UINT64_MAX = (1n << 64n) - 1n;
 const UINT256_MAX = (1n << 256n) - 1n;
-const MASK64 = 0xffffffffffffffffn;
 
 /** Encodes a uint64 as 8 big-endian bytes. @throws RangeError when out of range. */
 export function u64(value: bigint): Buffer {
   if (value < 0n || value > UINT64_MAX) throw new RangeError(`uint64 out of range: ${value}`);
   const b = Buffer.allocUnsafe(8);
-  b.writeBigUInt64BE(value, 0);
+  writeUint64BE(b, 0, value);
   return b;
 }
 
@@ -21,27 +26,18 @@ export function u64(value: bigint): Buffer {
 export function u256(value: bigint): Buffer {
   if (value < 0n || value > UINT256_MAX) throw new RangeError(`uint256 out of range: ${value}`);
   const b = Buffer.allocUnsafe(32);
-  b.writeBigUInt64BE(value >> 192n, 0);
-  b.writeBigUInt64BE((value >> 128n) & MASK64, 8);
-  b.writeBigUInt64BE((value >> 64n) & MASK64, 16);
-  b.writeBigUInt64BE(value & MASK64, 24);
+  writeUint256BE(b, 0, value);
   return b;
 }
 
 /** Decodes 8 big-endian bytes. */
 export function readU64(b: Uint8Array): bigint {
-  return Buffer.from(b.buffer, b.byteOffset, 8).readBigUInt64BE(0);
+  return readUint64BE(Buffer.from(b.buffer, b.byteOffset, 8), 0);
 }
 
 /** Decodes 32 big-endian bytes. */
 export function readU256(b: Uint8Array): bigint {
-  const v = Buffer.from(b.buffer, b.byteOffset, 32);
-  return (
-    (v.readBigUInt64BE(0) << 192n) |
-    (v.readBigUInt64BE(8) << 128n) |
-    (v.readBigUInt64BE(16) << 64n) |
-    v.readBigUInt64BE(24)
-  );
+  return readUint256BE(Buffer.from(b.buffer, b.byteOffset, 32), 0);
 }
 
 /** Hex string (0x, lowercase) to bytes. */
