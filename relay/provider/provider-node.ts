@@ -197,11 +197,8 @@ interface Conn {
   authTimer: NodeJS.Timeout | null;
   readonly bucket: TokenBucket;
   lastRateError: number;
-  /** Channels with an OPEN or a settlement in progress: their later frames wait for it. */
-  readonly busy: Set<string>;
-  /** Frames waiting behind them, per channel, in arrival order. */
-  readonly waiting: Map<string, Frame[]>;
-  queued: number;
+  busy: boolean;
+  readonly queue: Frame[];
   readonly channels: Set<ChannelEntry>;
   closed: boolean;
 }
@@ -385,9 +382,8 @@ class Node extends EventEmitter implements ProviderNode {
       authTimer: null,
       bucket: new TokenBucket(this.#limits.rate, this.#clock()),
       lastRateError: Number.NEGATIVE_INFINITY,
-      busy: new Set(),
-      waiting: new Map(),
-      queued: 0,
+      busy: false,
+      queue: [],
       channels: new Set(),
       closed: false,
     };
@@ -472,17 +468,12 @@ class Node extends EventEmitter implements ProviderNode {
       this.#onAuth(conn, frame);
       return;
     }
-    const ch = channelOf(frame);
-    if (ch !== null && conn.busy.has(ch)) {
-      // Only this channel's frames wait for its OPEN: the connection's other sessions go on.
-      if (conn.queued >= this.#limits.maxQueued) {
+    if (conn.busy) {
+      if (conn.queue.length >= this.#limits.maxQueued) {
         this.#error(conn, "RATE_LIMITED", "too many frames behind an OPEN");
         return;
       }
-      const q = conn.waiting.get(ch);
-      if (q === undefined) conn.waiting.set(ch, [frame]);
-      else q.push(frame);
-      conn.queued++;
+      conn.queue.push(frame);
       return;
     }
     this.#dispatch(conn, frame);
@@ -494,7 +485,7 @@ class Node extends EventEmitter implements ProviderNode {
         this.#onPay(conn, frame);
         return;
       case "OPEN":
-        this.#serially(conn, frame.channelId, () => this.#onOpen(conn, frame));
+        this.#serially(conn, () => this.#onOpen(conn, frame));
         return;
       case "CLOSE": {
         const s = this.#sessions.get(frame.sessionId);
@@ -506,7 +497,7 @@ class Node extends EventEmitter implements ProviderNode {
         return;
       }
       case "SETTLE_PROPOSE":
-        this.#serially(conn, frame.channelId, () => this.#onSettlePropose(conn, frame));
+        this.#serially(conn, () => this.#onSettlePropose(conn, frame));
         return;
       case "QUOTE":
         this.#onQuote(conn, frame);
@@ -519,22 +510,19 @@ class Node extends EventEmitter implements ProviderNode {
     }
   }
 
-  /** Runs an async handler of one channel; that channel's later frames wait until it is done. */
-  #serially(conn: Conn, channel: string, fn: () => Promise<void>): void {
-    conn.busy.add(channel);
+  /** Runs an async handler with the connection's later frames held back until it is done. */
+  #serially(conn: Conn, fn: () => Promise<void>): void {
+    conn.busy = true;
     fn()
       .catch((err) => {
         this.emit("error", err);
         this.#error(conn, "INTERNAL", "internal error");
       })
       .finally(() => {
-        conn.busy.delete(channel);
-        const q = conn.waiting.get(channel);
-        while (q !== undefined && q.length > 0 && !conn.busy.has(channel) && !conn.closed) {
-          conn.queued--;
-          this.#dispatch(conn, q.shift()!);
+        conn.busy = false;
+        while (!conn.busy && conn.queue.length > 0 && !conn.closed) {
+          this.#dispatch(conn, conn.queue.shift()!);
         }
-        if (q !== undefined && q.length === 0) conn.waiting.delete(channel);
       });
   }
 
@@ -1165,11 +1153,6 @@ class Node extends EventEmitter implements ProviderNode {
       }
     }
   }
-}
-
-/** The channel a requester's frame is about, if any (frames of a busy channel wait for it). */
-function channelOf(f: Frame): string | null {
-  return f.type === "PAY" || f.type === "OPEN" || f.type === "SETTLE_PROPOSE" ? f.channelId : null;
 }
 
 /** > 0 when proof a ranks above b (the contract's order: transferred, then nonce). */
