@@ -560,30 +560,51 @@ class Node extends EventEmitter implements ProviderNode {
   /** The terms an OPEN with these parameters would get, or why it would be refused. */
   #onQuote(conn: Conn, frame: QuoteFrame): void {
     const ref = frame.quoteId;
-    const policy = this.#opts.pricing[frame.mode];
-    if (policy === undefined) {
-      this.#error(conn, "MODE_UNSUPPORTED", `no ${frame.mode} metering here`, ref);
-      return;
-    }
-    const driver = this.#drivers.get(frame.tunnelKind);
-    if (driver === undefined) {
-      this.#error(conn, "TUNNEL_UNAVAILABLE", `no ${frame.tunnelKind} tunnels here`, ref);
-      return;
-    }
-    const refusal = driver.check?.(frame.tunnelParams) ?? null;
+    const offer = this.#offer(conn, frame.mode, frame.tunnelKind, ref);
+    if (offer === null) return;
+    const refusal = offer.driver.check?.(frame.tunnelParams) ?? null;
     if (refusal !== null) {
       this.#error(conn, refusal.code, refusal.reason, ref);
       return;
     }
+    const terms = sessionTerms(frame.mode, offer.policy.unitPrice, offer.policy);
     this.#send(conn, {
       type: "QUOTE_OK",
       quoteId: ref,
-      unitPrice: policy.unitPrice,
-      creditLimit: policy.creditLimit,
-      graceMs: policy.graceMs ?? 1_000,
-      tickMs: policy.tickMs ?? 1_000,
-      activateOnCredit: policy.activateOnCredit ?? false,
+      unitPrice: terms.unitPrice,
+      creditLimit: terms.creditLimit,
+      graceMs: terms.graceMs,
+      tickMs: terms.tickMs,
+      activateOnCredit: terms.activateOnCredit ?? false,
     });
+  }
+
+  /**
+   * The price policy and driver a QUOTE or OPEN asks for, or null once an ERROR with `ref` has
+   * said why not (no such mode, a unit price below the policy's, no such tunnel kind).
+   */
+  #offer(
+    conn: Conn,
+    mode: MeterMode,
+    kind: TunnelKind,
+    ref: string,
+    unitPrice?: bigint,
+  ): { policy: PricePolicy; driver: TunnelDriver } | null {
+    const policy = this.#opts.pricing[mode];
+    if (policy === undefined) {
+      this.#error(conn, "MODE_UNSUPPORTED", `no ${mode} metering here`, ref);
+      return null;
+    }
+    if (unitPrice !== undefined && unitPrice < policy.unitPrice) {
+      this.#error(conn, "PRICE_TOO_LOW", `unit price is at least ${policy.unitPrice}`, ref);
+      return null;
+    }
+    const driver = this.#drivers.get(kind);
+    if (driver === undefined) {
+      this.#error(conn, "TUNNEL_UNAVAILABLE", `no ${kind} tunnels here`, ref);
+      return null;
+    }
+    return { policy, driver };
   }
 
   async #onOpen(conn: Conn, frame: OpenFrame): Promise<void> {
@@ -605,20 +626,9 @@ class Node extends EventEmitter implements ProviderNode {
       this.#sendAck(s.channel);
       return;
     }
-    const policy = this.#opts.pricing[frame.mode];
-    if (policy === undefined) {
-      this.#error(conn, "MODE_UNSUPPORTED", `no ${frame.mode} metering here`, ref);
-      return;
-    }
-    if (frame.unitPrice < policy.unitPrice) {
-      this.#error(conn, "PRICE_TOO_LOW", `unit price is at least ${policy.unitPrice}`, ref);
-      return;
-    }
-    const driver = this.#drivers.get(frame.tunnelKind);
-    if (driver === undefined) {
-      this.#error(conn, "TUNNEL_UNAVAILABLE", `no ${frame.tunnelKind} tunnels here`, ref);
-      return;
-    }
+    const offer = this.#offer(conn, frame.mode, frame.tunnelKind, ref, frame.unitPrice);
+    if (offer === null) return;
+    const { policy, driver } = offer;
     if (this.#opening.has(frame.channelId)) {
       this.#error(conn, "SESSION_BUSY", "the channel is being opened", ref);
       return;
@@ -643,17 +653,7 @@ class Node extends EventEmitter implements ProviderNode {
         return;
       }
       this.#bind(conn, entry);
-      const terms: SessionTerms = {
-        mode: frame.mode,
-        unitPrice: frame.unitPrice,
-        creditLimit: policy.creditLimit,
-        graceMs: policy.graceMs ?? 1_000,
-        tickMs: policy.tickMs ?? 1_000,
-        pollMs: policy.pollMs ?? 100,
-        marginMs: policy.marginMs ?? 100,
-        openTimeoutMs: policy.openTimeoutMs ?? 10_000,
-        activateOnCredit: policy.activateOnCredit ?? false,
-      };
+      const terms = sessionTerms(frame.mode, frame.unitPrice, policy);
       const sessionId = randomBytes(8).toString("hex");
       const session: SessionEntry = {
         state: openProviderSession({
@@ -1153,6 +1153,21 @@ class Node extends EventEmitter implements ProviderNode {
       }
     }
   }
+}
+
+/** A session's terms under `policy`, its defaults filled in. */
+function sessionTerms(mode: MeterMode, unitPrice: bigint, policy: PricePolicy): SessionTerms {
+  return {
+    mode,
+    unitPrice,
+    creditLimit: policy.creditLimit,
+    graceMs: policy.graceMs ?? 1_000,
+    tickMs: policy.tickMs ?? 1_000,
+    pollMs: policy.pollMs ?? 100,
+    marginMs: policy.marginMs ?? 100,
+    openTimeoutMs: policy.openTimeoutMs ?? 10_000,
+    activateOnCredit: policy.activateOnCredit ?? false,
+  };
 }
 
 /** > 0 when proof a ranks above b (the contract's order: transferred, then nonce). */
