@@ -275,11 +275,15 @@ class WgDriver implements WireGuardDriver {
   check(params: Readonly<Record<string, string | number>>): TunnelRefusal | null {
     const parsed = parseWireGuardParams(params);
     if (!parsed.ok) return { code: "TUNNEL_PARAMS_INVALID", reason: parsed.reason };
-    const used = new Set([...this.#peers.values()].map((p) => p.address));
-    if (this.#closed || allocateAddress(this.#pool, used) === null) {
+    if (this.#closed || this.#freeAddress() === null) {
       return { code: "TUNNEL_UNAVAILABLE", reason: "no tunnel address left" };
     }
     return null;
+  }
+
+  /** The first pool address no peer holds, or null. */
+  #freeAddress(): number | null {
+    return allocateAddress(this.#pool, new Set([...this.#peers.values()].map((p) => p.address)));
   }
 
   activate(request: TunnelRequest): Promise<TunnelConfig> {
@@ -302,8 +306,7 @@ class WgDriver implements WireGuardDriver {
           });
         }
       }
-      const used = new Set([...this.#peers.values()].map((p) => p.address));
-      const address = allocateAddress(this.#pool, used);
+      const address = this.#freeAddress();
       if (address === null) {
         throw new SystemTunnelError("POOL_EXHAUSTED", "no tunnel address left", {
           pool: this.#pool.cidr,
