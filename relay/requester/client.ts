@@ -523,9 +523,8 @@ export class RequesterClient extends EventEmitter<{
               signature: fx.signed.signature,
             };
             // Durable before it leaves: a restarted client must never sign a lower nonce again.
-            const writing = this.#writing;
             const durable = this.#setChannel(before, state);
-            if (this.#writing === writing) this.#send(pay);
+            if (this.#opts.store === undefined) this.#send(pay);
             else {
               durable.then(
                 () => this.#wire.send(pay),
@@ -692,7 +691,8 @@ export class RequesterClient extends EventEmitter<{
         const s = this.#bySessionId(f.sessionId);
         if (s === undefined) {
           // The answer to our own close: the provider's side of the session is done.
-          if (f.type === "CLOSE") this.#closedBySessionId(f.sessionId)?.releasedByProvider();
+          if (f.type === "CLOSE")
+            this.#bySessionId(f.sessionId, this.#closed)?.releasedByProvider();
           return;
         }
         if (f.type === "CLOSE") s.releasedByProvider();
@@ -764,13 +764,9 @@ export class RequesterClient extends EventEmitter<{
     }
   }
 
-  #bySessionId(id: string): Session | undefined {
-    for (const s of this.#sessions.values()) if (s.id === id) return s;
-    return undefined;
-  }
-
-  #closedBySessionId(id: string): Session | undefined {
-    for (const s of this.#closed.values()) if (s.id === id) return s;
+  /** The session with this provider id among the open ones (or those given). */
+  #bySessionId(id: string, among: Map<ChannelId, Session> = this.#sessions): Session | undefined {
+    for (const s of among.values()) if (s.id === id) return s;
     return undefined;
   }
 }
