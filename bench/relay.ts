@@ -468,6 +468,20 @@ async function sessionsPhase(url: string) {
       }
     }
   };
+  // Every started second since READY, one ahead: nonce s pays s + 1 seconds. Sessions pay from
+  // their READY on, while later connections are still being opened, as SDK clients would.
+  const pay = () => {
+    const now = performance.now();
+    for (let i = 0; i < n; i++) {
+      if (readyAt[i]! < 0 || closed[i]) continue;
+      const due = Math.min(perSession, Math.floor((now - readyAt[i]!) / 1000) + 1);
+      if (due > sent[i]!) {
+        sendTo[i]!(frames[i]!.frame(due - 1));
+        sent[i] = due;
+      }
+    }
+  };
+  const payer = setInterval(pay, 20);
   const t0 = performance.now();
   // Each session's index is its place in `all`, the order its proofs were signed in.
   const firstOf = specs.map((_, g) => specs.slice(0, g).reduce((a, x) => a + x.length, 0));
@@ -493,19 +507,6 @@ async function sessionsPhase(url: string) {
       }),
     );
   }
-  // Every started second since READY, one ahead: nonce s pays s + 1 seconds.
-  const pay = () => {
-    const now = performance.now();
-    for (let i = 0; i < n; i++) {
-      if (readyAt[i]! < 0 || closed[i]) continue;
-      const due = Math.min(perSession, Math.floor((now - readyAt[i]!) / 1000) + 1);
-      if (due > sent[i]!) {
-        sendTo[i]!(frames[i]!.frame(due - 1));
-        sent[i] = due;
-      }
-    }
-  };
-  const payer = setInterval(pay, 20);
   const openDeadline = performance.now() + 60_000;
   while (ready + failed < n && performance.now() < openDeadline) {
     await new Promise((r) => setTimeout(r, 50));
