@@ -6,7 +6,9 @@
  *
  * Phases: one channel pipelined; 100 connections pipelined (aggregate); proof→ACK latency in a
  * sweep of offered loads up to half the specified 20,000 proofs/s, every proof fresh, after the
- * store has settled from the throughput phases; 10,000 sessions paying once per second;
+ * store has settled from the throughput phases (each step warmed up for 0.5 s, then timed: 3 s
+ * below half load, 20 s at half load, long enough to take in the store's periodic flushes to
+ * disk); 10,000 sessions paying once per second;
  * teardown after payments stop (credit window, WARN, grace; SDK clients). Every proof is really
  * signed (pre-signed in worker threads, except in the teardown phase, where the SDK signs), verified
  * (cumulatively: per channel and batch only the best proof), persisted and ACKed.
@@ -38,7 +40,9 @@ const CFG = {
   singleProofs: QUICK ? 5_000 : 30_000,
   aggConns: 100,
   aggProofsPerConn: QUICK ? 100 : 600,
-  latencySeconds: QUICK ? 2 : 4,
+  /** Seconds timed at each rate of the latency sweep below half load, and at half load. */
+  sweepStepSeconds: QUICK ? 2 : 3,
+  halfLoadSeconds: QUICK ? 2 : 20,
   sessions: QUICK ? 1_000 : 10_000,
   sessionConns: QUICK ? 100 : 1_000,
   sessionHoldSeconds: QUICK ? 5 : 15,
@@ -49,12 +53,23 @@ const domain: ChannelDomain = {
   verifyingContract: "0x5fbdb2315678afecb367f032d93f642f64180aa3",
 };
 const DEPOSIT = 10n ** 15n;
-/** Proofs per connection pre-signed for the latency phase (caps its rate). */
-const LATENCY_PROOFS_PER_CONN = QUICK ? 550 : 1_100;
+/**
+ * Each step of the latency sweep runs this long before it is timed: the first tens of ms of a new
+ * rate (fresh closures in the generator, the node's batches growing) are the start, not the rate.
+ */
+const LATENCY_WARMUP_MS = QUICK ? 250 : 500;
 /** The latency sweep, proofs/s; the last step is half load. */
 const SWEEP_RATES = [2_500, 5_000, 7_500, 10_000];
 /** Half the aggregate a node is specified for (20,000 verified, durable, acknowledged proofs/s). */
 const HALF_LOAD_PROOFS_PER_SEC = 10_000;
+/** How long a step of the sweep is timed. */
+const stepSeconds = (rate: number) =>
+  rate === HALF_LOAD_PROOFS_PER_SEC ? CFG.halfLoadSeconds : CFG.sweepStepSeconds;
+/** Proofs per connection pre-signed for the latency phase: the whole sweep, with some margin. */
+const LATENCY_PROOFS_PER_CONN = Math.ceil(
+  (1.05 / CFG.aggConns) *
+    SWEEP_RATES.reduce((sum, r) => sum + r * (stepSeconds(r) + LATENCY_WARMUP_MS / 1000), 0),
+);
 const SECOND_PRICE = 1_000n;
 const SECOND_CREDIT = 2_000n;
 
@@ -320,7 +335,7 @@ async function loadMain(): Promise<void> {
         await new Promise<void>((resolve) => {
           const timer = setInterval(() => {
             const now = performance.now();
-            if (now - start > CFG.latencySeconds * 1000) {
+            if (now - start > LATENCY_WARMUP_MS + stepSeconds(cmd.rate) * 1000) {
               clearInterval(timer);
               resolve();
               return;
@@ -330,7 +345,8 @@ async function loadMain(): Promise<void> {
               const i = rr++ % aggChans.length;
               const n = next[i]!;
               if (n > perConn) break;
-              sentAt[i]![n] = performance.now();
+              // 0 (untimed) during the warm-up.
+              sentAt[i]![n] = now - start < LATENCY_WARMUP_MS ? 0 : performance.now();
               aggChans[i]!.send(n);
               next[i] = n + 1;
               sent++;
@@ -725,6 +741,7 @@ async function main(): Promise<void> {
     ackP99Ms: Number(lat.p99Ms),
     ackMaxMs: Number(lat.maxMs),
     ackByRate: sweep,
+    ackTimedSeconds: CFG.halfLoadSeconds,
     sessionsTarget: CFG.sessions,
     sessionsOpened: Number(sess.opened),
     sessionsHeld: Number(sess.held),
