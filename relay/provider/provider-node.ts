@@ -48,6 +48,7 @@ import type {
 import { PROTOCOL_VERSION } from "../wire/frames.ts";
 import { handshakeDigest } from "../wire/handshake.ts";
 import type { ChannelDirectory } from "./channel-directory.ts";
+import { disablePretenuring } from "./gc-tuning.ts";
 import { type RateLimit, TokenBucket } from "./rate-limiter.ts";
 
 /** A provider's price and credit policy for one metering mode. */
@@ -109,6 +110,11 @@ export interface ProviderNodeOptions {
   readonly verifyThreads?: number;
   /** Milliseconds clock for sessions (default `performance.now`). */
   readonly clock?: () => number;
+  /**
+   * Turn V8's allocation-site pretenuring off for the whole process (default true); see
+   * gc-tuning.ts. Pass false when the process hosts work that keeps what it allocates.
+   */
+  readonly disablePretenuring?: boolean;
 }
 
 /** A session's outcome, emitted as `session-closed`. */
@@ -229,6 +235,7 @@ const DEFAULT_LIMITS: ConnectionLimits = {
  * node.on("session-closed", (e) => console.log(e.code, e.paid));
  */
 export async function createProviderNode(opts: ProviderNodeOptions): Promise<ProviderNode> {
+  if (opts.disablePretenuring !== false) disablePretenuring();
   const store = await ChannelStore.open(opts.storeDir);
   let pool: VerifyPool;
   try {
