@@ -234,21 +234,23 @@ export function providerSessionTransition(
     }
     return { state, effects };
   }
-  let s: ProviderSessionState = { ...state, lastInputAt: ctx.now };
+  // One copy per transition, edited in place below: the caller's state is never touched, and a
+  // payment (thousands a second) costs one state object, not one per changed field.
+  const s: Draft = { ...state, lastInputAt: ctx.now };
   switch (input.type) {
     case "ActionStart": {
       const { terms } = s;
       // On credit only when the credit covers the first unit: the invariant holds from the start.
       if (s.phase === "opening" && terms.activateOnCredit && terms.creditLimit >= terms.unitPrice) {
-        s = { ...s, phase: "activating" };
+        s.phase = "activating";
         effects.push({ type: "NotifyActivateTunnel" });
       }
       return { state: s, effects };
     }
     case "ReceivePayment": {
       const paid = input.transferred - s.base;
-      if (paid > s.paid) s = { ...s, paid };
-      s = meter(s, null, ctx.now);
+      if (paid > s.paid) s.paid = paid;
+      meter(s, null, ctx.now);
       effects.push({
         type: "SendAck",
         nonce: input.nonce,
@@ -258,7 +260,7 @@ export function providerSessionTransition(
       // The first unit is paid before the tunnel opens: no free sample, whatever the session's
       // length.
       if (s.phase === "opening" && s.paid >= s.terms.unitPrice) {
-        s = { ...s, phase: "activating" };
+        s.phase = "activating";
         effects.push({ type: "NotifyActivateTunnel" });
         return { state: s, effects };
       }
@@ -266,17 +268,21 @@ export function providerSessionTransition(
     }
     case "ActionTunnelUp": {
       if (s.phase !== "activating") return { state, effects };
-      s = { ...s, phase: "active", activatedAt: ctx.now, nextUsageAt: ctx.now + s.terms.tickMs };
-      s = meter(s, null, ctx.now);
+      s.phase = "active";
+      s.activatedAt = ctx.now;
+      s.nextUsageAt = ctx.now + s.terms.tickMs;
+      meter(s, null, ctx.now);
       effects.push({ type: "SendReady", config: input.config });
       break;
     }
     case "ActionTunnelFailed":
       return close(s, "TUNNEL_FAILED", input.reason, ctx.now, effects, false);
     case "ReceiveClose":
-      return close(meter(s, null, ctx.now), "CLOSED_BY_PEER", input.reason, ctx.now, effects, true);
+      meter(s, null, ctx.now);
+      return close(s, "CLOSED_BY_PEER", input.reason, ctx.now, effects, true);
     case "ActionClose":
-      return close(meter(s, null, ctx.now), input.code, input.reason, ctx.now, effects, true);
+      meter(s, null, ctx.now);
+      return close(s, input.code, input.reason, ctx.now, effects, true);
     case "ActionTick": {
       if (s.phase !== "active") {
         if (ctx.now >= s.openedAt + s.terms.openTimeoutMs) {
@@ -284,10 +290,10 @@ export function providerSessionTransition(
         }
         return { state: s, effects };
       }
-      s = meter(s, input.usage, ctx.now);
+      meter(s, input.usage, ctx.now);
       if (ctx.now >= s.nextUsageAt) {
         effects.push({ type: "SendUsage", units: s.units, owed: owedOf(s) });
-        s = { ...s, nextUsageAt: ctx.now + s.terms.tickMs };
+        s.nextUsageAt = ctx.now + s.terms.tickMs;
       }
       break;
     }
@@ -296,34 +302,24 @@ export function providerSessionTransition(
   return credit(s, ctx.now, effects);
 }
 
+/** The transition's own copy of the state, which only it edits. */
+type Draft = { -readonly [K in keyof ProviderSessionState]: ProviderSessionState[K] };
+
 /** Brings `units` up to date (second mode from the clock, counter modes from a reading). */
-function meter(
-  s: ProviderSessionState,
-  usage: TunnelUsage | null,
-  now: number,
-): ProviderSessionState {
-  if (s.phase !== "active" || s.activatedAt === null) return s;
-  let units = s.units;
-  if (s.terms.mode === "second") units = startedSeconds(s.activatedAt, now);
+function meter(s: Draft, usage: TunnelUsage | null, now: number): void {
+  if (s.phase !== "active" || s.activatedAt === null) return;
+  if (s.terms.mode === "second") s.units = startedSeconds(s.activatedAt, now);
   else if (usage !== null) {
     // Counters only grow; a reading of zeros after a driver hiccup must not refund anything.
     const read = unitsFromUsage(s.terms.mode, usage);
-    if (read > units) units = read;
+    if (read > s.units) s.units = read;
   }
-  const unpaid = units * s.terms.unitPrice - s.paid;
-  return {
-    ...s,
-    units,
-    maxUnpaid: maxOf(unpaid, s.maxUnpaid),
-  };
+  const unpaid = s.units * s.terms.unitPrice - s.paid;
+  if (unpaid > s.maxUnpaid) s.maxUnpaid = unpaid;
 }
 
 /** The credit window: WARN when exhausted, teardown at the deadline, budget for the driver. */
-function credit(
-  s: ProviderSessionState,
-  now: number,
-  effects: ProviderSessionEffect[],
-): ProviderSessionResult {
+function credit(s: Draft, now: number, effects: ProviderSessionEffect[]): ProviderSessionResult {
   const { terms } = s;
   const covered = coveredUnits(s.paid, terms.creditLimit, terms.unitPrice);
   // Exhausted: the credit left cannot cover one more unit.
@@ -333,10 +329,12 @@ function credit(
   const maxUnits = terms.mode === "second" ? null : covered;
   if (maxUnits !== s.limitUnits || s.limitAdmit !== !exhausted) {
     effects.push({ type: "NotifyTunnelLimits", admit: !exhausted, maxUnits });
-    s = { ...s, limitUnits: maxUnits, limitAdmit: !exhausted };
+    s.limitUnits = maxUnits;
+    s.limitAdmit = !exhausted;
   }
   if (!exhausted) {
-    if (s.exhaustedAt !== null) s = { ...s, exhaustedAt: null, deadline: null };
+    s.exhaustedAt = null;
+    s.deadline = null;
     return { state: s, effects };
   }
   if (s.exhaustedAt === null) {
@@ -346,12 +344,12 @@ function credit(
       // tunnel must be down before then, or the provider is owed more than the limit.
       deadline = Math.min(deadline, s.activatedAt! + Number(covered) * 1000 - terms.marginMs);
     }
-    deadline = Math.max(deadline, now);
-    s = { ...s, exhaustedAt: now, deadline };
+    s.exhaustedAt = now;
+    s.deadline = Math.max(deadline, now);
     const unpaid = owedOf(s) - s.paid;
     effects.push({
       type: "SendWarn",
-      teardownInMs: deadline - now,
+      teardownInMs: s.deadline - now,
       unpaid: unpaid > 0n ? unpaid : 0n,
     });
   }
@@ -369,30 +367,27 @@ function credit(
 }
 
 function close(
-  s: ProviderSessionState,
+  s: Draft,
   code: RelayErrorCode,
   reason: string,
   now: number,
   effects: ProviderSessionEffect[],
   tunnelMayBeUp: boolean,
 ): ProviderSessionResult {
-  const closed: ProviderSessionState = { ...s, phase: "closed", closedAt: now, closeCode: code };
-  if (tunnelMayBeUp && (s.phase === "active" || s.phase === "activating")) {
-    effects.push({ type: "NotifyDeactivateTunnel" });
-  }
+  const wasUp = s.phase === "active" || s.phase === "activating";
+  s.phase = "closed";
+  s.closedAt = now;
+  s.closeCode = code;
+  if (tunnelMayBeUp && wasUp) effects.push({ type: "NotifyDeactivateTunnel" });
   if (code !== "CLOSED_BY_PEER") effects.push({ type: "SendClose", code, reason });
   effects.push({
     type: "NotifySessionClosed",
     code,
-    owed: owedOf(closed),
-    paid: closed.paid,
-    maxUnpaid: closed.maxUnpaid,
-    exhaustedAt: closed.exhaustedAt,
+    owed: owedOf(s),
+    paid: s.paid,
+    maxUnpaid: s.maxUnpaid,
+    exhaustedAt: s.exhaustedAt,
     closedAt: now,
   });
-  return { state: closed, effects };
-}
-
-function maxOf(a: bigint, b: bigint): bigint {
-  return a > b ? a : b;
+  return { state: s, effects };
 }

@@ -29,8 +29,9 @@ const terms = (over: Partial<SessionTerms> = {}): SessionTerms => ({
   ...over,
 });
 
+/** Frozen, so that a transition that edits the state it was given throws (ESM is strict). */
 function run(s: ProviderSessionState, input: ProviderSessionInput, now: number) {
-  return providerSessionTransition(s, input, { now });
+  return providerSessionTransition(Object.freeze(s), input, { now });
 }
 const types = (effects: readonly ProviderSessionEffect[]) => effects.map((e) => e.type);
 const usage = (bytes: number) => ({ bytesIn: bytes, bytesOut: 0, packetsIn: 0, packetsOut: 0 });
