@@ -917,6 +917,9 @@ class Node extends EventEmitter implements ProviderNode {
   #schedule(s: SessionEntry): void {
     const at = wakeAt(s.state);
     if (at === s.timerAt) return;
+    // Every payment moves the wake time later; re-arming the timer thousands of times a second
+    // would only churn timers. One due earlier stays armed, and #tick re-arms it when it comes.
+    if (at !== null && s.timer !== null && s.timerAt !== null && s.timerAt < at) return;
     if (s.timer !== null) clearTimeout(s.timer);
     s.timer = null;
     s.timerAt = at;
@@ -928,6 +931,13 @@ class Node extends EventEmitter implements ProviderNode {
     s.timer = null;
     s.timerAt = null;
     if (s.state.phase === "closed" || s.ticking) return;
+    // Armed for a wake time that payments have since moved: sleep on (timers may fire up to a
+    // millisecond early, which the session's transition takes in its stride).
+    const at = wakeAt(s.state);
+    if (at !== null && at - this.#clock() > 1) {
+      this.#schedule(s);
+      return;
+    }
     if (s.state.terms.mode === "second" || s.state.phase !== "active") {
       this.#runSession(s, { type: "ActionTick", usage: null });
       return;
