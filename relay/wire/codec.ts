@@ -4,8 +4,8 @@
  */
 import { Packr } from "msgpackr";
 import type { RelayResult } from "../errors.ts";
-import { hexBytes, u64, u256 } from "./fields.ts";
-import { type Frame, FrameType } from "./frames.ts";
+import { hexBytes, putU64, putU256, u64, u256 } from "./fields.ts";
+import { type AckFrame, type Frame, FrameType } from "./frames.ts";
 import { validateFrame } from "./validate.ts";
 
 /** Our own frame size limit (bytes); ws's `maxPayload` sits above it as a hard stop. */
@@ -46,7 +46,38 @@ export function decodeFrame(data: Uint8Array, maxBytes = MAX_FRAME_BYTES): Relay
  * @throws RangeError when an amount or nonce is outside uint256/uint64.
  */
 export function encodeFrame(frame: Frame): Buffer {
+  if (frame.type === "ACK") return encodeAck(frame);
   return packr.pack(toArray(frame));
+}
+
+/** MessagePack `bin 8` header byte. */
+const BIN8 = 0xc4;
+/** fixarray(5), ACK, bin8(32) channel id, bin8(8) nonce, bin8(32) transferred, bin8(32) owed. */
+const ACK_BYTES = 2 + 34 + 10 + 34 + 34;
+
+/**
+ * ACK, the frame a provider sends most (one per channel and durable batch), written straight to
+ * its bytes: the same bytes as `packr.pack(toArray(ack))`, without the array and the four field
+ * buffers in between.
+ */
+function encodeAck(f: AckFrame): Buffer {
+  const b = Buffer.allocUnsafe(ACK_BYTES);
+  b[0] = 0x95;
+  b[1] = FrameType.ACK;
+  b[2] = BIN8;
+  b[3] = 32;
+  // A malformed id (never one of the node's own) takes the general path and its checks.
+  if (b.write(f.channelId.slice(2), 4, "hex") !== 32) return packr.pack(toArray(f));
+  b[36] = BIN8;
+  b[37] = 8;
+  putU64(b, 38, f.nonce);
+  b[46] = BIN8;
+  b[47] = 32;
+  putU256(b, 48, f.transferred);
+  b[80] = BIN8;
+  b[81] = 32;
+  putU256(b, 82, f.owed);
+  return b;
 }
 
 /** The wire array of a frame (exported for tests that mutate valid frames). */

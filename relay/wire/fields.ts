@@ -16,18 +16,28 @@ const UINT256_MAX = (1n << 256n) - 1n;
 
 /** Encodes a uint64 as 8 big-endian bytes. @throws RangeError when out of range. */
 export function u64(value: bigint): Buffer {
-  if (value < 0n || value > UINT64_MAX) throw new RangeError(`uint64 out of range: ${value}`);
   const b = Buffer.allocUnsafe(8);
-  writeUint64BE(b, 0, value);
+  putU64(b, 0, value);
   return b;
 }
 
 /** Encodes a uint256 as 32 big-endian bytes. @throws RangeError when out of range. */
 export function u256(value: bigint): Buffer {
-  if (value < 0n || value > UINT256_MAX) throw new RangeError(`uint256 out of range: ${value}`);
   const b = Buffer.allocUnsafe(32);
-  writeUint256BE(b, 0, value);
+  putU256(b, 0, value);
   return b;
+}
+
+/** Writes a uint64 as 8 big-endian bytes at `off`. @throws RangeError when out of range. */
+export function putU64(buf: Buffer, off: number, value: bigint): void {
+  if (value < 0n || value > UINT64_MAX) throw new RangeError(`uint64 out of range: ${value}`);
+  writeUint64BE(buf, off, value);
+}
+
+/** Writes a uint256 as 32 big-endian bytes at `off`. @throws RangeError when out of range. */
+export function putU256(buf: Buffer, off: number, value: bigint): void {
+  if (value < 0n || value > UINT256_MAX) throw new RangeError(`uint256 out of range: ${value}`);
+  writeUint256BE(buf, off, value);
 }
 
 /** Decodes 8 big-endian bytes. */

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { ChannelId } from "../../channels/types.ts";
 import { decodeFrame, encodeFrame, packRaw, toArray } from "../../relay/wire/codec.ts";
 import type { Frame } from "../../relay/wire/frames.ts";
 import { cid, MAX, SAMPLES, sig } from "./frames.ts";
@@ -98,6 +99,32 @@ describe("wire codec", () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it("writes ACK as the same bytes as the general encoder (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        fc.bigInt({ min: 0n, max: MAX }),
+        fc.bigInt({ min: 0n, max: MAX }),
+        (id, nonce, transferred, owed) => {
+          const channelId = `0x${Buffer.from(id).toString("hex")}` as ChannelId;
+          const f: Frame = { type: "ACK", channelId, nonce, transferred, owed };
+          expect(Buffer.from(encodeFrame(f)).toString("hex")).toBe(
+            Buffer.from(packRaw(toArray(f))).toString("hex"),
+          );
+        },
+      ),
+    );
+    const over: Frame = {
+      type: "ACK",
+      channelId: cid,
+      nonce: 1n << 64n,
+      transferred: 0n,
+      owed: 0n,
+    };
+    expect(() => encodeFrame(over)).toThrow(RangeError);
   });
 
   it("round-trips any PAY in range (property)", () => {
