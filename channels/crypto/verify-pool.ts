@@ -52,14 +52,24 @@ export interface VerifyPoolOptions {
   readonly maxBatch?: number;
 }
 
+/** The jobs of one cumulative round: one promise for all of them, not one per job. */
+interface Round {
+  readonly results: SignatureCheck[];
+  remaining: number;
+  readonly resolve: (r: SignatureCheck[]) => void;
+  readonly reject: (e: unknown) => void;
+}
+
 interface Entry {
   readonly job: VerifyJob;
   readonly channelKey: string;
-  /** Whether per-channel ordering applies (false for cumulative rounds). */
-  readonly ordered: boolean;
+  /** A job of a cumulative round (unordered), or null for a job with its own promise. */
+  readonly round: Round | null;
+  /** The job's place in its round. */
+  readonly index: number;
   result: SignatureCheck | undefined;
-  resolve: (r: SignatureCheck) => void;
-  reject: (e: unknown) => void;
+  readonly resolve: ((r: SignatureCheck) => void) | null;
+  readonly reject: ((e: unknown) => void) | null;
 }
 
 interface WorkerSlot {
@@ -158,12 +168,12 @@ export class VerifyPool {
    * @throws ChannelError POOL_CLOSED after `close`, WORKER_FAILED when a worker died.
    */
   verify(job: VerifyJob): Promise<SignatureCheck> {
-    return this.#submit(job, true);
+    return this.#submit(job);
   }
 
   /** Verifies many proofs; same as `verify` for each, in one call. */
   verifyMany(jobs: readonly VerifyJob[]): Promise<SignatureCheck[]> {
-    return Promise.all(jobs.map((j) => this.#submit(j, true)));
+    return Promise.all(jobs.map((j) => this.#submit(j)));
   }
 
   /**
@@ -190,7 +200,7 @@ export class VerifyPool {
     const out = new Array<CumulativeCheck>(jobs.length);
     let round = open;
     while (round.length > 0) {
-      const checks = await Promise.all(round.map((g) => this.#submit(jobs[g[0]!]!, false)));
+      const checks = await this.#submitRound(round.map((g) => jobs[g[0]!]!));
       const next: number[][] = [];
       round.forEach((g, k) => {
         const check = checks[k]!;
@@ -212,39 +222,71 @@ export class VerifyPool {
     if (this.#closed) return;
     this.#closed = true;
     const err = new ChannelError("POOL_CLOSED", "verify pool closed");
-    for (const e of this.#pending) e.reject(err);
+    for (const e of this.#pending) rejectEntry(e, err);
     this.#pending = [];
-    for (const b of this.#batches.values()) for (const e of b.entries) e.reject(err);
+    for (const b of this.#batches.values()) for (const e of b.entries) rejectEntry(e, err);
     this.#batches.clear();
     this.#queues.clear();
     await Promise.all(this.#slots.map((s) => s.worker.terminate()));
   }
 
-  #submit(job: VerifyJob, ordered: boolean): Promise<SignatureCheck> {
+  /** One job with its own promise, settled in order per channel. */
+  #submit(job: VerifyJob): Promise<SignatureCheck> {
     if (this.#closed) return Promise.reject(new ChannelError("POOL_CLOSED", "verify pool closed"));
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     return new Promise<SignatureCheck>((resolve, rejectP) => {
-      const channelKey = ordered ? job.proof.channelId : "";
+      const channelKey = job.proof.channelId;
       const entry: Entry = {
         job,
         channelKey,
-        ordered,
+        round: null,
+        index: 0,
         result: undefined,
         resolve,
         reject: rejectP,
       };
-      if (ordered) {
-        const q = this.#queues.get(channelKey);
-        if (q === undefined) this.#queues.set(channelKey, [entry]);
-        else q.push(entry);
-      }
-      this.#pending.push(entry);
-      if (this.#pending.length >= this.#maxBatch * this.#slots.length) this.#flush();
-      else if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(() => this.#flush());
+      const q = this.#queues.get(channelKey);
+      if (q === undefined) this.#queues.set(channelKey, [entry]);
+      else q.push(entry);
+      this.#enqueue(entry);
+    });
+  }
+
+  /** Jobs of different channels, unordered, under one promise for their results in order. */
+  #submitRound(jobs: readonly VerifyJob[]): Promise<SignatureCheck[]> {
+    if (this.#closed) return Promise.reject(new ChannelError("POOL_CLOSED", "verify pool closed"));
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    return new Promise<SignatureCheck[]>((resolve, rejectP) => {
+      const round: Round = {
+        results: new Array<SignatureCheck>(jobs.length),
+        remaining: jobs.length,
+        resolve,
+        reject: rejectP,
+      };
+      if (jobs.length === 0) resolve(round.results);
+      for (let index = 0; index < jobs.length; index++) {
+        const job = jobs[index]!;
+        const e = {
+          job,
+          channelKey: "",
+          round,
+          index,
+          result: undefined,
+          resolve: null,
+          reject: null,
+        };
+        this.#enqueue(e);
       }
     });
+  }
+
+  #enqueue(entry: Entry): void {
+    this.#pending.push(entry);
+    if (this.#pending.length >= this.#maxBatch * this.#slots.length) this.#flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
   }
 
   #flush(): void {
@@ -259,7 +301,10 @@ export class VerifyPool {
   }
 
   #send(entries: Entry[]): void {
-    const buf = Buffer.allocUnsafe(entries.length * JOB_SIZE);
+    // An ArrayBuffer of our own, so that it can be transferred (allocUnsafe may hand out a slice
+    // of a shared pool); jobs that cannot be encoded leave unused records at its end.
+    const ab = new ArrayBuffer(entries.length * JOB_SIZE);
+    const buf = Buffer.from(ab);
     const sent: Entry[] = [];
     for (const e of entries) {
       const { job } = e;
@@ -286,10 +331,6 @@ export class VerifyPool {
     slot.outstanding += sent.length;
     const id = this.#nextBatchId++;
     this.#batches.set(id, { slot, entries: sent });
-    // Copy into an exactly-sized ArrayBuffer we own, so it can be transferred (allocUnsafe may
-    // hand out a slice of a shared pool).
-    const ab = new ArrayBuffer(sent.length * JOB_SIZE);
-    new Uint8Array(ab).set(buf.subarray(0, sent.length * JOB_SIZE));
     const req: WorkerRequest = { id, buf: ab, count: sent.length };
     slot.worker.postMessage(req, [ab]);
   }
@@ -300,7 +341,9 @@ export class VerifyPool {
     if (batch === undefined) return;
     this.#batches.delete(msg.id);
     batch.slot.outstanding -= batch.entries.length;
-    batch.entries.forEach((e, i) => {
+    const { entries } = batch;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
       const code = msg.codes[i]!;
       this.#settle(
         e,
@@ -310,12 +353,14 @@ export class VerifyPool {
             ? reject("SIGNER_MISMATCH", `signature is not by ${e.job.expectedSigner}`)
             : reject(signatureErrorCode(code), "malformed signature"),
       );
-    });
+    }
   }
 
   #settle(entry: Entry, result: SignatureCheck): void {
-    if (!entry.ordered) {
-      entry.resolve(result);
+    const { round } = entry;
+    if (round !== null) {
+      round.results[entry.index] = result;
+      if (--round.remaining === 0) round.resolve(round.results);
       return;
     }
     entry.result = result;
@@ -325,7 +370,7 @@ export class VerifyPool {
     let n = 0;
     while (n < q.length && q[n]!.result !== undefined) {
       const e = q[n]!;
-      e.resolve(e.result!);
+      e.resolve!(e.result!);
       n++;
     }
     if (n === q.length) this.#queues.delete(entry.channelKey);
@@ -335,12 +380,19 @@ export class VerifyPool {
   #fail(err: unknown): void {
     if (this.#failure !== undefined || this.#closed) return;
     this.#failure = new ChannelError("WORKER_FAILED", "a verify worker failed", {}, err);
-    for (const b of this.#batches.values()) for (const e of b.entries) e.reject(this.#failure);
-    for (const e of this.#pending) e.reject(this.#failure);
+    for (const b of this.#batches.values())
+      for (const e of b.entries) rejectEntry(e, this.#failure);
+    for (const e of this.#pending) rejectEntry(e, this.#failure);
     this.#batches.clear();
     this.#pending = [];
     this.#queues.clear();
   }
+}
+
+/** Fails a job: its own promise, or its round's (the first failure of a round wins). */
+function rejectEntry(e: Entry, err: unknown): void {
+  if (e.round !== null) e.round.reject(err);
+  else e.reject!(err);
 }
 
 /** Sorts proofs by the contract's order, highest first: transferred, then nonce. */

@@ -79,6 +79,31 @@ describe("VerifyPool", () => {
     expect(r[0]).toEqual({ kind: "superseded", by: 1 });
   });
 
+  it("a cumulative round spread over many worker batches answers each job in its place", async () => {
+    // maxBatch 7: 40 channels go out as several batches to both workers.
+    const jobs = Array.from({ length: 40 }, (_, i) =>
+      job(100 + i, 1n, BigInt(i + 1), i % 3 === 0 ? mallory : alice),
+    );
+    const j = job(200, 1n, 1n);
+    jobs.push({ ...j, proof: { ...j.proof, transferred: 1n << 256n } });
+    const r = await pool.verifyCumulative(jobs);
+    r.slice(0, 40).forEach((x, i) => {
+      expect(x).toMatchObject({ kind: "checked", check: { ok: i % 3 !== 0 } });
+    });
+    expect(r[40]).toMatchObject({
+      kind: "checked",
+      check: { ok: false, code: "VALUE_OUT_OF_RANGE" },
+    });
+  });
+
+  it("fails a cumulative round in flight with POOL_CLOSED when the pool closes", async () => {
+    const p = await VerifyPool.create({ threads: 1 });
+    const round = p.verifyCumulative(Array.from({ length: 50 }, (_, i) => job(300 + i, 1n, 1n)));
+    const failed = expect(round).rejects.toSatisfy((e) => isChannelError(e, "POOL_CLOSED"));
+    await p.close();
+    await failed;
+  });
+
   it("answers VALUE_OUT_OF_RANGE for proofs that cannot be encoded, without a worker", async () => {
     const j = job(1, 1n, 1n);
     const bad = { ...j, proof: { ...j.proof, nonce: 1n << 64n } };
