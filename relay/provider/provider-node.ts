@@ -966,14 +966,9 @@ class Node extends EventEmitter implements ProviderNode {
       this.#error(conn, "CHANNEL_UNKNOWN", "open a session on this channel first", frame.channelId);
       return;
     }
-    const proof = {
-      channelId: frame.channelId,
-      nonce: frame.nonce,
-      transferred: frame.transferred,
-    };
     // Cheap rules first: a replayed, stale or overdrawn proof is refused before a signature
-    // verification is spent on it.
-    const pre = precheckReceivedProof(entry.state, proof, this.#opts.domain);
+    // verification is spent on it. (A PAY frame carries the proof's fields as they are.)
+    const pre = precheckReceivedProof(entry.state, frame, this.#opts.domain);
     if (pre !== null) {
       this.#stats.proofsRejected++;
       this.#error(conn, pre.code, pre.reason, frame.channelId);
@@ -997,11 +992,7 @@ class Node extends EventEmitter implements ProviderNode {
     const verdicts = this.#pool.verifyCumulative(
       batch.map((p) => ({
         domain: this.#opts.domain,
-        proof: {
-          channelId: p.frame.channelId,
-          nonce: p.frame.nonce,
-          transferred: p.frame.transferred,
-        },
+        proof: p.frame,
         signature: p.frame.signature,
         expectedSigner: p.entry.state.params.participantA,
       })),
@@ -1053,6 +1044,7 @@ class Node extends EventEmitter implements ProviderNode {
       const b = best.get(batch[i]!.entry);
       if (b !== undefined) b.covered++;
     });
+    const ctx = this.#ctx();
     for (const [entry, { p, covered }] of best) {
       const before = entry.state;
       const signed = {
@@ -1071,7 +1063,7 @@ class Node extends EventEmitter implements ProviderNode {
           domain: this.#opts.domain,
           check: { ok: true, signer: entry.state.params.participantA },
         },
-        this.#ctx(),
+        ctx,
       );
       const invalid = effects.find((e) => e.type === "InvalidReceivedBalanceProof");
       if (invalid !== undefined && invalid.type === "InvalidReceivedBalanceProof") {
