@@ -500,7 +500,11 @@ async function sessionsPhase(url: string) {
   const payer = setInterval(pay, 20);
   const t0 = performance.now();
   // Each session's index is its place in `all`, the order its proofs were signed in.
-  const firstOf = specs.map((_, g) => specs.slice(0, g).reduce((a, x) => a + x.length, 0));
+  const firstOf: number[] = [];
+  specs.reduce((first, group) => {
+    firstOf.push(first);
+    return first + group.length;
+  }, 0);
   for (let g = 0; g < specs.length; g += 100) {
     await Promise.all(
       specs.slice(g, g + 100).map(async (group, j) => {
