@@ -261,6 +261,9 @@ export function checkRequest(r: RequestInput, now: number): MatcherRejection | n
   return null;
 }
 
+/** Width of a slot of the expiry wheel, ms. */
+const WHEEL_MS = 60_000;
+
 /**
  * The order book and its matching function.
  *
@@ -270,9 +273,6 @@ export function checkRequest(r: RequestInput, now: number): MatcherRejection | n
  * m.placeRequest(request, now);                  // fills land in m.out
  * for (let i = 0; i < m.out.count; i++) m.out.qty[i];
  */
-/** Width of a slot of the expiry wheel, ms. */
-const WHEEL_MS = 60_000;
-
 export class Matcher {
   /** Order records. Read-only for callers. */
   readonly store: OrderStore;
