@@ -4,3 +4,5 @@ export { deployContracts, deploymentFile, loadDeployment, saveDeployment } from 
 export { DEV_MNEMONIC, devWallet } from "./dev-accounts.ts";
 export type { EmbeddedChain } from "./embedded.ts";
 export { EMBEDDED_CHAIN_ID, serveEmbeddedChain, startEmbeddedChain } from "./embedded.ts";
+export type { EmbeddedChainOptions } from "./mining.ts";
+export { MAX_BLOCK_TIME_SECONDS } from "./mining.ts";
