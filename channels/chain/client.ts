@@ -5,30 +5,39 @@
  */
 import { randomBytes } from "node:crypto";
 import {
-  BrowserProvider,
   Contract,
   type ContractTransactionResponse,
-  type Eip1193Provider,
   hexlify,
   isError,
-  JsonRpcProvider,
+  JsonRpcApiProvider,
+  type Log,
   type Provider,
   Signature,
   type Signer,
 } from "ethers";
 import type { SignedBalanceProof } from "../signed.ts";
 import { type Address, asChannelId, type ChannelDomain, type ChannelId } from "../types.ts";
-import { contractsInterface, loadArtifact } from "./artifacts.ts";
-import { ChainError } from "./errors.ts";
+import { loadArtifact } from "./artifacts.ts";
+import { ChainError, isChainError } from "./errors.ts";
 import { NonceLane } from "./nonce-lane.ts";
-import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "./retry.ts";
+import {
+  DEFAULT_INCLUSION_TIMEOUT_MS,
+  DEFAULT_RECEIPT_POLL_MS,
+  waitForReceipt,
+} from "./receipt.ts";
+import { DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
+import { rpcCall } from "./rpc-call.ts";
 import type {
+  ChainTime,
   ChannelParticipants,
   ClosingState,
   OnChainChannel,
   OpenedChannel,
+  SettleWindowBounds,
   TxOutcome,
 } from "./types.ts";
+
+export { providerFor } from "./rpc-provider.ts";
 
 /** The ERC-2612 `Permit` struct, in ethers' `types` format. */
 export const PERMIT_TYPES = {
@@ -51,27 +60,18 @@ export interface ChainClientOptions {
   readonly expectedChainId?: bigint;
   /** Blocks to wait after inclusion (default 1: the including block). */
   readonly confirmations?: number;
+  /** Retries of each RPC request (each bounded by the provider's timeout, see `providerFor`). */
   readonly retry?: RetryPolicy;
-}
-
-/**
- * A provider for a JSON-RPC URL or an EIP-1193 object (Hardhat's in-process network, a wallet).
- * @example const provider = providerFor("http://127.0.0.1:8545");
- */
-export function providerFor(rpc: string | Eip1193Provider): Provider {
-  // ethers caches identical requests for 250 ms; a retry must reach the node, not the cache.
-  return typeof rpc === "string"
-    ? new JsonRpcProvider(rpc, undefined, {
-        staticNetwork: false,
-        batchMaxCount: 1,
-        cacheTimeout: -1,
-      })
-    : new BrowserProvider(rpc, undefined, { cacheTimeout: -1 });
+  /** Time between two looks for a sent transaction's receipt (default 500 ms). */
+  readonly receiptPollIntervalMs?: number;
+  /** How long a sent transaction may take to be included (default 5 min; then TX_NOT_MINED). */
+  readonly inclusionTimeoutMs?: number;
 }
 
 /**
  * Connects to a deployment: checks the chain id and that a PaymentChannels contract is there.
- * @throws ChainError RPC_UNREACHABLE, WRONG_CHAIN, NO_CONTRACT, ARTIFACTS_MISSING
+ * @throws ChainError RPC_UNREACHABLE, RPC_TIMEOUT, RPC_BAD_RESPONSE, WRONG_CHAIN, NO_CONTRACT,
+ *   ARTIFACTS_MISSING
  * @example
  * const chain = await connectChain({ signer: wallet.connect(providerFor(url)), channels });
  * const { channelId } = await chain.open({ partner, amount: 10n ** 18n, settleWindow: 3600 });
@@ -80,7 +80,7 @@ export async function connectChain(opts: ChainClientOptions): Promise<ChainClien
   const provider = opts.signer.provider;
   if (!provider) throw new TypeError("the signer has no provider");
   const retry = opts.retry ?? DEFAULT_RETRY;
-  const read = <T>(what: string, fn: () => Promise<T>) => rpc(what, fn, retry);
+  const read = <T>(what: string, fn: () => Promise<T>) => rpcCall(what, fn, retry);
   const network = await read("read the chain id", () => provider.getNetwork());
   if (opts.expectedChainId !== undefined && network.chainId !== opts.expectedChainId) {
     throw new ChainError(
@@ -100,7 +100,11 @@ export async function connectChain(opts: ChainClientOptions): Promise<ChainClien
   try {
     tokenAddress = await read("read the channel token", () => channels.getFunction("token")());
   } catch (cause) {
-    if (cause instanceof ChainError && cause.code !== "CONTRACT_REVERT") throw cause;
+    // A revert, or an answer that does not decode as an address, is another contract.
+    const notOurs =
+      isChainError(cause, "CONTRACT_REVERT") ||
+      (isChainError(cause, "RPC_BAD_RESPONSE") && isError(cause.cause, "BAD_DATA"));
+    if (!notOurs) throw cause;
     throw new ChainError("NO_CONTRACT", `the contract at ${opts.channels} is not PaymentChannels`, {
       cause,
     });
@@ -121,6 +125,8 @@ export class ChainClient {
   #permitted: Promise<unknown> = Promise.resolve();
   readonly #confirmations: number;
   readonly #retry: RetryPolicy;
+  readonly #receiptPollMs: number;
+  readonly #inclusionTimeoutMs: number;
   #me: Address | undefined;
 
   constructor(
@@ -139,6 +145,8 @@ export class ChainClient {
     this.#lane = new NonceLane(opts.signer);
     this.#confirmations = opts.confirmations ?? 1;
     this.#retry = retry;
+    this.#receiptPollMs = opts.receiptPollIntervalMs ?? DEFAULT_RECEIPT_POLL_MS;
+    this.#inclusionTimeoutMs = opts.inclusionTimeoutMs ?? DEFAULT_INCLUSION_TIMEOUT_MS;
   }
 
   /** The EIP-712 domain balance proofs on this deployment are signed for. */
@@ -361,9 +369,72 @@ export class ChainClient {
     return { status: "none" };
   }
 
+  /** The settle windows this deployment accepts at open, in seconds (set at its deployment). */
+  async settleWindowBounds(): Promise<SettleWindowBounds> {
+    const [min, max] = await Promise.all([
+      this.#read("read the shortest settle window", () =>
+        this.#channels.getFunction("minSettleWindow")(),
+      ),
+      this.#read("read the longest settle window", () =>
+        this.#channels.getFunction("maxSettleWindow")(),
+      ),
+    ]);
+    return { minSeconds: Number(min), maxSeconds: Number(max) };
+  }
+
+  /** The number of the chain's latest block. */
+  async blockNumber(): Promise<number> {
+    return this.#read("read the block number", () => this.#provider.getBlockNumber());
+  }
+
+  /**
+   * The latest block, and the time the next block will carry: the pending block's timestamp
+   * where the node serves one (it counts `evm_increaseTime` on a development chain), else the
+   * later of the latest block's and this machine's clock. A chain that mines only on
+   * transactions keeps its latest timestamp while time goes on; a settle window ends by the
+   * clock of the block that would settle it, which is the next one.
+   */
+  async chainTime(): Promise<ChainTime> {
+    const provider = this.#provider;
+    const [latest, pending] = await Promise.all([
+      this.#read("read the latest block", async () => {
+        const block = await provider.getBlock("latest");
+        if (!block) throw new ChainError("RPC_BAD_RESPONSE", "the node has no latest block");
+        return block;
+      }),
+      // ethers' Block cannot hold a pending block (it has no number): ask for the raw one.
+      provider instanceof JsonRpcApiProvider
+        ? this.#read(
+            "read the pending block",
+            () => provider.send("eth_getBlockByNumber", ["pending", false]),
+            // A node without pending blocks (some L2s) refuses: the clock stands in for it.
+          ).then(pendingTimestamp, () => undefined)
+        : Promise.resolve(undefined),
+    ]);
+    const wallClock = Math.floor(Date.now() / 1000);
+    return {
+      latestBlock: latest.number,
+      latestTimestamp: latest.timestamp,
+      nextTimestamp: Math.max(latest.timestamp, pending ?? wallClock),
+    };
+  }
+
+  /** The channel contract's logs in blocks `fromBlock..toBlock`. */
+  async channelLogs(fromBlock: number, toBlock: number): Promise<readonly Log[]> {
+    return this.#read("read the channel events", () =>
+      this.#provider.getLogs({ address: this.channelsAddress, fromBlock, toBlock }),
+    );
+  }
+
   /** The channel contract, for event queries. */
   get contract(): Contract {
     return this.#channels;
+  }
+
+  get #provider(): Provider {
+    const provider = this.signer.provider;
+    if (!provider) throw new TypeError("the signer has no provider");
+    return provider;
   }
 
   async #requireBalance(owner: Address, amount: bigint) {
@@ -391,7 +462,7 @@ export class ChainClient {
   }
 
   #read<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return rpc(what, fn, this.#retry);
+    return rpcCall(what, fn, this.#retry);
   }
 
   /** Broadcasts in nonce order, then waits for inclusion outside the lane. */
@@ -399,18 +470,18 @@ export class ChainClient {
     what: string,
     call: (overrides: { nonce: number }) => Promise<ContractTransactionResponse>,
   ): Promise<TxOutcome & { logs: readonly { topics: readonly string[]; data: string }[] }> {
-    const tx = await this.#lane.run((nonce) => rpc(what, () => call({ nonce }), this.#retry));
-    const receipt = await rpc(
-      `wait for ${what}`,
-      () => tx.wait(this.#confirmations),
-      this.#retry,
-    ).catch((err) => {
-      throw err instanceof ChainError && err.code === "CONTRACT_REVERT"
-        ? new ChainError("TX_REVERTED", `${what} was mined but reverted: ${err.message}`, err)
-        : err;
+    const tx = await this.#lane.run((nonce) => rpcCall(what, () => call({ nonce }), this.#retry));
+    const receipt = await waitForReceipt(this.#provider, tx.hash, {
+      what,
+      confirmations: this.#confirmations,
+      pollIntervalMs: this.#receiptPollMs,
+      timeoutMs: this.#inclusionTimeoutMs,
+      retry: this.#retry,
     });
-    if (receipt?.status !== 1)
-      throw new ChainError("TX_REVERTED", `${what} was mined but reverted (${tx.hash})`);
+    if (receipt.status !== 1)
+      throw new ChainError("TX_REVERTED", `${what} was mined but reverted (${tx.hash})`, {
+        details: { hash: tx.hash },
+      });
     return {
       hash: receipt.hash,
       blockNumber: receipt.blockNumber,
@@ -443,75 +514,9 @@ function participantsArg(p: ChannelParticipants) {
   return { a: p.a, b: p.b, salt: p.salt, openBlock: p.openBlock };
 }
 
-/** Runs an RPC call with retries and turns failures into ChainErrors. */
-async function rpc<T>(what: string, fn: () => Promise<T>, retry: RetryPolicy): Promise<T> {
-  try {
-    return await withRetry(fn, retry);
-  } catch (err) {
-    throw toChainError(what, err);
-  }
-}
-
-function toChainError(what: string, err: unknown): ChainError {
-  if (err instanceof ChainError) return err;
-  const data = revertData(err);
-  if (data) {
-    const parsed = (() => {
-      try {
-        return contractsInterface().parseError(data);
-      } catch {
-        return null;
-      }
-    })();
-    if (parsed) {
-      return new ChainError(
-        "CONTRACT_REVERT",
-        `${what} reverted with ${parsed.name}(${parsed.args.join(", ")})`,
-        {
-          errorName: parsed.name,
-          errorArgs: parsed.args.toArray(),
-          cause: err,
-        },
-      );
-    }
-  }
-  if (isError(err, "CALL_EXCEPTION")) {
-    return new ChainError(
-      "CONTRACT_REVERT",
-      `${what} reverted${err.reason ? `: ${err.reason}` : ""}`,
-      { cause: err },
-    );
-  }
-  // Nodes report a short gas balance as JSON-RPC -32000 with no code of its own (geth: "insufficient
-  // funds", Hardhat: "doesn't have enough funds"); ethers maps only
-  // some of them to INSUFFICIENT_FUNDS, so the node's own words are the one signal left.
-  if (
-    isError(err, "INSUFFICIENT_FUNDS") ||
-    /insufficient funds|n't have enough funds/i.test(nestedMessages(err))
-  ) {
-    return new ChainError("INSUFFICIENT_GAS_FUNDS", `${what}: the account cannot pay for gas`, {
-      cause: err,
-    });
-  }
-  const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
-  return new ChainError("RPC_UNREACHABLE", `${what} failed: ${message}`, { cause: err });
-}
-
-function nestedMessages(err: unknown): string {
-  const parts: string[] = [];
-  let e = err as Record<string, unknown> | undefined;
-  for (let depth = 0; e && depth < 6; depth++) {
-    if (typeof e.message === "string") parts.push(e.message);
-    e = (e.error ?? e.info ?? e.cause) as Record<string, unknown> | undefined;
-  }
-  return parts.join(" | ");
-}
-
-function revertData(err: unknown): string | undefined {
-  let e = err as Record<string, unknown> | undefined;
-  for (let depth = 0; e && depth < 6; depth++) {
-    if (typeof e.data === "string" && e.data.startsWith("0x") && e.data.length >= 10) return e.data;
-    e = (e.error ?? e.info ?? e.cause) as Record<string, unknown> | undefined;
-  }
-  return undefined;
+/** The timestamp of a raw `eth_getBlockByNumber("pending")` answer, if it has one. */
+function pendingTimestamp(raw: unknown): number | undefined {
+  const timestamp = (raw as { timestamp?: unknown } | null)?.timestamp;
+  if (typeof timestamp !== "string" || !/^0x[0-9a-f]{1,12}$/i.test(timestamp)) return undefined;
+  return Number(timestamp);
 }

@@ -1,7 +1,11 @@
 /** Retries with exponential backoff for transient RPC failures. */
 import { isError } from "ethers";
+import { ChainError, isRpcOutage } from "./errors.ts";
 
-/** How often and how patiently to retry. */
+/**
+ * How often and how patiently to retry. With the RPC's per-call timeout `t`, a call that never
+ * gets an answer fails after at most `attempts × t` plus the backoff delays in between.
+ */
 export interface RetryPolicy {
   /** Attempts in all, including the first. */
   readonly attempts: number;
@@ -16,6 +20,9 @@ const TRANSIENT_SYSCALL =
 
 /** A network fault or an overloaded node: worth another try. A revert or a bad argument is not. */
 export function isTransient(err: unknown): boolean {
+  // Our own transport's verdict is final: a timeout or a lost connection is worth a retry,
+  // a garbage answer or a revert is not.
+  if (err instanceof ChainError) return isRpcOutage(err);
   if (isError(err, "NETWORK_ERROR") || isError(err, "TIMEOUT") || isError(err, "SERVER_ERROR"))
     return true;
   if (

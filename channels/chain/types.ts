@@ -45,3 +45,17 @@ export interface OpenedChannel extends TxOutcome {
   readonly channelId: ChannelId;
   readonly participants: ChannelParticipants;
 }
+
+/** The settle windows a deployment accepts at open, in seconds. */
+export interface SettleWindowBounds {
+  readonly minSeconds: number;
+  readonly maxSeconds: number;
+}
+
+/** Where the chain is, and the time its next block will carry (Unix seconds). */
+export interface ChainTime {
+  readonly latestBlock: number;
+  readonly latestTimestamp: number;
+  /** Never earlier than `latestTimestamp`. */
+  readonly nextTimestamp: number;
+}

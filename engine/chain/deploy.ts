@@ -1,8 +1,14 @@
 /** Deploys Token and PaymentChannels, and saves and reuses the addresses per chain. */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { ContractFactory, type Provider, type Signer } from "ethers";
-import { loadArtifact } from "../../channels/chain/artifacts.ts";
+import { type BaseContract, ContractFactory, type Provider, type Signer } from "ethers";
+import {
+  ChainError,
+  loadArtifact,
+  MAX_SETTLE_WINDOW_SECONDS,
+  MIN_SETTLE_WINDOW_SECONDS,
+  waitForReceipt,
+} from "../../channels/chain/index.ts";
 import type { Address } from "../../channels/types.ts";
 
 /** Where a deployment lives and how it was made. */
@@ -22,12 +28,20 @@ export interface DeployOptions {
   readonly holders: readonly { address: Address; amount: bigint }[];
   readonly feeRecipient?: Address;
   readonly feeBps?: number;
+  /** Default {@link MIN_SETTLE_WINDOW_SECONDS} (10 s). */
   readonly minSettleWindow?: number;
+  /** Default {@link MAX_SETTLE_WINDOW_SECONDS} (30 days). */
   readonly maxSettleWindow?: number;
 }
 
-/** Deploys a fresh Token and PaymentChannels from `deployer`. */
+/**
+ * Deploys a fresh Token and PaymentChannels from `deployer`, on a chain that mines on each
+ * transaction or on a timer.
+ * @throws ChainError TX_REVERTED, TX_NOT_MINED, RPC_TIMEOUT, RPC_UNREACHABLE
+ */
 export async function deployContracts(deployer: Signer, opts: DeployOptions): Promise<Deployment> {
+  const provider = deployer.provider;
+  if (!provider) throw new TypeError("the deployer has no provider");
   const tokenArt = loadArtifact("Token");
   const channelsArt = loadArtifact("PaymentChannels");
   const token = await new ContractFactory(tokenArt.abi, tokenArt.bytecode, deployer).deploy(
@@ -36,7 +50,7 @@ export async function deployContracts(deployer: Signer, opts: DeployOptions): Pr
     opts.holders.map((h) => h.address),
     opts.holders.map((h) => h.amount),
   );
-  await token.waitForDeployment();
+  await deployed(provider, token, "Token");
   const channels = await new ContractFactory(
     channelsArt.abi,
     channelsArt.bytecode,
@@ -45,18 +59,33 @@ export async function deployContracts(deployer: Signer, opts: DeployOptions): Pr
     await token.getAddress(),
     opts.feeRecipient ?? "0x0000000000000000000000000000000000000000",
     opts.feeBps ?? 0,
-    opts.minSettleWindow ?? 10,
-    opts.maxSettleWindow ?? 30 * 24 * 3600,
+    opts.minSettleWindow ?? MIN_SETTLE_WINDOW_SECONDS,
+    opts.maxSettleWindow ?? MAX_SETTLE_WINDOW_SECONDS,
   );
-  const receipt = await (await channels.waitForDeployment()).deploymentTransaction()?.wait();
-  const provider = deployer.provider as Provider;
+  const deployedAtBlock = await deployed(provider, channels, "PaymentChannels");
   return {
     chainId: (await provider.getNetwork()).chainId.toString(),
     token: (await token.getAddress()) as Address,
     channels: (await channels.getAddress()) as Address,
     feeBps: opts.feeBps ?? 0,
-    deployedAtBlock: receipt?.blockNumber ?? (await provider.getBlockNumber()),
+    deployedAtBlock,
   };
+}
+
+/**
+ * Waits for a contract's creation to be mined and returns its block. (ethers' own
+ * `waitForDeployment` leaves block listeners behind on a chain that mines on a timer; see
+ * `waitForReceipt`.)
+ */
+async function deployed(provider: Provider, contract: BaseContract, name: string) {
+  const hash = contract.deploymentTransaction()?.hash;
+  if (!hash) throw new TypeError(`${name} was not deployed by this call`);
+  const receipt = await waitForReceipt(provider, hash, { what: `deploy ${name}` });
+  if (receipt.status !== 1)
+    throw new ChainError("TX_REVERTED", `deploying ${name} reverted (${hash})`, {
+      details: { hash },
+    });
+  return receipt.blockNumber;
 }
 
 /** The file a chain's deployment is saved in, under `dataDir`. */
