@@ -1,7 +1,8 @@
 /**
  * The dispute watcher's pure core: it follows the contract's events for our channels, rebuilds
  * each closing channel's committed state, and decides when to submit a better proof and when to
- * settle. No I/O, no clock: the chain's time arrives in `ActionTick`.
+ * settle. No I/O, no clock: the chain's time arrives in `ActionTick`, as the time the next block
+ * will carry (the one that would carry our update or our settle).
  */
 import type { ClosingState } from "../chain/types.ts";
 import type { SignedBalanceProof } from "../signed.ts";
@@ -65,7 +66,11 @@ export type WatcherInput =
   | { readonly type: "ChainBlock"; readonly block: number }
   | {
       readonly type: "ActionTick";
-      /** The latest block's timestamp. */
+      /**
+       * The time the next block will carry (Unix seconds): the pending block's timestamp, or the
+       * clock where the node has none. Not the latest block's: on a chain that mines only on
+       * transactions it stops while time goes on, and a window would never end.
+       */
       readonly now: number;
       /** Our best proof from the partner, per closing channel. */
       readonly partnerProofs: ReadonlyMap<ChannelId, SignedBalanceProof>;

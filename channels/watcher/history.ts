@@ -12,6 +12,7 @@ import { decodeChannelLog } from "./decode.ts";
 /**
  * Reads the contract's logs from `fromBlock` to the head and applies them for `me`: open and
  * closing channels with their deposits and committed closing state.
+ * @throws ChainError RPC_TIMEOUT, RPC_UNREACHABLE, RPC_BAD_RESPONSE when the RPC fails past its retries.
  */
 export async function readChannelHistory(
   chain: ChainClient,
@@ -19,19 +20,14 @@ export async function readChannelHistory(
   fromBlock: number,
   maxBlockRange = 2_000,
 ): Promise<WatcherState> {
-  const provider = chain.signer.provider!;
-  const head = await provider.getBlockNumber();
+  const head = await chain.blockNumber();
   let state = initialWatcherState(me, fromBlock - 1);
   const apply = (input: WatcherInput) => {
     state = watcherTransition(state, input).state;
   };
   for (let from = fromBlock; from <= head; from += maxBlockRange) {
     const to = Math.min(head, from + maxBlockRange - 1);
-    const logs = await provider.getLogs({
-      address: chain.channelsAddress,
-      fromBlock: from,
-      toBlock: to,
-    });
+    const logs = await chain.channelLogs(from, to);
     for (const log of logs) {
       const input = decodeChannelLog(chain.contract.interface, log);
       if (input) apply(input);

@@ -1,7 +1,9 @@
 /**
  * The dispute watcher's shell: polls the contract's events from the last processed block,
  * persists what it learned, then submits better proofs and settles when windows end. It survives
- * restarts (state and cursor in level) and RPC outages (a failed poll changes nothing).
+ * restarts (state and cursor in level) and RPC outages: every request is bounded by the chain
+ * client's timeout and retries, a failed poll changes nothing and is an `error` event, and the
+ * next poll starts again from the saved cursor.
  */
 import { EventEmitter } from "node:events";
 import type { ChainClient } from "../chain/client.ts";
@@ -87,9 +89,8 @@ export class Watcher extends EventEmitter {
   }
 
   async #pollOnce(): Promise<void> {
-    const provider = this.#opts.chain.signer.provider!;
-    const head = await provider.getBlock("latest");
-    if (!head) return;
+    const chain = this.#opts.chain;
+    const time = await chain.chainTime();
     let state = this.#state;
     const effects: WatcherEffect[] = [];
     const apply = (input: WatcherInput) => {
@@ -98,15 +99,11 @@ export class Watcher extends EventEmitter {
       effects.push(...out.effects);
     };
     const range = this.#opts.maxBlockRange ?? 2_000;
-    for (let from = state.cursor + 1; from <= head.number; from += range) {
-      const to = Math.min(head.number, from + range - 1);
-      const logs = await provider.getLogs({
-        address: this.#opts.chain.channelsAddress,
-        fromBlock: from,
-        toBlock: to,
-      });
+    for (let from = state.cursor + 1; from <= time.latestBlock; from += range) {
+      const to = Math.min(time.latestBlock, from + range - 1);
+      const logs = await chain.channelLogs(from, to);
       for (const log of logs) {
-        const input = decodeChannelLog(this.#opts.chain.contract.interface, log);
+        const input = decodeChannelLog(chain.contract.interface, log);
         if (input) apply(input);
       }
       apply({ type: "ChainBlock", block: to });
@@ -117,7 +114,9 @@ export class Watcher extends EventEmitter {
       const proof = await this.#opts.partnerProof(ch.channelId);
       if (proof) partnerProofs.set(ch.channelId, proof);
     }
-    apply({ type: "ActionTick", now: head.timestamp, partnerProofs });
+    // Windows end by the clock of the block that would settle them: the next one, not the
+    // latest (on a chain that mines only on transactions, the latest may never move again).
+    apply({ type: "ActionTick", now: time.nextTimestamp, partnerProofs });
     // What we learned is durable before we act on it.
     await this.#store.save(state);
     this.#state = state;
@@ -185,7 +184,7 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
     throw err;
   }
   if (!state) {
-    const from = opts.fromBlock ?? (await opts.chain.signer.provider!.getBlockNumber());
+    const from = opts.fromBlock ?? (await opts.chain.blockNumber());
     state = initialWatcherState(me, from - 1);
   }
   return new Watcher(opts, store, state);
