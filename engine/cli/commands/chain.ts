@@ -1,10 +1,14 @@
-/** `tollway chain`: serve the embedded chain on loopback, deploy, fund the dev accounts, save the addresses. */
+/**
+ * `tollway chain`: serve the embedded chain on loopback (mining on each transaction, or every
+ * `--block-time` seconds like a public chain), deploy, fund the dev accounts, save the addresses.
+ */
 import type { Command } from "commander";
 import { parseUnits } from "ethers";
 import { providerFor } from "../../../channels/chain/client.ts";
 import type { Address } from "../../../channels/types.ts";
 import { deployContracts, saveDeployment } from "../../chain/deploy.ts";
 import { devWallet } from "../../chain/dev-accounts.ts";
+import { MAX_BLOCK_TIME_SECONDS } from "../../chain/mining.ts";
 import { loadConfig } from "../context.ts";
 import { CliError } from "../errors.ts";
 import type { Io } from "../io.ts";
@@ -19,18 +23,24 @@ export function chainCommand(program: Command, io: Io) {
     .option("--port <port>", "port to listen on", "8545")
     .option("--accounts <n>", "dev accounts 1..n funded with tokens", "4")
     .option("--fee-bps <bps>", "platform commission in basis points", "0")
+    .option(
+      "--block-time <seconds>",
+      "mine a block every this many seconds, as a public chain does (0: a block per transaction)",
+      "0",
+    )
     .action(
       async (
-        opts: { host: string; port: string; accounts: string; feeBps: string },
+        opts: { host: string; port: string; accounts: string; feeBps: string; blockTime: string },
         cmd: Command,
       ) => {
         const config = await loadConfig(cmd.optsWithGlobals());
         const port = intFlag("--port", opts.port, 0, 65_535);
         const accounts = intFlag("--accounts", opts.accounts, 1, 19);
         const feeBps = intFlag("--fee-bps", opts.feeBps, 0, 1000);
+        const blockTimeSeconds = intFlag("--block-time", opts.blockTime, 0, MAX_BLOCK_TIME_SECONDS);
         // Hardhat loads only for this command, so the others start quickly.
         const { serveEmbeddedChain } = await import("../../chain/embedded.ts");
-        const chain = await serveEmbeddedChain(opts.host, port).catch(
+        const chain = await serveEmbeddedChain(opts.host, port, { blockTimeSeconds }).catch(
           (err: { code?: string; message?: string }) => {
             throw new CliError(
               "CHAIN",
@@ -54,6 +64,7 @@ export function chainCommand(program: Command, io: Io) {
         const summary = {
           rpc: chain.url,
           chainId: deployment.chainId,
+          blockTimeSeconds,
           token: deployment.token,
           channels: deployment.channels,
           deploymentFile: file,
@@ -65,7 +76,9 @@ export function chainCommand(program: Command, io: Io) {
         };
         if (config.json) io.out(`${JSON.stringify(summary)}\n`);
         else {
-          io.out(`embedded chain ${deployment.chainId} on ${chain.url}\n`);
+          io.out(
+            `embedded chain ${deployment.chainId} on ${chain.url}, ${blockTimeSeconds > 0 ? `a block every ${blockTimeSeconds} s` : "a block per transaction"}\n`,
+          );
           io.out(
             `  Token            ${deployment.token}\n  PaymentChannels  ${deployment.channels}\n  saved to         ${file}\n`,
           );
