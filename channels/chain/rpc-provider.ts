@@ -66,8 +66,9 @@ export function redactRpcUrl(url: string): string {
 }
 
 /**
- * ethers' JSON-RPC provider over `fetch`, with a deadline per request (`AbortSignal.timeout`), a
- * cap on the answer's size, and a check that the answer is JSON-RPC before ethers reads it.
+ * ethers' JSON-RPC provider over node:http(s), with a deadline per request
+ * (`AbortSignal.timeout`, from sending to the last byte of the answer), a cap on the answer's
+ * size, and a check that the answer is JSON-RPC before ethers reads it.
  * `destroy()` also aborts requests in flight, so nothing is left running after it.
  *
  * Failures of a request reject it with a `ChainError` whose message and `details.url` name the
