@@ -137,9 +137,10 @@ function listOf(cidrs: readonly string[], family: Family): BlockList {
  * else null. Such an address reaches the IPv4 host, so it is judged, and connected to, as IPv4.
  */
 export function unmapIPv4(address: string): string | null {
-  if (isIP(address) !== 6 || address.includes("%")) return null;
   // The WHATWG URL parser spells every IPv6 address one canonical way.
-  const canonical = new URL(`http://[${address}]/`).hostname;
+  const url = `http://[${address}]/`;
+  if (isIP(address) !== 6 || address.includes("%") || !URL.canParse(url)) return null;
+  const canonical = new URL(url).hostname;
   const m = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(canonical);
   if (m === null) return null;
   const high = Number.parseInt(m[1]!, 16);

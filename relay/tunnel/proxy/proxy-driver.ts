@@ -8,28 +8,18 @@
  * other than the host's own are served.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import {
-  type BlockList,
-  createServer,
-  type LookupFunction,
-  type Server,
-  type Socket,
-  connect as tcpConnect,
-} from "node:net";
-import { networkInterfaces } from "node:os";
+import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { RelayError } from "../../errors.ts";
 import type { TunnelConfig, TunnelRequest, TunnelUsage } from "../driver.ts";
 import type { MeteredTunnelDriver, TunnelLimits } from "../metered.ts";
-import {
-  type DestinationRules,
-  ownAddressList,
-  parseDestinationRules,
-} from "./destination-rules.ts";
+import { type DestinationRules, parseDestinationRules } from "./destination-rules.ts";
 import { MAX_HEAD_BYTES, parseConnectHead } from "./http-connect.ts";
 import { LookupGate } from "./lookup-gate.ts";
 import { httpRefusal, type ProxyRefusalCode, socksRefusal } from "./refusals.ts";
 import {
   type CheckedAddress,
+  connectOptions,
+  hostAddresses,
   type Lookup,
   type ResolveContext,
   resolveDestination,
@@ -382,12 +372,16 @@ class ProxyDriver implements MeteredTunnelDriver {
       client.end(answer(code));
       client.resume();
     };
-    void resolveDestination(host, port, this.#resolve, pipe.gone.signal).then((resolution) => {
-      if (pipe.gone.signal.aborted) return;
-      if (!this.#sessions.has(s.id)) drop();
-      else if (!resolution.ok) refuse(resolution.code);
-      else this.#connect(s, pipe, resolution.addresses, port, early, answer, refuse, drop);
-    });
+    resolveDestination(host, port, this.#resolve, pipe.gone.signal).then(
+      (resolution) => {
+        if (pipe.gone.signal.aborted) return;
+        if (!this.#sessions.has(s.id)) drop();
+        else if (!resolution.ok) refuse(resolution.code);
+        else this.#connect(s, pipe, resolution.addresses, port, early, answer, refuse, drop);
+      },
+      // Resolution answers with values; should the host's interfaces be unreadable, refuse.
+      () => refuse("CONNECT_FAILED"),
+    );
   }
 
   #connect(
@@ -480,37 +474,4 @@ function destroyPipe(p: Pipe): void {
   p.gone.abort();
   p.client.destroy();
   p.target?.destroy();
-}
-
-/**
- * How to reach judged addresses without a second lookup: one address by itself; several through
- * a lookup that answers with exactly those, so that Node still tries each family in turn.
- */
-function connectOptions(addresses: readonly CheckedAddress[]): {
-  host: string;
-  lookup?: LookupFunction;
-  autoSelectFamily?: boolean;
-} {
-  if (addresses.length === 1) return { host: addresses[0]!.address };
-  return {
-    host: "judged-addresses.invalid",
-    autoSelectFamily: true,
-    lookup: (_name, options, done) => {
-      if (options.all)
-        done(
-          null,
-          addresses.map((a) => ({ address: a.address, family: a.family })),
-        );
-      else done(null, addresses[0]!.address, addresses[0]!.family);
-    },
-  };
-}
-
-/** Every address of this host's interfaces, read now. */
-function hostAddresses(): BlockList {
-  const all: string[] = [];
-  for (const list of Object.values(networkInterfaces())) {
-    for (const info of list ?? []) all.push(info.address);
-  }
-  return ownAddressList(all);
 }

@@ -4,8 +4,14 @@
  * addresses are handed on, so that a second lookup cannot answer differently (DNS rebinding).
  */
 import { promises as dns } from "node:dns";
-import { type BlockList, isIP } from "node:net";
-import { type DestinationRules, judgeAddress, unmapIPv4 } from "./destination-rules.ts";
+import { type BlockList, isIP, type LookupFunction } from "node:net";
+import { networkInterfaces } from "node:os";
+import {
+  type DestinationRules,
+  judgeAddress,
+  ownAddressList,
+  unmapIPv4,
+} from "./destination-rules.ts";
 import type { LookupGate } from "./lookup-gate.ts";
 
 /** One address of a name, as `dns.lookup` gives it. */
@@ -121,4 +127,37 @@ export async function resolveDestination(
     addresses.push({ address, family: isIP(address) === 4 ? 4 : 6 });
   }
   return { ok: true, addresses };
+}
+
+/**
+ * How to reach judged addresses without a second lookup: one address by itself; several through
+ * a lookup that answers with exactly those, so that Node still tries each family in turn.
+ */
+export function connectOptions(addresses: readonly CheckedAddress[]): {
+  host: string;
+  lookup?: LookupFunction;
+  autoSelectFamily?: boolean;
+} {
+  if (addresses.length === 1) return { host: addresses[0]!.address };
+  return {
+    host: "judged-addresses.invalid",
+    autoSelectFamily: true,
+    lookup: (_name, options, done) => {
+      if (options.all)
+        done(
+          null,
+          addresses.map((a) => ({ address: a.address, family: a.family })),
+        );
+      else done(null, addresses[0]!.address, addresses[0]!.family);
+    },
+  };
+}
+
+/** Every address of this host's interfaces, read now. */
+export function hostAddresses(): BlockList {
+  const all: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const info of list ?? []) all.push(info.address);
+  }
+  return ownAddressList(all);
 }
