@@ -81,14 +81,21 @@ export function parseDestinationRules(
   allow: readonly string[] = [],
   deny: readonly string[] = [],
 ): DestinationRules {
-  return { allow: allow.map(parseRule), deny: deny.map(parseRule) };
+  return { allow: parseList(allow, "allow"), deny: parseList(deny, "deny") };
 }
 
-function parseRule(entry: string): Rule {
+function parseList(entries: unknown, name: string): Rule[] {
+  // The lists come from configuration files and flags: anything but strings is refused.
+  if (!Array.isArray(entries)) {
+    throw new RelayError("TUNNEL_PARAMS_INVALID", `proxy ${name} is a list of strings`, {});
+  }
+  return entries.map(parseRule);
+}
+
+function parseRule(entry: unknown): Rule {
+  const shown = typeof entry === "string" ? JSON.stringify(entry.slice(0, 100)) : typeof entry;
   const bad = (why: string) =>
-    new RelayError("TUNNEL_PARAMS_INVALID", `proxy rule ${JSON.stringify(entry)}: ${why}`, {
-      entry,
-    });
+    new RelayError("TUNNEL_PARAMS_INVALID", `proxy rule ${shown}: ${why}`, { entry: shown });
   if (typeof entry !== "string") throw bad("not a string");
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)|([0-9a-fA-F:./]+))(?::(\d{1,5})(?:-(\d{1,5}))?)?$/.exec(
     entry.trim(),

@@ -324,7 +324,7 @@ describe("resolution", () => {
     const d = await createProxyDriver({
       allow: [`127.0.0.1/32:${site.port}`],
       lookup: slow,
-      lookupTimeoutMs: 300,
+      lookupTimeoutMs: 2_000, // long enough that all four requests are in before any times out
       maxConcurrentLookups: 1,
       maxConnectionsPerSession: 3,
     });

@@ -220,6 +220,22 @@ describe("allow and deny", () => {
       ),
     );
   });
+
+  it("refuses any list that is not a list of rules, with a code", () => {
+    fc.assert(
+      fc.property(fc.anything({ withBigInt: true, withMap: true }), (value) => {
+        for (const lists of [[value], [[value]], [[], value]] as unknown as Parameters<
+          typeof parseDestinationRules
+        >[]) {
+          try {
+            parseDestinationRules(...lists);
+          } catch (err) {
+            expect((err as { code?: string }).code).toBe("TUNNEL_PARAMS_INVALID");
+          }
+        }
+      }),
+    );
+  });
 });
 
 describe("reading a requested host", () => {
