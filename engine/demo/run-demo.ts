@@ -167,7 +167,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     enter("starting the market, the provider and the website");
     market = await createMarket({ dir: join(dir, "market"), tickMs: 200, verifiers: 1 });
     stops.unshift(() => market!.close());
+    // The site is on loopback, which the proxy refuses unless told: it allows this one port.
+    const site: Site = await startSite();
+    stops.unshift(() => site.close());
     const providerOpts = {
+      proxy: { allow: [`127.0.0.1/32:${site.port}`] },
       wallet: providerWallet,
       chain: providerChain,
       dataDir: join(dir, "provider"),
@@ -190,8 +194,6 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       provider = await createProvider(providerOpts);
     }
     stops.unshift(() => provider!.close());
-    const site: Site = await startSite();
-    stops.unshift(() => site.close());
     const requester = createRequester({
       wallet: requesterWallet,
       chain: requesterChain,

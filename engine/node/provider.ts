@@ -9,6 +9,7 @@ import {
   type MeterMode,
   type PricePolicy,
   type ProviderNode,
+  type ProxyDriverOptions,
 } from "../../relay/index.ts";
 import { MarketClient } from "./market-client.ts";
 
@@ -23,6 +24,8 @@ export interface ProviderOptions {
   readonly marketUrl?: string;
   readonly host?: string;
   readonly port?: number;
+  /** The metered proxy's options, e.g. `allow` for a destination on loopback. */
+  readonly proxy?: ProxyDriverOptions;
 }
 
 /** A running provider. */
@@ -39,7 +42,7 @@ export interface Provider {
  * @example const p = await createProvider({ wallet, chain, dataDir, pricing: { second: { unitPrice: 10n ** 15n, creditLimit: 2n * 10n ** 15n, graceMs: 1000 } } });
  */
 export async function createProvider(opts: ProviderOptions): Promise<Provider> {
-  const proxy = await createProxyDriver();
+  const proxy = await createProxyDriver(opts.proxy);
   let node: ProviderNode;
   try {
     node = await createProviderNode({

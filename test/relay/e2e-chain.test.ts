@@ -46,7 +46,7 @@ beforeAll(async () => {
   http = createServer((_, res) => res.end(BODY));
   await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
   httpPort = (http.address() as AddressInfo).port;
-  proxy = await createProxyDriver();
+  proxy = await createProxyDriver({ allow: [`127.0.0.1/32:${httpPort}`] });
   dir = mkdtempSync(join(tmpdir(), "tollway-e2e-"));
   node = await createProviderNode({
     key: getBytes(f.bob.privateKey),

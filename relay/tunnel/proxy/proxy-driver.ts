@@ -3,14 +3,28 @@
  * process. Each session gets its own credentials; bytes (and chunks, counted as packets) are
  * counted both ways per session; only admitted (paid-up) sessions may open connections; the
  * data plane stops at the session's budget (`setLimits`) and resumes when it grows; teardown
- * destroys the session's connections at once.
+ * destroys the session's connections at once. Destinations are looked up once and judged
+ * (destination-rules.ts) before any connection: by default only globally reachable addresses
+ * other than the host's own are served.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { RelayError } from "../../errors.ts";
 import type { TunnelConfig, TunnelRequest, TunnelUsage } from "../driver.ts";
 import type { MeteredTunnelDriver, TunnelLimits } from "../metered.ts";
+import { type DestinationRules, parseDestinationRules } from "./destination-rules.ts";
 import { MAX_HEAD_BYTES, parseConnectHead } from "./http-connect.ts";
+import { LookupGate } from "./lookup-gate.ts";
+import { httpRefusal, type ProxyRefusalCode, socksRefusal } from "./refusals.ts";
+import {
+  type CheckedAddress,
+  connectOptions,
+  hostAddresses,
+  type Lookup,
+  type ResolveContext,
+  resolveDestination,
+  systemLookup,
+} from "./resolve-destination.ts";
 import { parseGreeting, parseRequest, parseUserPass, reply, SocksReply } from "./socks5.ts";
 
 /** Options of `createProxyDriver`. */
@@ -21,8 +35,26 @@ export interface ProxyDriverOptions {
   readonly port?: number;
   /** The host requesters should connect to (default: the listen address). */
   readonly publicHost?: string;
-  /** Which targets may be reached (default: any). */
-  readonly allowTarget?: (host: string, port: number) => boolean;
+  /**
+   * Destinations served even where the default or `deny` refuses them, e.g. a site on loopback:
+   * `ADDRESS`, `ADDRESS/PREFIX` or `*`, optionally `:PORT` or `:LOW-HIGH`; IPv6 in brackets
+   * when a port follows (`127.0.0.1/32:8080`, `[::1]:8080`, `10.0.0.0/8`).
+   */
+  readonly allow?: readonly string[];
+  /** Destinations refused besides the default ones, same syntax (`*:25`, `203.0.114.0/24`). */
+  readonly deny?: readonly string[];
+  /** The resolver (default: `dns.lookup` with `all: true`); its answers are judged, then used. */
+  readonly lookup?: Lookup;
+  /** Longest wait for a name lookup, queueing included, ms (default 5,000). */
+  readonly lookupTimeoutMs?: number;
+  /** Name lookups running at once, over all sessions (default 2, under libuv's 4 threads). */
+  readonly maxConcurrentLookups?: number;
+  /** Longest wait for a destination to accept the connection, ms (default 10,000). */
+  readonly connectTimeoutMs?: number;
+  /** Connections per session, being looked up, connecting or open (default 64). */
+  readonly maxConnectionsPerSession?: number;
+  /** Client connections not yet tunnelled, over all sessions (default 1,024). */
+  readonly maxHandshakes?: number;
   /** Handshake timeout per client connection, ms (default 10,000). */
   readonly handshakeTimeoutMs?: number;
   /** Called when a session's data plane stops at its budget (the provider may tick early). */
@@ -34,6 +66,8 @@ type Dir = "in" | "out";
 interface Pipe {
   readonly client: Socket;
   target: Socket | null;
+  /** Aborted when the pipe goes: ends a lookup still waiting for it. */
+  readonly gone: AbortController;
   /** Data held back by the budget, per direction. */
   held: { in: Buffer | null; out: Buffer | null };
   /** The source of a direction has ended (its FIN is passed on once nothing is held). */
@@ -54,9 +88,10 @@ interface ProxySession {
 
 /**
  * Starts the proxy listener and returns the driver.
- * @throws RelayError TUNNEL_UNAVAILABLE when the port cannot be bound.
+ * @throws RelayError TUNNEL_UNAVAILABLE when the port cannot be bound, TUNNEL_PARAMS_INVALID
+ *   when an `allow` or `deny` entry does not parse.
  * @example
- * const proxy = await createProxyDriver({ port: 0 });
+ * const proxy = await createProxyDriver({ port: 0, allow: ["127.0.0.1/32:8080"] });
  * const config = await proxy.activate({ sessionId, kind: "proxy", params: {} });
  * // config: { host, port, username, password, protocols: "http-connect,socks5" }
  */
@@ -75,10 +110,19 @@ class ProxyDriver implements MeteredTunnelDriver {
   readonly #sessions = new Map<string, ProxySession>();
   readonly #byUser = new Map<string, ProxySession>();
   readonly #unbound = new Set<Socket>();
+  readonly #resolve: ResolveContext;
   #port = 0;
 
   constructor(opts: ProxyDriverOptions) {
     this.#opts = opts;
+    const rules: DestinationRules = parseDestinationRules(opts.allow, opts.deny);
+    this.#resolve = {
+      rules,
+      lookup: opts.lookup ?? systemLookup,
+      gate: new LookupGate(opts.maxConcurrentLookups ?? 2),
+      timeoutMs: opts.lookupTimeoutMs ?? 5_000,
+      ownAddresses: hostAddresses,
+    };
     this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
   }
 
@@ -175,10 +219,12 @@ class ProxyDriver implements MeteredTunnelDriver {
   }
 
   #accept(client: Socket): void {
-    this.#unbound.add(client);
     client.on("error", () => client.destroy());
-    client.on("close", () => this.#unbound.delete(client));
-    client.setTimeout(this.#opts.handshakeTimeoutMs ?? 10_000, () => client.destroy());
+    if (this.#unbound.size >= (this.#opts.maxHandshakes ?? 1024)) {
+      client.destroy();
+      return;
+    }
+    this.#hold(client);
     let buf: Buffer = Buffer.alloc(0);
     let stage: "first" | "http" | "socks-greeting" | "socks-auth" | "socks-request" = "first";
     let session: ProxySession | undefined;
@@ -205,13 +251,11 @@ class ProxyDriver implements MeteredTunnelDriver {
           return;
         }
         if (!s.limits.admit) {
-          client.end("HTTP/1.1 402 Payment Required\r\nConnection: close\r\n\r\n");
+          client.end(httpRefusal("PAYMENT_REQUIRED"));
           return;
         }
-        this.#open(s, client, head.host, head.port, buf.subarray(head.headLength), (ok) =>
-          ok
-            ? "HTTP/1.1 200 Connection Established\r\n\r\n"
-            : "HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n",
+        this.#open(s, client, head.host, head.port, buf.subarray(head.headLength), (refusal) =>
+          refusal === null ? "HTTP/1.1 200 Connection Established\r\n\r\n" : httpRefusal(refusal),
         );
         return;
       }
@@ -263,8 +307,8 @@ class ProxyDriver implements MeteredTunnelDriver {
           client.end(reply(SocksReply.NOT_ALLOWED));
           return;
         }
-        this.#open(s, client, r.value.host, r.value.port, buf.subarray(r.length), (ok) =>
-          reply(ok ? SocksReply.SUCCEEDED : SocksReply.HOST_UNREACHABLE),
+        this.#open(s, client, r.value.host, r.value.port, buf.subarray(r.length), (refusal) =>
+          refusal === null ? reply(SocksReply.SUCCEEDED) : socksRefusal(refusal),
         );
       }
     };
@@ -279,16 +323,27 @@ class ProxyDriver implements MeteredTunnelDriver {
     return given.length === s.password.length && timingSafeEqual(given, s.password) ? s : undefined;
   }
 
+  /** Tracks a client that has no tunnel yet: bounded by the handshake timeout and `close`. */
+  #hold(client: Socket): void {
+    this.#unbound.add(client);
+    client.once("close", () => this.#unbound.delete(client));
+    client.setTimeout(this.#opts.handshakeTimeoutMs ?? 10_000, () => client.destroy());
+  }
+
+  /**
+   * Resolves and judges the destination, then connects to a judged address. The pipe counts
+   * against the session's connections from the first lookup on, and goes with the session.
+   */
   #open(
     s: ProxySession,
     client: Socket,
     host: string,
     port: number,
     early: Buffer,
-    answer: (ok: boolean) => string | Buffer,
+    answer: (refusal: ProxyRefusalCode | null) => string | Buffer,
   ): void {
-    if (this.#opts.allowTarget !== undefined && !this.#opts.allowTarget(host, port)) {
-      client.end(answer(false));
+    if (s.pipes.size >= (this.#opts.maxConnectionsPerSession ?? 64)) {
+      client.end(answer("TOO_MANY_CONNECTIONS"));
       return;
     }
     client.pause();
@@ -297,23 +352,63 @@ class ProxyDriver implements MeteredTunnelDriver {
     const pipe: Pipe = {
       client,
       target: null,
+      gone: new AbortController(),
       held: { in: null, out: null },
       ended: { in: false, out: false },
     };
     s.pipes.add(pipe);
-    const target = tcpConnect({ host, port, noDelay: true });
-    pipe.target = target;
     const drop = () => {
       s.pipes.delete(pipe);
       destroyPipe(pipe);
     };
-    target.on("error", () => {
-      if (!client.destroyed && target.connecting) client.end(answer(false));
-      drop();
-    });
     client.on("close", drop);
+    // A refused client is answered, then held like an unbound one until it goes.
+    const refuse = (code: ProxyRefusalCode) => {
+      s.pipes.delete(pipe);
+      pipe.gone.abort();
+      client.off("close", drop);
+      if (client.destroyed) return;
+      this.#hold(client);
+      client.end(answer(code));
+      client.resume();
+    };
+    resolveDestination(host, port, this.#resolve, pipe.gone.signal).then(
+      (resolution) => {
+        if (pipe.gone.signal.aborted) return;
+        if (!this.#sessions.has(s.id)) drop();
+        else if (!resolution.ok) refuse(resolution.code);
+        else this.#connect(s, pipe, resolution.addresses, port, early, answer, refuse, drop);
+      },
+      // Resolution answers with values; should the host's interfaces be unreadable, refuse.
+      () => refuse("CONNECT_FAILED"),
+    );
+  }
+
+  #connect(
+    s: ProxySession,
+    pipe: Pipe,
+    addresses: readonly CheckedAddress[],
+    port: number,
+    early: Buffer,
+    answer: (refusal: ProxyRefusalCode | null) => string | Buffer,
+    refuse: (code: ProxyRefusalCode) => void,
+    drop: () => void,
+  ): void {
+    const { client } = pipe;
+    const target = tcpConnect({ ...connectOptions(addresses), port, noDelay: true });
+    pipe.target = target;
+    const connectTimer = setTimeout(() => {
+      target.destroy();
+      refuse("CONNECT_TIMEOUT");
+    }, this.#opts.connectTimeoutMs ?? 10_000);
+    target.once("close", () => clearTimeout(connectTimer));
+    let established = false;
+    target.on("error", (err: NodeJS.ErrnoException) => {
+      if (established) drop();
+      else refuse(err.code === "ECONNREFUSED" ? "CONNECT_REFUSED" : "CONNECT_FAILED");
+    });
     target.on("close", (hadError) => {
-      if (hadError) drop();
+      if (hadError && s.pipes.has(pipe)) drop();
     });
     // Half-closes pass through once everything held back for that direction has been sent.
     client.on("end", () => {
@@ -325,11 +420,13 @@ class ProxyDriver implements MeteredTunnelDriver {
       if (pipe.held.out === null) client.end();
     });
     target.on("connect", () => {
-      if (!this.#sessions.has(s.id)) {
+      established = true;
+      clearTimeout(connectTimer);
+      if (!this.#sessions.has(s.id) || client.destroyed) {
         drop();
         return;
       }
-      client.write(answer(true));
+      client.write(answer(null));
       client.on("data", (chunk: Buffer) => this.#forward(s, pipe, "in", chunk));
       target.on("data", (chunk: Buffer) => this.#forward(s, pipe, "out", chunk));
       if (early.length > 0) this.#forward(s, pipe, "in", Buffer.from(early));
@@ -374,6 +471,7 @@ class ProxyDriver implements MeteredTunnelDriver {
 }
 
 function destroyPipe(p: Pipe): void {
+  p.gone.abort();
   p.client.destroy();
   p.target?.destroy();
 }
