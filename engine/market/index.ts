@@ -5,7 +5,11 @@
  */
 export {
   buildMarketServer,
+  DEFAULT_MAX_RESTING_PER_OWNER,
+  DEFAULT_PER_IP_LIMIT,
+  DEFAULT_PER_KEY_LIMIT,
   MARKET_TYPES,
+  type MarketServerOptions,
   MarketService,
   type MarketServiceOptions,
   marketDomain,

@@ -1,2 +1,8 @@
-/** The market's write-ahead journal in level, replayed on start. */
-export { type JournalEntry, MarketJournal } from "./market-journal.ts";
+/** The market's write-ahead journal in level, with snapshots; loaded on start. */
+export {
+  type JournalEntry,
+  type JournalOptions,
+  type LoadStats,
+  MarketJournal,
+} from "./market-journal.ts";
+export type { SnapshotManifest } from "./snapshot-codec.ts";
