@@ -11,6 +11,8 @@ import {
   DEFAULT_MAX_RESTING_PER_OWNER,
   DEFAULT_PER_IP_LIMIT,
   DEFAULT_PER_KEY_LIMIT,
+  DEFAULT_SNAPSHOT_EVERY,
+  DEFAULT_SNAPSHOT_INTERVAL_MS,
   MarketError,
 } from "../../market/index.ts";
 import { createMarket, readChainId } from "../../node/market.ts";
@@ -93,11 +95,15 @@ export function roleCommands(program: Command, io: Io) {
       "order writes (place, amend, cancel) per minute by one signing key (0: no limit)",
       String(DEFAULT_PER_KEY_LIMIT.max),
     )
-    .option("--snapshot-every <n>", "journal commands between snapshots (0: by time only)", "10000")
+    .option(
+      "--snapshot-every <n>",
+      "journal commands between snapshots (0: by time only)",
+      String(DEFAULT_SNAPSHOT_EVERY),
+    )
     .option(
       "--snapshot-seconds <s>",
       "longest wait from a change to a snapshot (0: by count only)",
-      "60",
+      String(DEFAULT_SNAPSHOT_INTERVAL_MS / 1000),
     )
     .option("--chain-timeout <ms>", "how long to wait for the chain's eth_chainId", "3000")
     .action(async (opts: Record<string, string>, cmd: Command) => {

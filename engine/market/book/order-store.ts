@@ -196,9 +196,16 @@ export interface OrderStoreImage {
   readonly live: number;
   /** Record words (and, in the same bytes, record doubles) of the slots below `highWater`. */
   readonly words: Int32Array;
-  readonly countries: readonly (readonly number[])[];
-  readonly regions: readonly (readonly number[])[];
-  readonly asns: readonly (readonly number[])[];
+  /** The request filter sets that are not empty, as (slot, set) pairs. */
+  readonly countries: readonly (readonly [number, readonly number[]])[];
+  readonly regions: readonly (readonly [number, readonly number[]])[];
+  readonly asns: readonly (readonly [number, readonly number[]])[];
+}
+
+function nonEmpty(sets: readonly (readonly number[])[], below: number) {
+  const out: [number, readonly number[]][] = [];
+  for (let k = 0; k < below; k++) if (sets[k]!.length > 0) out.push([k, sets[k]!]);
+  return out;
 }
 
 /** Order records, grown by doubling (never inside the matching loop). */
@@ -293,9 +300,9 @@ export class OrderStore {
       freeList: this.freeList.slice(0, this.freeCount),
       live: this.live,
       words: this.i.slice(0, used << I_SHIFT),
-      countries: this.countries.slice(0, used),
-      regions: this.regions.slice(0, used),
-      asns: this.asns.slice(0, used),
+      countries: nonEmpty(this.countries, used),
+      regions: nonEmpty(this.regions, used),
+      asns: nonEmpty(this.asns, used),
     };
   }
 
@@ -312,9 +319,9 @@ export class OrderStore {
     this.capacity = c;
     this.highWater = img.highWater;
     this.live = img.live;
-    const sets = (from: readonly (readonly number[])[]) => {
+    const sets = (from: readonly (readonly [number, readonly number[]])[]) => {
       const out: (readonly number[])[] = new Array(c).fill(EMPTY);
-      for (let k = 0; k < from.length; k++) if (from[k]!.length > 0) out[k] = from[k]!;
+      for (const [k, set] of from) out[k] = set;
       return out;
     };
     this.countries = sets(img.countries);

@@ -55,11 +55,23 @@ export interface JournalEntry {
   readonly now: number;
 }
 
+/** Default number of applied commands between snapshots. */
+export const DEFAULT_SNAPSHOT_EVERY = 20_000;
+/** Default longest wait between a change and a snapshot, ms. */
+export const DEFAULT_SNAPSHOT_INTERVAL_MS = 120_000;
+
 /** When the journal snapshots the core. */
 export interface JournalOptions {
-  /** Applied commands between snapshots (default 10,000; 0: never by count). */
+  /**
+   * Applied commands between snapshots (default {@link DEFAULT_SNAPSHOT_EVERY}; 0: never by
+   * count). Encoding the image stops the event loop for a time that grows with the book
+   * (bench/market-restart.ts measures it), so snapshots are spaced, not taken per batch.
+   */
   readonly snapshotEvery?: number;
-  /** Longest wait, in ms, between a change and a snapshot (default 60,000; 0: no timer). */
+  /**
+   * Longest wait, in ms, between a change and a snapshot (default
+   * {@link DEFAULT_SNAPSHOT_INTERVAL_MS}; 0: no timer).
+   */
   readonly snapshotIntervalMs?: number;
   /** Snapshot what changed when closing, so the next start replays nothing (default true). */
   readonly snapshotOnClose?: boolean;
@@ -114,8 +126,8 @@ export class MarketJournal {
 
   private constructor(db: ClassicLevel<string, string>, opts: JournalOptions) {
     this.db = db;
-    this.snapshotEvery = opts.snapshotEvery ?? 10_000;
-    this.snapshotIntervalMs = opts.snapshotIntervalMs ?? 60_000;
+    this.snapshotEvery = opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
+    this.snapshotIntervalMs = opts.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS;
     this.snapshotOnClose = opts.snapshotOnClose ?? true;
   }
 

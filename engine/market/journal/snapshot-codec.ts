@@ -1,17 +1,27 @@
 /**
- * Snapshot bytes: a core image in V8's structured-clone format (typed arrays, maps and bigints
- * go through as they are), cut into chunks that fit level comfortably, with a manifest that
+ * Snapshot bytes: a core image in MessagePack (msgpackr, with records for the many objects of
+ * one shape; typed arrays, maps and bigints of any size go through as they are), cut into chunks that fit level comfortably, with a manifest that
  * carries the SHA-256 of the whole. A snapshot whose chunks are missing, cut short or changed
  * fails to decode and the journal falls back to an older one.
  */
 import { createHash } from "node:crypto";
-import { deserialize, serialize } from "node:v8";
+import { Packr } from "msgpackr";
 import type { MarketCoreImage } from "../core/market-core.ts";
 import { type Result, rejection } from "../types.ts";
 
 /** Bytes per chunk. */
 export const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 const FORMAT = 1;
+
+// Every int64 on the wire is a bigint of the image (numbers beyond 32 bits go as doubles), and
+// MessagePack maps are the image's Maps (its plain objects go as records).
+const packr = new Packr({
+  useRecords: true,
+  moreTypes: true,
+  useBigIntExtension: true,
+  int64AsType: "bigint",
+  mapsAsObjects: false,
+});
 
 /** What a snapshot's manifest records. */
 export interface SnapshotManifest {
@@ -31,7 +41,7 @@ export interface EncodedSnapshot {
 
 /** Serialises a core image taken after entry `seq`. */
 export function encodeSnapshot(seq: number, image: MarketCoreImage): EncodedSnapshot {
-  const bytes = serialize(image);
+  const bytes = packr.pack(image);
   const chunks: Uint8Array[] = [];
   for (let at = 0; at < bytes.length; at += SNAPSHOT_CHUNK_BYTES)
     chunks.push(bytes.subarray(at, at + SNAPSHOT_CHUNK_BYTES));
@@ -77,8 +87,8 @@ export function decodeSnapshot(
   if (createHash("sha256").update(bytes).digest("hex") !== manifest.sha256)
     return rejection("JOURNAL_CORRUPT", "snapshot checksum does not match");
   try {
-    return { ok: true, value: deserialize(bytes) as MarketCoreImage };
+    return { ok: true, value: packr.unpack(bytes) as MarketCoreImage };
   } catch (err) {
-    return rejection("JOURNAL_CORRUPT", `snapshot does not deserialise: ${String(err)}`);
+    return rejection("JOURNAL_CORRUPT", `snapshot does not decode: ${String(err)}`);
   }
 }

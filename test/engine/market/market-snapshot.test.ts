@@ -27,7 +27,8 @@ async function tempDir(): Promise<string> {
   return d;
 }
 
-const CONFIG = { timeouts: { acceptMs: 20_000, activateMs: 30_000 } };
+// A small book that has to grow: images must carry grown stores and level pools too.
+const CONFIG = { capacity: 64, timeouts: { acceptMs: 20_000, activateMs: 30_000 } };
 const START = 1_000_000;
 
 interface Entry {
