@@ -40,6 +40,31 @@ function decode(text: string): unknown {
   );
 }
 
+/**
+ * An entry as written by {@link MarketJournal.record}.
+ * @throws MarketError `JOURNAL_CORRUPT` when it is not one: replaying past it would build a
+ *   state no one acknowledged.
+ */
+function readEntry(key: string, value: string): JournalEntry {
+  let e: unknown;
+  try {
+    e = decode(value);
+  } catch (err) {
+    throw new MarketError("JOURNAL_CORRUPT", `journal entry ${key} is not JSON: ${String(err)}`);
+  }
+  const entry = e as Partial<JournalEntry> | null;
+  if (
+    !entry ||
+    typeof entry !== "object" ||
+    typeof entry.now !== "number" ||
+    !entry.cmd ||
+    typeof entry.cmd !== "object" ||
+    typeof (entry.cmd as { type?: unknown }).type !== "string"
+  )
+    throw new MarketError("JOURNAL_CORRUPT", `journal entry ${key} has the wrong shape`);
+  return entry as JournalEntry;
+}
+
 const hex16 = (n: number) => n.toString(16).padStart(16, "0");
 const entryKey = hex16;
 const FIRST_ENTRY = hex16(0);
@@ -144,7 +169,8 @@ export class MarketJournal {
   /**
    * Builds the core: from the newest sound snapshot, then every entry after it, in order.
    * @throws MarketError `JOURNAL_CORRUPT` when entries were pruned and no snapshot that
-   *   covers them can be read (starting empty would lose acknowledged state).
+   *   covers them can be read (starting empty would lose acknowledged state), or an entry
+   *   does not decode.
    */
   async load(config: MarketConfig): Promise<{ core: MarketCore; stats: LoadStats }> {
     const manifests: SnapshotManifest[] = [];
@@ -189,8 +215,16 @@ export class MarketJournal {
     this.seq = snapshotSeq + 1;
     const from = snapshotSeq < 0 ? FIRST_ENTRY : entryKey(snapshotSeq + 1);
     for await (const [k, v] of this.db.iterator({ gte: from, lte: LAST_ENTRY })) {
-      const e = decode(v) as JournalEntry;
-      core.apply(e.cmd, e.now);
+      const e = readEntry(k, v);
+      try {
+        core.apply(e.cmd, e.now);
+      } catch (err) {
+        // The core refuses bad commands with a value; throwing means the entry was mangled.
+        throw new MarketError(
+          "JOURNAL_CORRUPT",
+          `journal entry ${k} does not apply: ${String(err)}`,
+        );
+      }
       this.seq = Number.parseInt(k, 16) + 1;
       replayed++;
     }

@@ -164,6 +164,31 @@ async function withDb(dir: string, fn: (db: ClassicLevel<string, string>) => Pro
 const chunkKey = (seq: number, i: number) =>
   `t:${seq.toString(16).padStart(16, "0")}:${i.toString(16).padStart(6, "0")}`;
 
+/** A journal with two snapshots (a third was pruned with its entries); the reference core. */
+async function journalWithSnapshots() {
+  const dir = await tempDir();
+  const clock = { t: START };
+  const svc = await openService(dir, clock, { snapshotEvery: 0 });
+  const maker = new CommandMaker();
+  const steps: Step[] = [];
+  for (let i = 0; i < 12; i++) {
+    steps.push({ k: "offer", p: i % 3, price: 1 + (i % 5), q: 2, cc: "DE" });
+    steps.push({ k: "request", r: i % 2, price: 3, q: 1, cc: "DE" });
+  }
+  const reference = new MarketCore(CONFIG);
+  let n = 0;
+  for (const s of steps) {
+    const cmd = maker.toCommand(s, svc.core)!;
+    await svc.execute(cmd).catch(() => undefined);
+    reference.apply(cmd, clock.t);
+    if (++n % 8 === 0) await svc.snapshot();
+  }
+  await svc.close();
+  const snaps = await snapshotsIn(dir);
+  expect(snaps.length).toBe(2);
+  return { dir, clock, reference, snaps };
+}
+
 describe("market journal snapshots", () => {
   it("a restart from a snapshot and the entries after it holds what every command built", async () => {
     await fc.assert(
@@ -184,31 +209,6 @@ describe("market journal snapshots", () => {
       { numRuns: 12 },
     );
   });
-
-  /** A journal with at least two snapshots and entries after the newest; the reference. */
-  async function journalWithSnapshots() {
-    const dir = await tempDir();
-    const clock = { t: START };
-    const svc = await openService(dir, clock, { snapshotEvery: 0 });
-    const maker = new CommandMaker();
-    const steps: Step[] = [];
-    for (let i = 0; i < 12; i++) {
-      steps.push({ k: "offer", p: i % 3, price: 1 + (i % 5), q: 2, cc: "DE" });
-      steps.push({ k: "request", r: i % 2, price: 3, q: 1, cc: "DE" });
-    }
-    const reference = new MarketCore(CONFIG);
-    let n = 0;
-    for (const s of steps) {
-      const cmd = maker.toCommand(s, svc.core)!;
-      await svc.execute(cmd).catch(() => undefined);
-      reference.apply(cmd, clock.t);
-      if (++n % 8 === 0) await svc.snapshot();
-    }
-    await svc.close();
-    const snaps = await snapshotsIn(dir);
-    expect(snaps.length).toBe(2);
-    return { dir, clock, reference, snaps };
-  }
 
   it("a damaged newest snapshot falls back to the one before it", async () => {
     for (const damage of ["changed", "missing", "manifest"] as const) {
@@ -289,5 +289,57 @@ describe("journal before apply", () => {
     const again = await openService(dir, clock);
     expect(again.replayed).toBe(1);
     await again.close();
+  });
+});
+
+describe("damaged journal files", () => {
+  it("random bytes in the newest snapshot, or in its manifest, fall back to the one before it", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 4096 }).map((b) => ({ chunk: Buffer.from(b) })),
+          fc
+            .oneof(
+              fc.json(),
+              fc.constantFrom(
+                '{"__proto__":{"seq":0},"format":1}',
+                '{"format":1,"seq":"toString","chunks":1,"bytes":1,"sha256":"x"}',
+                `${"[".repeat(10_000)}`,
+              ),
+            )
+            .map((m) => ({ manifest: m })),
+        ),
+        async (damage) => {
+          const { dir, clock, reference, snaps } = await journalWithSnapshots();
+          const newest = snaps.at(-1)!;
+          await withDb(dir, async (db) => {
+            if ("chunk" in damage)
+              await db.put(chunkKey(newest, 0), damage.chunk as never, { valueEncoding: "view" });
+            else await db.put(`s:${newest.toString(16).padStart(16, "0")}`, damage.manifest);
+          });
+          const again = await openService(dir, clock);
+          expect(again.loaded.snapshotSeq).toBe(snaps[0]);
+          expect(again.core.fingerprint()).toBe(reference.fingerprint());
+          await again.close();
+        },
+      ),
+      { numRuns: 8 },
+    );
+  });
+
+  it("a mangled journal entry stops the start with JOURNAL_CORRUPT", async () => {
+    for (const bad of ["{nope", "null", '{"now":1,"cmd":{"type":"PlaceOrder"}}', "[]"]) {
+      const dir = await tempDir();
+      const clock = { t: START };
+      const svc = await openService(dir, clock);
+      await svc.execute({
+        type: "PlaceOrder",
+        id: `0x${"ef".repeat(32)}` as OrderId,
+        spec: offerSpec(providers[0]!),
+      });
+      await svc.close();
+      await withDb(dir, (db) => db.put("0".repeat(16), bad));
+      await expect(openService(dir, clock)).rejects.toMatchObject({ code: "JOURNAL_CORRUPT" });
+    }
   });
 });
