@@ -105,7 +105,10 @@ export interface MarketServerOptions {
    * spend another key's budget (default {@link DEFAULT_PER_KEY_LIMIT}; `false` turns it off).
    */
   readonly perKeyLimit?: RateBudget | false;
-  /** Clients (IP addresses, keys) each limiter remembers, least recent forgotten first (5,000). */
+  /**
+   * IP addresses the per-IP limiter remembers, least recent forgotten first (default 5,000;
+   * the per-key limiter keeps the plugin's own bound of 5,000 keys).
+   */
   readonly rateLimitClients?: number;
 }
 
@@ -113,8 +116,8 @@ export interface MarketServerOptions {
  * Builds the fastify app for a market service (call `listen` on it).
  *
  * @example
- * const svc = await MarketService.open({ dir: "./market-db" });
- * const app = await buildMarketServer(svc);
+ * const svc = await MarketService.open({ dir: "./market-db", chainId: 31337 });
+ * const app = await buildMarketServer(svc, { perIpLimit: { max: 600, windowMs: 60_000 } });
  * await app.listen({ host: "127.0.0.1", port: 8080 });
  */
 export async function buildMarketServer(
