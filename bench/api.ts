@@ -36,8 +36,15 @@ const opt = (name: string, def: number): number => {
 if (args[0] === "--serve") {
   // Child: run the market on 127.0.0.1, report the port, stop on SIGTERM.
   const dir = args[1]!;
-  const svc = await MarketService.open({ dir, tickMs: 1000, capacity: 1 << 17 });
-  const app = await buildMarketServer(svc);
+  // The benchmark is one client on one address with one key per side: no limits.
+  const svc = await MarketService.open({
+    dir,
+    tickMs: 1000,
+    capacity: 1 << 17,
+    chainId: 31337,
+    maxRestingPerOwner: Number.POSITIVE_INFINITY,
+  });
+  const app = await buildMarketServer(svc, { perIpLimit: false, perKeyLimit: false });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const a = app.server.address();
   process.send?.({ port: typeof a === "object" && a ? a.port : 0 });

@@ -3,7 +3,7 @@
  * and deployment, and the demo. Embed these to run tollway without the CLI.
  *
  * @example
- * const market = await createMarket({ dir: "./data/market" });
+ * const market = await createMarket({ dir: "./data/market", chainId: 31337 });
  * const provider = await createProvider({ wallet, chain, dataDir: "./data/provider", marketUrl: market.url, pricing });
  * const requester = createRequester({ wallet: other, chain: otherChain, marketUrl: market.url });
  */

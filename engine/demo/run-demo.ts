@@ -165,7 +165,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     };
 
     enter("starting the market, the provider and the website");
-    market = await createMarket({ dir: join(dir, "market"), tickMs: 200, verifiers: 1 });
+    market = await createMarket({
+      dir: join(dir, "market"),
+      tickMs: 200,
+      verifiers: 1,
+      chainId: Number((await rpc.getNetwork()).chainId),
+    });
     stops.unshift(() => market!.close());
     // The site is on loopback, which the proxy refuses unless told: it allows this one port.
     const site: Site = await startSite();

@@ -5,7 +5,11 @@
  */
 export {
   buildMarketServer,
+  DEFAULT_MAX_RESTING_PER_OWNER,
+  DEFAULT_PER_IP_LIMIT,
+  DEFAULT_PER_KEY_LIMIT,
   MARKET_TYPES,
+  type MarketServerOptions,
   MarketService,
   type MarketServiceOptions,
   marketDomain,
@@ -22,7 +26,11 @@ export {
   type OrderRecord,
 } from "./core/index.ts";
 export { type Deal, type DealStatus, dealTransition, proposeDeal } from "./deals/index.ts";
-export { MarketJournal } from "./journal/index.ts";
+export {
+  DEFAULT_SNAPSHOT_EVERY,
+  DEFAULT_SNAPSHOT_INTERVAL_MS,
+  MarketJournal,
+} from "./journal/index.ts";
 export { type Profile, ratingMilli } from "./profiles/index.ts";
 export {
   type Address,

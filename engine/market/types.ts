@@ -28,7 +28,12 @@ export type MarketErrorCode =
   | "ALREADY_RATED"
   | "INSUFFICIENT_CAPACITY"
   | "PROFILE_NOT_FOUND"
-  | "BOOK_FULL";
+  | "BOOK_FULL"
+  | "OWNER_ORDER_LIMIT"
+  | "RATE_LIMITED"
+  | "UNAVAILABLE"
+  | "JOURNAL_CORRUPT"
+  | "NO_CHAIN_ID";
 
 /** A refused command: nothing changed. */
 export interface Rejection {

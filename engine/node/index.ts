@@ -1,6 +1,6 @@
 /** The roles tollway runs, as a library: a market, a provider and a requester. */
 export type { RunningMarket } from "./market.ts";
-export { createMarket } from "./market.ts";
+export { createMarket, readChainId } from "./market.ts";
 export type { DealView } from "./market-client.ts";
 export { MarketApiError, MarketClient } from "./market-client.ts";
 export { proxyOffer, proxyRequest } from "./order-specs.ts";

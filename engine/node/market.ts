@@ -1,8 +1,11 @@
 /** A market served over HTTP and WebSocket on loopback (or any host). */
 import type { FastifyInstance } from "fastify";
+import WebSocket from "ws";
 import {
   type Address,
   buildMarketServer,
+  MarketError,
+  type MarketServerOptions,
   MarketService,
   type MarketServiceOptions,
 } from "../market/index.ts";
@@ -15,19 +18,25 @@ export interface RunningMarket {
 }
 
 /**
- * Opens the market's journal in `dir`, replays it, and serves the API.
- * @example const market = await createMarket({ dir: "./data/market" }); console.log(market.url);
+ * Opens the market's journal in `dir`, loads its snapshot and replays the rest, and serves the
+ * API. `chainId` is required: orders are signed for one chain, and a market that assumed one
+ * would refuse every order signed for another (`WRONG_SIGNER`).
+ * @throws MarketError `NO_CHAIN_ID`, `JOURNAL_CORRUPT`; the listen error when the port is taken.
+ * @example
+ * const market = await createMarket({ dir: "./data/market", chainId: 31337 });
+ * console.log(market.url);
  */
 export async function createMarket(
-  opts: MarketServiceOptions & {
-    host?: string;
-    port?: number;
-    /**
-     * What a requester's channels can cover, read when it is matched (e.g. its token balance
-     * on chain); without it balances are set by the operator (`SetBalance`).
-     */
-    capacityOf?: (address: Address) => Promise<bigint>;
-  },
+  opts: MarketServiceOptions &
+    MarketServerOptions & {
+      host?: string;
+      port?: number;
+      /**
+       * What a requester's channels can cover, read when it is matched (e.g. its token balance
+       * on chain); without it balances are set by the operator (`SetBalance`).
+       */
+      capacityOf?: (address: Address) => Promise<bigint>;
+    },
 ): Promise<RunningMarket> {
   const service = await MarketService.open(opts);
   if (opts.capacityOf) {
@@ -42,7 +51,7 @@ export async function createMarket(
   }
   let app: FastifyInstance;
   try {
-    app = await buildMarketServer(service);
+    app = await buildMarketServer(service, opts);
     await app.listen({ host: opts.host ?? "127.0.0.1", port: opts.port ?? 0 });
   } catch (err) {
     await service.close();
@@ -58,4 +67,65 @@ export async function createMarket(
       await service.close();
     },
   };
+}
+
+/**
+ * Reads a chain's id with `eth_chainId` over JSON-RPC (http(s) or ws(s)), giving up after
+ * `timeoutMs`.
+ * @throws MarketError `NO_CHAIN_ID` when the chain cannot be reached in time or answers
+ *   something that is not a chain id.
+ * @example const chainId = await readChainId("http://127.0.0.1:8545");
+ */
+export async function readChainId(rpc: string, timeoutMs = 3_000): Promise<number> {
+  const request = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] });
+  let answer: unknown;
+  try {
+    answer = /^wss?:/.test(rpc)
+      ? await overWebSocket(rpc, request, timeoutMs)
+      : await (
+          await fetch(rpc, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: request,
+            signal: AbortSignal.timeout(timeoutMs),
+          })
+        ).json();
+  } catch (cause) {
+    throw new MarketError(
+      "NO_CHAIN_ID",
+      `cannot read the chain id from ${rpc}: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
+  }
+  const result = (answer as { result?: unknown } | null)?.result;
+  const id = typeof result === "string" && /^0x[0-9a-f]{1,13}$/i.test(result) ? Number(result) : 0;
+  if (!Number.isSafeInteger(id) || id <= 0)
+    throw new MarketError(
+      "NO_CHAIN_ID",
+      `${rpc} answered eth_chainId with ${JSON.stringify(answer)}`,
+    );
+  return id;
+}
+
+function overWebSocket(url: string, request: string, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, maxPayload: 64 * 1024 });
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`no answer in ${timeoutMs} ms`));
+    }, timeoutMs);
+    ws.once("open", () => ws.send(request));
+    ws.once("message", (data: Buffer) => {
+      clearTimeout(timer);
+      ws.close();
+      try {
+        resolve(JSON.parse(data.toString("utf8")));
+      } catch (err) {
+        reject(err);
+      }
+    });
+    ws.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
 }

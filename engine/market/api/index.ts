@@ -1,7 +1,18 @@
 /** The market's HTTP API, push stream, EIP-712 typed data and verifier workers. */
 
-export { MarketService, type MarketServiceOptions, type Subscriber } from "./market-service.ts";
-export { buildMarketServer, type MarketServerOptions } from "./server.ts";
+export {
+  DEFAULT_MAX_RESTING_PER_OWNER,
+  MarketService,
+  type MarketServiceOptions,
+  type Subscriber,
+} from "./market-service.ts";
+export {
+  buildMarketServer,
+  DEFAULT_PER_IP_LIMIT,
+  DEFAULT_PER_KEY_LIMIT,
+  type MarketServerOptions,
+  type RateBudget,
+} from "./server.ts";
 export {
   domainSeparator,
   MARKET_TYPES,

@@ -1,24 +1,26 @@
 /**
  * The market's imperative shell: owns the core, the journal, the verifier pool and the push
- * subscribers. One command at a time: apply it to the core (which refuses bad input without
- * changing anything), journal it, wait until it is durable, then answer and push its events.
+ * subscribers. One command at a time: journal it durably, apply it to the core (which refuses
+ * bad input without changing anything), then answer and push its events.
  */
-import {
-  type MarketCommand,
-  type MarketConfig,
-  MarketCore,
-  type MarketEvent,
-} from "../core/market-core.ts";
-import { MarketJournal } from "../journal/market-journal.ts";
-import { type Address, MarketError } from "../types.ts";
+import type { MarketCommand, MarketConfig, MarketCore, MarketEvent } from "../core/market-core.ts";
+import { type JournalOptions, type LoadStats, MarketJournal } from "../journal/market-journal.ts";
+import { type Address, MarketError, type Result } from "../types.ts";
 import { type MarketDomain, marketDomain } from "./typed-data.ts";
 import { VerifyPool } from "./verify-pool.ts";
 
+/** Default cap on the orders one owner may have resting in the book. */
+export const DEFAULT_MAX_RESTING_PER_OWNER = 1_000;
+
 /** Settings of a market service. */
-export interface MarketServiceOptions extends MarketConfig {
+export interface MarketServiceOptions extends MarketConfig, JournalOptions {
   /** Directory of the level journal. */
   readonly dir: string;
-  readonly chainId?: number;
+  /**
+   * Chain id of the EIP-712 domain orders are signed for. Required: a market that guessed it
+   * would refuse every order signed for the chain it really serves (`WRONG_SIGNER`).
+   */
+  readonly chainId: number;
   readonly verifyingContract?: `0x${string}`;
   /** Verifier worker threads (default: cores − 1). */
   readonly verifiers?: number;
@@ -26,6 +28,11 @@ export interface MarketServiceOptions extends MarketConfig {
   readonly now?: () => number;
   /** Period of the timeout/expiry tick in ms; 0 disables the timer. Default 1000. */
   readonly tickMs?: number;
+  /**
+   * Most orders one owner may have resting in the book; placing one more is refused with
+   * `OWNER_ORDER_LIMIT` (default {@link DEFAULT_MAX_RESTING_PER_OWNER}).
+   */
+  readonly maxRestingPerOwner?: number;
 }
 
 /** Receives events addressed to one wallet. */
@@ -37,72 +44,119 @@ export class MarketService {
   readonly domain: MarketDomain;
   readonly verifier: VerifyPool;
   readonly now: () => number;
+  readonly maxRestingPerOwner: number;
   private readonly journal: MarketJournal;
   private readonly subscribers = new Map<Address, Set<Subscriber>>();
   private timer: NodeJS.Timeout | undefined;
-  /** Number of journal entries replayed at start. */
+  /** Number of journal entries replayed at start (after the snapshot, if one was loaded). */
   readonly replayed: number;
+  /** What the start found: the snapshot used, entries replayed, damaged snapshots skipped. */
+  readonly loaded: LoadStats;
 
   private constructor(
     core: MarketCore,
     journal: MarketJournal,
     domain: MarketDomain,
     verifier: VerifyPool,
-    now: () => number,
-    replayed: number,
+    opts: MarketServiceOptions,
+    loaded: LoadStats,
   ) {
     this.core = core;
     this.journal = journal;
     this.domain = domain;
     this.verifier = verifier;
-    this.now = now;
-    this.replayed = replayed;
+    this.now = opts.now ?? Date.now;
+    this.maxRestingPerOwner = opts.maxRestingPerOwner ?? DEFAULT_MAX_RESTING_PER_OWNER;
+    this.loaded = loaded;
+    this.replayed = loaded.replayed;
   }
 
-  /** Opens the journal, replays it into a fresh core and starts the verifiers and the tick. */
+  /**
+   * Opens the journal, loads its newest snapshot and replays the rest into a fresh core, then
+   * starts the verifiers and the tick.
+   * @throws MarketError `NO_CHAIN_ID` without a usable chain id; `JOURNAL_CORRUPT` when the
+   *   journal cannot be restored.
+   */
   static async open(opts: MarketServiceOptions): Promise<MarketService> {
-    const core = new MarketCore(opts);
-    const journal = await MarketJournal.open(opts.dir);
-    const replayed = await journal.replay(core);
-    const domain = marketDomain(opts.chainId ?? 31337, opts.verifyingContract);
+    if (!Number.isSafeInteger(opts.chainId) || opts.chainId <= 0)
+      throw new MarketError(
+        "NO_CHAIN_ID",
+        `chainId must be a positive integer, got ${opts.chainId}`,
+      );
+    const journal = await MarketJournal.open(opts.dir, opts);
+    let loaded: Awaited<ReturnType<MarketJournal["load"]>>;
+    try {
+      loaded = await journal.load(opts);
+    } catch (err) {
+      await journal.close();
+      throw err;
+    }
+    const domain = marketDomain(opts.chainId, opts.verifyingContract);
     const svc = new MarketService(
-      core,
+      loaded.core,
       journal,
       domain,
       new VerifyPool(domain, opts.verifiers),
-      opts.now ?? Date.now,
-      replayed,
+      opts,
+      loaded.stats,
     );
     const tickMs = opts.tickMs ?? 1000;
     if (tickMs > 0) {
-      svc.timer = setInterval(() => void svc.tick().catch(() => undefined), tickMs);
+      svc.timer = setInterval(() => {
+        svc.tick().catch((err: unknown) => {
+          process.emitWarning(`market tick failed: ${String(err)}`, "MarketServiceWarning");
+        });
+      }, tickMs);
       svc.timer.unref();
     }
     return svc;
   }
 
   /**
-   * Applies a command, journals it and pushes its events.
+   * Journals a command, applies it once it is durable, and pushes its events.
    * @throws MarketError with the core's code when the command is refused (nothing changed).
    */
   async execute(cmd: MarketCommand): Promise<MarketEvent[]> {
     const now = this.now();
-    const r = this.core.apply(cmd, now);
+    const r = await this.journal.record(cmd, now, (seq) => this.applyJournaled(seq, cmd, now));
     if (!r.ok) throw new MarketError(r.code, r.reason);
-    await this.journal.append(cmd, now);
     this.push(r.value);
     return r.value;
   }
 
-  /** Runs timeouts and expiry; journals the tick only when it changed something. */
+  /** Places an order under the owner cap in force now. */
+  placeOrder(cmd: Extract<MarketCommand, { type: "PlaceOrder" }>): Promise<MarketEvent[]> {
+    // No cap is no field: JSON (the journal's format) has no Infinity.
+    const cap = this.maxRestingPerOwner;
+    return this.execute(Number.isFinite(cap) ? { ...cmd, maxRestingPerOwner: cap } : cmd);
+  }
+
+  private applyJournaled(seq: number, cmd: MarketCommand, now: number): Result<MarketEvent[]> {
+    const r = this.core.apply(cmd, now);
+    if (!r.ok) this.journal.forget(seq);
+    return r;
+  }
+
+  /** Runs timeouts and expiry; journals a tick only when one would change something. */
   async tick(): Promise<MarketEvent[]> {
     const now = this.now();
-    const r = this.core.apply({ type: "Tick" }, now);
-    this.core.compact(now);
-    if (!r.ok || r.value.length === 0) return [];
-    await this.journal.append({ type: "Tick" }, now);
+    if (!this.core.tickDue(now)) {
+      this.core.compact(now);
+      return [];
+    }
+    const r = await this.journal.record({ type: "Tick" }, now, (seq) => {
+      const out = this.applyJournaled(seq, { type: "Tick" }, now);
+      this.core.compact(now);
+      return out;
+    });
+    if (!r.ok) return [];
     this.push(r.value);
     return r.value;
+  }
+
+  /** Writes a snapshot of the core now (restarts then replay only what follows it). */
+  snapshot(): Promise<void> {
+    return this.journal.snapshot();
   }
 
   /** Subscribes to the events addressed to a wallet; returns the unsubscribe function. */
@@ -140,7 +194,7 @@ export class MarketService {
     }
   }
 
-  /** Stops the tick and the verifiers and closes the journal. */
+  /** Stops the tick and the verifiers and closes the journal (after a last snapshot). */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.verifier.close();

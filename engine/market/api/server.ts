@@ -6,8 +6,9 @@
  * {@link MarketErrorCode}: nothing changes on a refusal.
  */
 import { randomBytes } from "node:crypto";
+import rateLimit from "@fastify/rate-limit";
 import websocket from "@fastify/websocket";
-import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { BookQuery, MarketCommand } from "../core/market-core.ts";
 import type { Deal } from "../deals/deal-protocol.ts";
 import {
@@ -60,6 +61,11 @@ const STATUS: Record<MarketErrorCode, number> = {
   DEAL_NOT_FOUND: 404,
   PROFILE_NOT_FOUND: 404,
   BOOK_FULL: 503,
+  OWNER_ORDER_LIMIT: 409,
+  RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
+  JOURNAL_CORRUPT: 500,
+  NO_CHAIN_ID: 500,
 };
 
 /** JSON with bigints as decimal strings. */
@@ -74,18 +80,44 @@ function fail(code: MarketErrorCode, reason: string): never {
   throw new MarketError(code, reason);
 }
 
+/** A request budget: at most `max` in any window of `windowMs`. */
+export interface RateBudget {
+  readonly max: number;
+  readonly windowMs: number;
+}
+
+/** Default budget of requests per client IP address, over every route. */
+export const DEFAULT_PER_IP_LIMIT: RateBudget = { max: 6_000, windowMs: 60_000 };
+/** Default budget of order writes (place, amend, cancel) per signing key. */
+export const DEFAULT_PER_KEY_LIMIT: RateBudget = { max: 600, windowMs: 60_000 };
+
 /** Options of the HTTP server. */
 export interface MarketServerOptions {
   /** Log requests (default false). */
   readonly logger?: boolean;
+  /**
+   * Requests per client IP address, over every route, counted before the body is read
+   * (default {@link DEFAULT_PER_IP_LIMIT}; `false` turns it off).
+   */
+  readonly perIpLimit?: RateBudget | false;
+  /**
+   * Order writes per signing key, counted once the signature is verified, so that no one can
+   * spend another key's budget (default {@link DEFAULT_PER_KEY_LIMIT}; `false` turns it off).
+   */
+  readonly perKeyLimit?: RateBudget | false;
+  /**
+   * IP addresses the per-IP limiter remembers, least recent forgotten first (default 5,000;
+   * the per-key limiter keeps the plugin's own bound of 5,000 keys).
+   */
+  readonly rateLimitClients?: number;
 }
 
 /**
  * Builds the fastify app for a market service (call `listen` on it).
  *
  * @example
- * const svc = await MarketService.open({ dir: "./market-db" });
- * const app = await buildMarketServer(svc);
+ * const svc = await MarketService.open({ dir: "./market-db", chainId: 31337 });
+ * const app = await buildMarketServer(svc, { perIpLimit: { max: 600, windowMs: 60_000 } });
  * await app.listen({ host: "127.0.0.1", port: 8080 });
  */
 export async function buildMarketServer(
@@ -97,8 +129,54 @@ export async function buildMarketServer(
     bodyLimit: 64 * 1024,
     // Unknown fields are an error, not silently dropped: what was signed is what is validated.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
+    // Bytes that are not HTTP get a typed answer too, then the connection is closed.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return void socket.destroy();
+      const tooBig = (err as { code?: string }).code === "HPE_HEADER_OVERFLOW";
+      const text = JSON.stringify({ code: "INVALID_BODY", reason: "malformed HTTP request" });
+      socket.end(
+        `HTTP/1.1 ${tooBig ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
+          `Connection: close\r\n\r\n${text}`,
+      );
+    },
   });
   await app.register(websocket, { options: { maxPayload: 4096 } });
+
+  // Over budget: 429 RATE_LIMITED with Retry-After (seconds). The plugin sets the headers and
+  // throws what this builds, which the error handler below turns into the usual body.
+  const perIp = opts.perIpLimit ?? DEFAULT_PER_IP_LIMIT;
+  const perKey = opts.perKeyLimit ?? DEFAULT_PER_KEY_LIMIT;
+  await app.register(rateLimit, {
+    global: perIp !== false,
+    max: perIp === false ? 0 : perIp.max,
+    timeWindow: perIp === false ? 0 : perIp.windowMs,
+    cache: opts.rateLimitClients ?? 5_000,
+    errorResponseBuilder: (_req, ctx) =>
+      new MarketError("RATE_LIMITED", `too many requests from this address, retry in ${ctx.after}`),
+  });
+  /** The verified signer of an order write, for the per-key limiter's key. */
+  const signerOf = new WeakMap<FastifyRequest, Address>();
+  const keyLimiter =
+    perKey === false
+      ? undefined
+      : app.createRateLimit({
+          max: perKey.max,
+          timeWindow: perKey.windowMs,
+          keyGenerator: (req) => signerOf.get(req) ?? "",
+        });
+  /**
+   * Counts an order write against its signer's budget.
+   * @throws MarketError `RATE_LIMITED` (with Retry-After set) when the key is over it.
+   */
+  async function chargeKey(req: FastifyRequest, reply: FastifyReply, signer: Address) {
+    if (!keyLimiter) return;
+    signerOf.set(req, signer);
+    const r = await keyLimiter(req);
+    if (r.isAllowed || !r.isExceeded) return;
+    reply.header("retry-after", r.ttlInSeconds);
+    fail("RATE_LIMITED", `too many order writes by ${signer}, retry in ${r.ttlInSeconds} s`);
+  }
 
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof MarketError)
@@ -131,8 +209,9 @@ export async function buildMarketServer(
       msg,
       body.signature,
     );
+    await chargeKey(req, reply, signer);
     if (signer !== spec.owner) fail("WRONG_SIGNER", "the order is not signed by its owner");
-    const events = await svc.execute({ type: "PlaceOrder", id: digest as OrderId, spec });
+    const events = await svc.placeOrder({ type: "PlaceOrder", id: digest as OrderId, spec });
     const order = svc.core.order(digest)!;
     const deals = events.flatMap((e) => (e.type === "Matched" ? [e.deal] : []));
     return json(reply, 201, { orderId: digest, status: order.status, open: order.open, deals });
@@ -158,6 +237,7 @@ export async function buildMarketServer(
         expiry: b.expiry,
       };
       const { digest, signer } = await verify("AmendOrder", msg, b.signature);
+      await chargeKey(req, reply, signer);
       const events = await svc.execute({
         type: "AmendOrder",
         digest,
@@ -184,6 +264,7 @@ export async function buildMarketServer(
         { orderId: id, nonce: BigInt(b.nonce), expiry: b.expiry },
         b.signature,
       );
+      await chargeKey(req, reply, signer);
       await svc.execute({ type: "CancelOrder", digest, orderId: id, signer, expiry: b.expiry });
       return json(reply, 200, { orderId: id, status: "cancelled" });
     },
@@ -339,7 +420,16 @@ export async function buildMarketServer(
 
   // Push: the client proves its wallet by signing a fresh challenge (StreamAuth), then
   // receives the matches and deal status changes addressed to it.
-  app.get("/stream", { websocket: true }, (socket) => {
+  app.route({
+    method: "GET",
+    url: "/stream",
+    // A plain GET (no upgrade) gets a typed answer like every other refusal.
+    handler: (_req, reply) =>
+      json(reply, 426, { code: "INVALID_BODY", reason: "/stream is a WebSocket: upgrade" }),
+    wsHandler: (socket) => streamSession(socket),
+  });
+
+  function streamSession(socket: import("ws").WebSocket): void {
     const challenge = `tollway-market:${randomBytes(16).toString("hex")}`;
     let unsubscribe: (() => void) | undefined;
     const send = (v: unknown) =>
@@ -372,7 +462,7 @@ export async function buildMarketServer(
       })();
     });
     socket.on("close", () => unsubscribe?.());
-  });
+  }
 
   return app;
 }

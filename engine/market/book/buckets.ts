@@ -86,6 +86,54 @@ export const L_KEY = 3;
 
 const MIN_SEGMENT = 4;
 
+/** What {@link Levels.image} captures. */
+export interface LevelsImage {
+  /** Level table words of the levels below `high`. */
+  readonly table: Int32Array;
+  /** Levels the table has room for. */
+  readonly tableCapacity: number;
+  /** Entry pool doubles below `poolHigh`. */
+  readonly pool: Float64Array;
+  /** Length of the pool in doubles. */
+  readonly poolCapacity: number;
+  readonly free: Int32Array;
+  readonly high: number;
+  readonly poolHigh: number;
+  readonly segFree: readonly (readonly number[])[];
+}
+
+/** What a snapshot keeps of a {@link Bucket}. */
+export interface BucketImage {
+  readonly id: number;
+  readonly side: number;
+  readonly country: number;
+  readonly keys: Float64Array;
+  readonly lvls: Int32Array;
+}
+
+/** A copy of a bucket's levels, for snapshots. */
+export function bucketImage(b: Bucket): BucketImage {
+  return {
+    id: b.id,
+    side: b.side,
+    country: b.country,
+    keys: b.keys.slice(0, b.n),
+    lvls: b.lvls.slice(0, b.n),
+  };
+}
+
+/** The bucket a {@link bucketImage} was taken of. */
+export function bucketFromImage(img: BucketImage): Bucket {
+  const b = new Bucket(img.id, img.side, img.country);
+  const room = Math.max(8, img.keys.length);
+  b.keys = new Float64Array(room);
+  b.keys.set(img.keys);
+  b.lvls = new Int32Array(room);
+  b.lvls.set(img.lvls);
+  b.n = img.keys.length;
+  return b;
+}
+
 /** Level storage shared by every bucket of a book: the level table and the entry pool. */
 export class Levels {
   /** Per level, 8 words (32 bytes): lo, hi, base, capacity, delta, next, key (a double). */
@@ -196,6 +244,37 @@ export class Levels {
    * left when that gap is a quarter of the segment, else moves it to a segment twice as big.
    * Each is paid for by the removals or appends since the last one.
    */
+  /** A copy of the levels' state, arrays cut at what is in use, for snapshots. */
+  image(): LevelsImage {
+    return {
+      table: this.t.slice(0, this.high << L_SHIFT),
+      tableCapacity: this.free.length,
+      pool: this.e.slice(0, this.poolHigh << 1),
+      poolCapacity: this.e.length,
+      free: this.free.slice(0, this.freeCount),
+      high: this.high,
+      poolHigh: this.poolHigh,
+      segFree: this.segFree.map((l) => [...l]),
+    };
+  }
+
+  /** Loads an {@link image} into these levels, replacing what they held. */
+  load(img: LevelsImage): void {
+    this.t = new Int32Array(img.tableCapacity << L_SHIFT);
+    this.t.set(img.table);
+    this.tk = new Float64Array(this.t.buffer);
+    this.free = new Int32Array(img.tableCapacity);
+    this.free.set(img.free);
+    this.freeCount = img.free.length;
+    this.e = new Float64Array(img.poolCapacity);
+    this.e.set(img.pool);
+    this.eI = new Int32Array(this.e.buffer);
+    this.high = img.high;
+    this.poolHigh = img.poolHigh;
+    this.segFree.length = 0;
+    for (const l of img.segFree) this.segFree.push([...l]);
+  }
+
   private makeRoom(store: OrderStore, level: number): void {
     const L = level << L_SHIFT;
     let t = this.t;

@@ -28,7 +28,21 @@ import {
   MAX_RATING_MILLI,
   MIN_DURATION_S,
 } from "./attributes.ts";
-import { Bucket, dequeue, enqueue, L_HI, L_KEY, L_LO, L_NEXT, L_SHIFT, Levels } from "./buckets.ts";
+import {
+  Bucket,
+  type BucketImage,
+  bucketFromImage,
+  bucketImage,
+  dequeue,
+  enqueue,
+  L_HI,
+  L_KEY,
+  L_LO,
+  L_NEXT,
+  L_SHIFT,
+  Levels,
+  type LevelsImage,
+} from "./buckets.ts";
 import { EFFECT_EXPIRED, EFFECT_FILL, MatchEffects } from "./match-effects.ts";
 import {
   bloomBit,
@@ -55,6 +69,7 @@ import {
   I_STICKY,
   I_USED,
   OrderStore,
+  type OrderStoreImage,
   offerSignature,
   packFlags,
   requestSignature,
@@ -261,6 +276,32 @@ export function checkRequest(r: RequestInput, now: number): MatcherRejection | n
   return null;
 }
 
+/**
+ * A matcher's whole state, as {@link Matcher.image} copies it and {@link Matcher.load} puts it
+ * back: a matcher loaded from an image answers every later input exactly as the original would
+ * (same ids, fills and book), which is what journal snapshots rely on.
+ */
+export interface MatcherImage {
+  readonly store: OrderStoreImage;
+  readonly levels: LevelsImage;
+  readonly buckets: readonly BucketImage[];
+  readonly offerBucketAt: Int32Array;
+  readonly offerBucketsByKindUnit: ReadonlyMap<number, readonly number[]>;
+  readonly requestBucketAt: Int32Array;
+  /** Bucket ids, per kind · unit. */
+  readonly requestBucketsByKindUnit: ReadonlyMap<number, readonly number[]>;
+  readonly bBest: Float64Array;
+  readonly bSeq: Float64Array;
+  readonly bLevel: Int32Array;
+  readonly bHead: Int32Array;
+  readonly ratings: Int32Array;
+  readonly completed: Int32Array;
+  readonly seqNo: number;
+  readonly aliases: number;
+  readonly wheel: ReadonlyMap<number, readonly number[]>;
+  readonly nextDue: number;
+}
+
 /** Width of a slot of the expiry wheel, ms. */
 const WHEEL_MS = 60_000;
 
@@ -384,6 +425,107 @@ export class Matcher {
     }
     this.ratings[owner] = ratingMilli;
     this.completed[owner] = completedDeals;
+  }
+
+  /** A copy of the whole book (see {@link MatcherImage}); the matcher is left as it was. */
+  image(): MatcherImage {
+    const n = this.buckets.length;
+    return {
+      store: this.store.image(),
+      levels: this.levels.image(),
+      buckets: this.buckets.map(bucketImage),
+      offerBucketAt: this.offerBucketAt.slice(),
+      offerBucketsByKindUnit: new Map(
+        [...this.offerBucketsByKindUnit].map(([k, ids]) => [k, [...ids]]),
+      ),
+      requestBucketAt: this.requestBucketAt.slice(),
+      requestBucketsByKindUnit: new Map(
+        [...this.requestBucketsByKindUnit].map(([k, list]) => [k, list.map((b) => b.id)]),
+      ),
+      bBest: this.bBest.slice(0, n),
+      bSeq: this.bSeq.slice(0, n),
+      bLevel: this.bLevel.slice(0, n),
+      bHead: this.bHead.slice(0, n),
+      ratings: this.ratings.slice(),
+      completed: this.completed.slice(),
+      seqNo: this.seqNo,
+      aliases: this.aliases,
+      wheel: new Map([...this.wheel].map(([m, slots]) => [m, [...slots]])),
+      nextDue: this.nextDue,
+    };
+  }
+
+  /**
+   * Replaces this matcher's book with an {@link image}'s, so that it goes on exactly as the
+   * matcher the image was taken of.
+   */
+  load(img: MatcherImage): void {
+    this.store.load(img.store);
+    this.levels.load(img.levels);
+    this.buckets.length = 0;
+    for (const b of img.buckets) this.buckets.push(bucketFromImage(b));
+    this.offerBucketAt.set(img.offerBucketAt);
+    this.offerBucketsByKindUnit.clear();
+    for (const [k, ids] of img.offerBucketsByKindUnit) this.offerBucketsByKindUnit.set(k, [...ids]);
+    this.requestBucketAt.set(img.requestBucketAt);
+    this.requestBucketsByKindUnit.clear();
+    for (const [k, ids] of img.requestBucketsByKindUnit) {
+      this.requestBucketsByKindUnit.set(
+        k,
+        ids.map((id) => this.buckets[id]!),
+      );
+    }
+    // Per-bucket arrays keep their usual room to grow (see addBucket).
+    let room = 1024;
+    while (room < img.bBest.length) room *= 2;
+    this.bBest = new Float64Array(room);
+    this.bBest.set(img.bBest);
+    this.bSeq = new Float64Array(room);
+    this.bSeq.set(img.bSeq);
+    this.bLevel = new Int32Array(room);
+    this.bLevel.set(img.bLevel);
+    this.bHead = new Int32Array(room);
+    this.bHead.set(img.bHead);
+    this.ratings = img.ratings.slice();
+    this.completed = img.completed.slice();
+    this.seqNo = img.seqNo;
+    this.aliases = img.aliases;
+    this.wheel.clear();
+    for (const [m, slots] of img.wheel) this.wheel.set(m, [...slots]);
+    this.nextDue = img.nextDue;
+  }
+
+  /**
+   * Whether {@link expire} at `now` would remove an order. Reads only: a timer asks this
+   * before it journals a tick.
+   */
+  expiryDue(now: number): boolean {
+    const minute = Math.floor(now / WHEEL_MS);
+    if (minute < this.nextDue) return false;
+    const s = this.store;
+    for (const [m, slots] of this.wheel) {
+      if (m > minute) continue;
+      for (const slot of slots) {
+        if (s.isLive(slot) && s.f[(slot << F_SHIFT) + F_EXPIRES]! <= now) return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Drops the expiry wheel's past minutes when none of their orders is due (they list only
+   * slots that have left the book or been reused). Changes no outcome: {@link expire} skips
+   * such entries anyway; this only keeps the wheel from growing while no tick expires anything.
+   */
+  pruneExpiryWheel(now: number): void {
+    if (this.expiryDue(now)) return;
+    const minute = Math.floor(now / WHEEL_MS);
+    let next = Number.POSITIVE_INFINITY;
+    for (const m of [...this.wheel.keys()]) {
+      if (m < minute) this.wheel.delete(m);
+      else if (m < next) next = m;
+    }
+    this.nextDue = next;
   }
 
   /**

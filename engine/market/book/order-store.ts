@@ -188,6 +188,26 @@ export const FLAG_ALIAS = 1 << 14;
 
 const EMPTY: readonly number[] = [];
 
+/** What {@link OrderStore.image} captures: every field, arrays cut at the high-water mark. */
+export interface OrderStoreImage {
+  readonly capacity: number;
+  readonly highWater: number;
+  readonly freeList: Int32Array;
+  readonly live: number;
+  /** Record words (and, in the same bytes, record doubles) of the slots below `highWater`. */
+  readonly words: Int32Array;
+  /** The request filter sets that are not empty, as (slot, set) pairs. */
+  readonly countries: readonly (readonly [number, readonly number[]])[];
+  readonly regions: readonly (readonly [number, readonly number[]])[];
+  readonly asns: readonly (readonly [number, readonly number[]])[];
+}
+
+function nonEmpty(sets: readonly (readonly number[])[], below: number) {
+  const out: [number, readonly number[]][] = [];
+  for (let k = 0; k < below; k++) if (sets[k]!.length > 0) out.push([k, sets[k]!]);
+  return out;
+}
+
 /** Order records, grown by doubling (never inside the matching loop). */
 export class OrderStore {
   capacity: number;
@@ -269,6 +289,44 @@ export class OrderStore {
     const slot = id % SLOT_SPAN;
     if (!this.isLive(slot)) return -1;
     return this.i[(slot << I_SHIFT) + I_GEN] === Math.floor(id / SLOT_SPAN) ? slot : -1;
+  }
+
+  /** A copy of the store's state up to its high-water mark, for snapshots. */
+  image(): OrderStoreImage {
+    const used = this.highWater;
+    return {
+      capacity: this.capacity,
+      highWater: used,
+      freeList: this.freeList.slice(0, this.freeCount),
+      live: this.live,
+      words: this.i.slice(0, used << I_SHIFT),
+      countries: nonEmpty(this.countries, used),
+      regions: nonEmpty(this.regions, used),
+      asns: nonEmpty(this.asns, used),
+    };
+  }
+
+  /** Loads an {@link image} into this store, replacing what it held. */
+  load(img: OrderStoreImage): void {
+    const c = img.capacity;
+    const buf = new ArrayBuffer(c << (I_SHIFT + 2));
+    this.i = new Int32Array(buf);
+    this.f = new Float64Array(buf);
+    this.i.set(img.words);
+    this.freeList = new Int32Array(c);
+    this.freeList.set(img.freeList);
+    this.freeCount = img.freeList.length;
+    this.capacity = c;
+    this.highWater = img.highWater;
+    this.live = img.live;
+    const sets = (from: readonly (readonly [number, readonly number[]])[]) => {
+      const out: (readonly number[])[] = new Array(c).fill(EMPTY);
+      for (const [k, set] of from) out[k] = set;
+      return out;
+    };
+    this.countries = sets(img.countries);
+    this.regions = sets(img.regions);
+    this.asns = sets(img.asns);
   }
 
   private grow(): void {

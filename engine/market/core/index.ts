@@ -5,6 +5,7 @@ export {
   type MarketCommand,
   type MarketConfig,
   MarketCore,
+  type MarketCoreImage,
   type MarketEvent,
   type OrderRecord,
   type OrderStatus,

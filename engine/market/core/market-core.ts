@@ -10,7 +10,12 @@
  */
 import { PROTOCOLS, type Protocol } from "../book/attributes.ts";
 import { EFFECT_FILL, type MatchEffects } from "../book/match-effects.ts";
-import { type BookOrderView, Matcher, type RequestInput } from "../book/matcher.ts";
+import {
+  type BookOrderView,
+  Matcher,
+  type MatcherImage,
+  type RequestInput,
+} from "../book/matcher.ts";
 import {
   type Deal,
   type DealContext,
@@ -20,6 +25,7 @@ import {
   type DealTimeouts,
   dealTransition,
   isTerminal,
+  nextTimeout,
   type Party,
   proposeDeal,
 } from "../deals/deal-protocol.ts";
@@ -44,7 +50,17 @@ import { encodeOffer, encodeRequest, Interner } from "./order-codec.ts";
 
 /** Everything the market accepts. Signed ones carry the digest that was signed. */
 export type MarketCommand =
-  | { readonly type: "PlaceOrder"; readonly id: OrderId; readonly spec: OrderSpec }
+  | {
+      readonly type: "PlaceOrder";
+      readonly id: OrderId;
+      readonly spec: OrderSpec;
+      /**
+       * Most orders the owner may have resting in the book for this one to be placed; the
+       * shell sets it from its options, and it travels in the journal so that replay decides
+       * as the first run did whatever the options are by then.
+       */
+      readonly maxRestingPerOwner?: number;
+    }
   | {
       readonly type: "AmendOrder";
       readonly digest: string;
@@ -176,6 +192,27 @@ export interface BookRow {
   readonly spec: OrderSpec;
 }
 
+/**
+ * The core's whole state, as {@link MarketCore.image} copies it: what a journal snapshot holds.
+ * What can be derived (orders by matcher id, open deals, deals by party) is rebuilt on load.
+ */
+export interface MarketCoreImage {
+  readonly matcher: MatcherImage;
+  /** Interned owner addresses, in the order they were numbered. */
+  readonly owners: readonly string[];
+  /** Interned region names, in the order they were numbered. */
+  readonly regions: readonly string[];
+  /** Order records, oldest first. */
+  readonly orders: readonly (OrderRecord & { readonly matcherId: number })[];
+  /** Deals, oldest first. */
+  readonly deals: readonly Deal[];
+  readonly wallets: readonly Wallet[];
+  readonly profiles: readonly Profile[];
+  /** Used signed-message digests, with the time they stop mattering (ms). */
+  readonly seen: readonly (readonly [string, number])[];
+  readonly dealSeq: number;
+}
+
 interface MutableOrder {
   id: OrderId;
   spec: OrderSpec;
@@ -203,6 +240,8 @@ export class MarketCore {
   private readonly regions = new Interner(1);
   private readonly orders = new Map<OrderId, MutableOrder>();
   private readonly byMatcherId = new Map<number, MutableOrder>();
+  /** Orders resting in the book, per owner (what the per-owner cap counts). */
+  private readonly restingByOwner = new Map<Address, number>();
   private readonly deals = new Map<DealId, Deal>();
   private readonly openDeals = new Set<DealId>();
   private readonly dealsByParty = new Map<Address, DealId[]>();
@@ -228,6 +267,66 @@ export class MarketCore {
     const events: MarketEvent[] = [];
     const r = this.dispatch(cmd, now, events);
     return r ?? { ok: true, value: events };
+  }
+
+  /**
+   * Builds the core an {@link image} was taken of: it answers every later command exactly as
+   * the original would.
+   */
+  static fromImage(config: MarketConfig, img: MarketCoreImage): MarketCore {
+    const core = new MarketCore(config);
+    core.matcher.load(img.matcher);
+    for (const name of img.owners) core.owners.intern(name);
+    for (const name of img.regions) core.regions.intern(name);
+    for (const o of img.orders) {
+      const m: MutableOrder = { ...o };
+      core.orders.set(m.id, m);
+      if (m.matcherId >= 0) {
+        m.matcherId = -1;
+        core.rest(m, o.matcherId);
+      }
+    }
+    for (const d of img.deals) {
+      core.deals.set(d.id, d);
+      if (!isTerminal(d.status)) core.openDeals.add(d.id);
+      for (const a of new Set([d.provider, d.requester])) {
+        let list = core.dealsByParty.get(a);
+        if (!list) {
+          list = [];
+          core.dealsByParty.set(a, list);
+        }
+        list.push(d.id);
+      }
+    }
+    for (const w of img.wallets) core.wallets.set(w.address, w);
+    for (const p of img.profiles) core.profiles.set(p.address, p);
+    for (const [digest, until] of img.seen) core.seen.set(digest, until);
+    core.dealSeq = img.dealSeq;
+    return core;
+  }
+
+  /** A copy of the whole state (see {@link MarketCoreImage}); the core is left as it was. */
+  image(): MarketCoreImage {
+    return {
+      matcher: this.matcher.image(),
+      owners: this.owners.all(),
+      regions: this.regions.all(),
+      orders: [...this.orders.values()].map((o) => ({ ...o })),
+      deals: [...this.deals.values()],
+      wallets: [...this.wallets.values()],
+      profiles: [...this.profiles.values()],
+      seen: [...this.seen],
+      dealSeq: this.dealSeq,
+    };
+  }
+
+  /**
+   * Whether a `Tick` at `now` would change anything (a deal timed out or an order expired):
+   * the shell journals a tick only when it would.
+   */
+  tickDue(now: number): boolean {
+    for (const id of this.openDeals) if (now >= nextTimeout(this.deals.get(id)!)) return true;
+    return this.matcher.expiryDue(now);
   }
 
   // ---- reads ------------------------------------------------------------------------------
@@ -327,6 +426,11 @@ export class MarketCore {
     return { ok: true, value: rows };
   }
 
+  /** Orders an owner has resting in the book. */
+  restingOf(owner: Address): number {
+    return this.restingByOwner.get(owner) ?? 0;
+  }
+
   /** Live orders in the book. */
   get bookSize(): number {
     return this.matcher.size;
@@ -364,7 +468,13 @@ export class MarketCore {
   private dispatch(cmd: MarketCommand, now: number, ev: MarketEvent[]): Rejection | undefined {
     switch (cmd.type) {
       case "PlaceOrder":
-        return this.place(cmd.id, cmd.spec, now, ev);
+        return this.place(
+          cmd.id,
+          cmd.spec,
+          now,
+          ev,
+          typeof cmd.maxRestingPerOwner === "number" ? cmd.maxRestingPerOwner : undefined,
+        );
       case "AmendOrder": {
         const bad = this.fresh(cmd.digest, cmd.expiry, now);
         if (bad) return bad;
@@ -398,12 +508,9 @@ export class MarketCore {
           return rejection("ORDER_NOT_FOUND", `no open order ${cmd.orderId}`);
         if (o.spec.owner !== cmd.signer)
           return rejection("WRONG_SIGNER", "only the owner may cancel");
-        if (o.matcherId >= 0) {
-          this.matcher.cancel(o.matcherId);
-          this.byMatcherId.delete(o.matcherId);
-        }
+        if (o.matcherId >= 0) this.matcher.cancel(o.matcherId);
+        this.leave(o);
         this.remember(cmd.digest, cmd.expiry);
-        o.matcherId = -1;
         o.open = 0;
         o.status = "cancelled";
         ev.push({
@@ -509,10 +616,17 @@ export class MarketCore {
     spec: OrderSpec,
     now: number,
     ev: MarketEvent[],
+    maxResting = Number.POSITIVE_INFINITY,
   ): Rejection | undefined {
     if (this.orders.has(id) || this.seen.has(id))
       return rejection("REPLAYED", "this order was already placed");
     if (!(spec.expiry * 1000 > now)) return rejection("SIGNATURE_EXPIRED", "the order has expired");
+    // One key must not fill the book: past its cap an owner cancels or waits for fills first.
+    if (this.restingOf(spec.owner) >= maxResting)
+      return rejection(
+        "OWNER_ORDER_LIMIT",
+        `the owner already has ${maxResting} orders resting in the book`,
+      );
     const ownerIdx = this.owners.lookup(spec.owner) ?? this.owners.intern(spec.owner);
     const enc =
       spec.side === "offer"
@@ -537,8 +651,7 @@ export class MarketCore {
     if (typeof r !== "number") return r;
     this.orders.set(id, o);
     this.remember(id, spec.expiry);
-    o.matcherId = r;
-    this.byMatcherId.set(r, o);
+    this.rest(o, r);
     this.afterTaker(o, now, ev);
     ev.push({ type: "OrderPlaced", orderId: id, to: [spec.owner], open: o.open });
     return undefined;
@@ -550,8 +663,7 @@ export class MarketCore {
     const fills = collectFills(out);
     o.open = this.matcher.takerLeft;
     if (o.open === 0) {
-      this.byMatcherId.delete(o.matcherId);
-      o.matcherId = -1;
+      this.leave(o);
       o.status = "filled";
     }
     for (const f of fills) {
@@ -565,8 +677,7 @@ export class MarketCore {
       maker.matched += f.qty;
       o.matched += f.qty;
       if (f.makerLeft === 0) {
-        this.byMatcherId.delete(f.maker);
-        maker.matcherId = -1;
+        this.leave(maker);
         maker.status = "filled";
       }
       const offer = f.makerIsOffer ? maker : o;
@@ -690,8 +801,7 @@ export class MarketCore {
           : this.matcher.placeRequest(enc.value as never, now);
       if (typeof r !== "number") return;
       o.status = "open";
-      o.matcherId = r;
-      this.byMatcherId.set(r, o);
+      this.rest(o, r);
       this.afterTaker(o, now, ev);
     }
     ev.push({
@@ -722,11 +832,30 @@ export class MarketCore {
    */
   compact(now: number): void {
     for (const [digest, until] of this.seen) if (until <= now) this.seen.delete(digest);
+    this.matcher.pruneExpiryWheel(now);
+  }
+
+  /** Records that an order rests in the matcher under `matcherId`. */
+  private rest(o: MutableOrder, matcherId: number): void {
+    o.matcherId = matcherId;
+    this.byMatcherId.set(matcherId, o);
+    const owner = o.spec.owner;
+    this.restingByOwner.set(owner, (this.restingByOwner.get(owner) ?? 0) + 1);
+  }
+
+  /** Records that an order no longer rests in the matcher (a no-op when it did not). */
+  private leave(o: MutableOrder): void {
+    if (o.matcherId < 0) return;
+    this.byMatcherId.delete(o.matcherId);
+    o.matcherId = -1;
+    const owner = o.spec.owner;
+    const n = (this.restingByOwner.get(owner) ?? 1) - 1;
+    if (n > 0) this.restingByOwner.set(owner, n);
+    else this.restingByOwner.delete(owner);
   }
 
   private expireOrder(o: MutableOrder, ev: MarketEvent[]): void {
-    this.byMatcherId.delete(o.matcherId);
-    o.matcherId = -1;
+    this.leave(o);
     o.open = 0;
     o.status = "expired";
     ev.push({

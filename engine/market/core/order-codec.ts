@@ -50,6 +50,11 @@ export class Interner {
     return this.ids.get(name);
   }
 
+  /** Every name, in the order they were numbered. */
+  all(): string[] {
+    return [...this.names];
+  }
+
   /** The name of a number. */
   name(id: number): string | undefined {
     return this.names[id - this.first];

@@ -287,6 +287,17 @@ export function dealTransition(deal: Deal, input: DealInput, ctx: DealContext): 
   }
 }
 
+/**
+ * When `ActionTick` would next move a deal on (its accept or activation deadline, or the end
+ * of its rental); +Infinity when no timeout applies to its status.
+ */
+export function nextTimeout(deal: Deal): number {
+  if (deal.status === "proposed") return deal.acceptBy;
+  if (deal.status === "accepted") return deal.activateBy;
+  if (deal.status === "active") return deal.endsAt;
+  return Number.POSITIVE_INFINITY;
+}
+
 function tick(deal: Deal, ctx: DealContext): DealTransition {
   const now = ctx.now;
   if (deal.status === "proposed" && now >= deal.acceptBy) {

@@ -11,6 +11,7 @@ export {
   dealTransition,
   isTerminal,
   maxCostOf,
+  nextTimeout,
   type Party,
   type ProposeParams,
   proposeDeal,

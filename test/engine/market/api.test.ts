@@ -27,7 +27,13 @@ let clock = Date.now();
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "tollway-api-"));
-  svc = await MarketService.open({ dir, tickMs: 0, verifiers: 1, now: () => clock });
+  svc = await MarketService.open({
+    dir,
+    chainId: 31337,
+    tickMs: 0,
+    verifiers: 1,
+    now: () => clock,
+  });
   app = await buildMarketServer(svc);
   await app.listen({ host: "127.0.0.1", port: 0 });
   const a = app.server.address();

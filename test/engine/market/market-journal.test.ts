@@ -68,6 +68,7 @@ describe("market journal", () => {
         let clock = 1_000_000;
         const svc = await MarketService.open({
           dir,
+          chainId: 31337,
           tickMs: 0,
           verifiers: 1,
           now: () => clock,
@@ -154,6 +155,7 @@ describe("market journal", () => {
         await svc.close();
         const again = await MarketService.open({
           dir,
+          chainId: 31337,
           tickMs: 0,
           verifiers: 1,
           now: () => clock,
