@@ -1,21 +1,24 @@
 /** `tollway market`, `tollway provider`, `tollway requester`: each role on its own. */
 import { join } from "node:path";
 import type { Command } from "commander";
-import { Contract, formatUnits, type HDNodeWallet, parseUnits, type Wallet } from "ethers";
+import { Contract, type Wallet } from "ethers";
 import { loadArtifact } from "../../../channels/chain/artifacts.ts";
+import { isChannelError } from "../../../channels/errors.ts";
 import { ChannelStore } from "../../../channels/store/channel-store.ts";
 import type { Address } from "../../../channels/types.ts";
 import { loadDeployment } from "../../chain/deploy.ts";
-import { type CrawlCounters, fetchThroughProxy } from "../../demo/crawler.ts";
+import { accountLayout, migrateLegacyStores } from "../../node/layout.ts";
 import { createMarket } from "../../node/market.ts";
-import type { DealView } from "../../node/market-client.ts";
-import { proxyOffer, proxyRequest } from "../../node/order-specs.ts";
+import { startNodeServices } from "../../node/node-services.ts";
+import { proxyOffer } from "../../node/order-specs.ts";
 import { createProvider } from "../../node/provider.ts";
-import { createRequester } from "../../node/requester.ts";
-import { type ChainContext, loadConfig, openChainContext } from "../context.ts";
-import { CliError } from "../errors.ts";
+import { loadConfig, openChainContext } from "../context.ts";
+import { CliError, errorCode } from "../errors.ts";
+import { flag, formatTokens, parseInteger, parseTokens, parseWindow } from "../flags.ts";
 import type { Io } from "../io.ts";
+import { tokenUnit } from "../token.ts";
 import { intFlag } from "./chain.ts";
+import { type BuyOptions, type ChannelOutcome, runRequester } from "./requester-run.ts";
 
 const untilSignal = () =>
   new Promise<void>((resolve) => {
@@ -30,39 +33,22 @@ const print = (io: Io, json: boolean, value: Record<string, unknown>, human: str
       : `${human}\n`,
   );
 
-function tokens(flag: string, raw: string): bigint {
-  if (!/^\d+(\.\d+)?$/.test(raw))
-    throw new CliError(
-      "BAD_FLAG",
-      `${flag} must be a positive decimal number of tokens, got "${raw}"`,
-    );
-  return parseUnits(raw, 18);
-}
-
 function httpUrl(flag: string, raw: string): URL {
   let u: URL;
   try {
     u = new URL(raw);
   } catch {
-    throw new CliError("BAD_FLAG", `${flag} must be a URL, got "${raw}"`);
+    throw new CliError(
+      "BAD_FLAG",
+      `${flag} must be a URL, got ${JSON.stringify(raw.slice(0, 80))}`,
+    );
   }
   if (!/^(https?|wss?):$/.test(u.protocol))
-    throw new CliError("BAD_FLAG", `${flag} must be an http(s) or ws(s) URL, got "${raw}"`);
+    throw new CliError(
+      "BAD_FLAG",
+      `${flag} must be an http(s) or ws(s) URL, got ${JSON.stringify(raw.slice(0, 80))}`,
+    );
   return u;
-}
-
-async function waitFor<T>(
-  what: string,
-  ms: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new CliError("CHAIN", `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** Registers the three role commands. */
@@ -100,42 +86,70 @@ export function roleCommands(program: Command, io: Io) {
   program
     .command("provider")
     .description(
-      "sell a metered proxy: serve the relay, post an offer to the market, accept its deals",
+      "sell a metered proxy: serve the relay, post an offer to the market, accept its deals, watch its channels on chain",
     )
     .requiredOption("--market <url>", "the market's URL")
     .option("--host <host>", "relay address", "127.0.0.1")
-    .option("--port <port>", "relay port", "7400")
+    .option("--port <port>", "relay port (0: any free port)", "7400")
     .option("--price <tokens>", "price per second, in tokens", "0.001")
-    .option("--credit-seconds <n>", "how many unpaid seconds a session may run up", "2")
-    .option("--country <cc>", "the exit's country", "DE")
-    .action(async (opts: Record<string, string>, cmd: Command) => {
+    .option("--credit-seconds <n>", "how many unpaid seconds a session may run up (1 to 3600)", "2")
+    .option("--country <cc>", "the exit's country (two letters)", "DE")
+    .option("--no-watch", "leave disputes and settling to a separate `tollway channel dispute`")
+    .option(
+      "--watch-interval <ms>",
+      "how often the watcher reads the chain, ms (100 to 3600000)",
+      "2000",
+    )
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const config = await loadConfig(cmd.optsWithGlobals());
-      const market = httpUrl("--market", opts.market!).origin;
-      const price = tokens("--price", opts.price!);
-      const credit = BigInt(intFlag("--credit-seconds", opts.creditSeconds!, 1, 3600));
+      const market = httpUrl("--market", String(opts.market)).origin;
+      const price = flag(parseTokens("--price", opts.price));
+      const credit = BigInt(flag(parseInteger("--credit-seconds", opts.creditSeconds, 1, 3600)));
+      const port = flag(parseInteger("--port", opts.port, 0, 65_535));
+      const pollIntervalMs = flag(
+        parseInteger("--watch-interval", opts.watchInterval, 100, 3_600_000),
+      );
+      const country = countryFlag(opts.country);
       const ctx = await openChainContext(config);
+      const log = (line: string) =>
+        io.out(config.json ? `${JSON.stringify({ log: line })}\n` : `  ${line}\n`);
       const provider = await createProvider({
         wallet: ctx.chain.signer as Wallet,
         chain: ctx.chain,
-        dataDir: join(config.dataDir, "provider", ctx.me.toLowerCase()),
+        dataDir: config.dataDir,
         marketUrl: market,
-        host: opts.host!,
-        port: intFlag("--port", opts.port!, 0, 65_535),
+        host: String(opts.host),
+        port,
         pricing: { second: { unitPrice: price, creditLimit: credit * price, graceMs: 1_000 } },
+        watch: opts.watch !== false,
+        watchFromBlock: ctx.fromBlock,
+        pollIntervalMs,
+        log,
+      }).catch((err: unknown) => {
+        ctx.close();
+        throw lockedStore(err, config.dataDir, ctx.me);
       });
       try {
         const offer = await provider.market!.place(
-          proxyOffer(ctx.me, price, { country: opts.country!, quantity: 100 }),
+          proxyOffer(ctx.me, price, { country, quantity: 100 }),
         );
         print(
           io,
           config.json,
-          { relay: provider.url, address: ctx.me, offerId: offer.orderId },
-          `provider ${ctx.me}\n  relay  ${provider.url}\n  offer  ${offer.orderId}\nAccepting deals; Ctrl-C stops.`,
+          {
+            relay: provider.url,
+            address: ctx.me,
+            offerId: offer.orderId,
+            watching: provider.services?.watcher !== undefined,
+            control: provider.services?.control?.path ?? null,
+          },
+          `provider ${ctx.me}\n  relay  ${provider.url}\n  offer  ${offer.orderId}\n  watch  ${provider.services?.watcher ? "on: disputes stale closes and settles this account's channels" : "off (--no-watch)"}\nAccepting deals; Ctrl-C stops.`,
         );
         const timer = setInterval(() => {
-          serveDeals(provider.market!, ctx.me).catch((err: Error) =>
-            io.err(`tollway: ${err.message}\n`),
+          serveDeals(provider.market!, ctx.me).catch((err: unknown) =>
+            io.err(
+              `tollway: ${errorCode(err)}: ${err instanceof Error ? err.message : String(err)}\n`,
+            ),
           );
         }, 500);
         await untilSignal();
@@ -149,48 +163,149 @@ export function roleCommands(program: Command, io: Io) {
   program
     .command("requester")
     .description(
-      "buy a metered proxy: request it, accept the deal, open a channel, fetch through it paying per second, settle",
+      "buy a metered proxy: request it, accept the deal, pay per second over a channel (reusing an open one with the provider), fetch through it, settle",
     )
     .requiredOption("--market <url>", "the market's URL")
     .requiredOption("--provider <url>", "the provider's relay (ws://host:port)")
     .requiredOption("--target <url>", "an http:// URL to fetch through the proxy")
-    .option("--seconds <n>", "how long to fetch", "10")
-    .option("--deposit <tokens>", "channel deposit", "5")
+    .option("--seconds <n>", "how long to fetch (1 to 86400)", "10")
+    .option(
+      "--deposit <tokens>",
+      "deposit of a new channel, or top-up of a reused one that runs short",
+      "5",
+    )
     .option("--max-price <tokens>", "highest price per second accepted", "0.002")
-    .option("--country <cc>", "wanted exit country", "DE")
-    .action(async (opts: Record<string, string>, cmd: Command) => {
+    .option("--country <cc>", "wanted exit country (two letters)", "DE")
+    .option(
+      "--window <seconds>",
+      "settle window of a new channel (10 to 2592000, the contract's bounds)",
+      "600",
+    )
+    .option(
+      "--keep-open",
+      "leave the channel open at the end for the next run instead of settling it",
+    )
+    .option("--no-watch", "do not run the dispute watcher while the requester runs")
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const config = await loadConfig(cmd.optsWithGlobals());
-      const market = httpUrl("--market", opts.market!).origin;
-      const relay = httpUrl("--provider", opts.provider!);
-      const target = httpUrl("--target", opts.target!);
+      const market = httpUrl("--market", String(opts.market)).origin;
+      const relay = httpUrl("--provider", String(opts.provider));
+      const target = httpUrl("--target", String(opts.target));
       if (target.protocol !== "http:")
         throw new CliError("BAD_FLAG", "--target must be an http:// URL");
-      const seconds = intFlag("--seconds", opts.seconds!, 1, 86_400);
-      const deposit = tokens("--deposit", opts.deposit!);
-      const maxPrice = tokens("--max-price", opts.maxPrice!);
+      const buy: BuyOptions = {
+        market,
+        relay: relay.href,
+        target,
+        seconds: flag(parseInteger("--seconds", opts.seconds, 1, 86_400)),
+        deposit: flag(parseTokens("--deposit", opts.deposit)),
+        maxPrice: flag(parseTokens("--max-price", opts.maxPrice)),
+        country: countryFlag(opts.country),
+        window: flag(parseWindow("--window", opts.window)),
+        keepOpen: opts.keepOpen === true,
+      };
+      const stop = interruptOnSignal(io);
       const ctx = await openChainContext(config);
       try {
-        io.out(json(config) ? "" : `requester ${ctx.me}: placing the request…\n`);
-        const summary = await buy(
-          ctx,
-          { market, relay: relay.href, target, seconds, deposit, maxPrice, country: opts.country! },
-          (line) => {
-            if (!config.json) io.out(`${line}\n`);
-          },
-        );
-        print(
-          io,
-          config.json,
-          summary,
-          `paid ${formatUnits(summary.paidOffChain, 18)} TOLL off chain, ${formatUnits(summary.paidOnChain, 18)} settled on chain; ${summary.bytes} bytes in ${summary.pages} fetches`,
-        );
+        const unit = await tokenUnit(ctx.chain);
+        // The token may have fewer decimals than the 18 the flags were first checked with.
+        flag(parseTokens("--deposit", opts.deposit, unit));
+        flag(parseTokens("--max-price", opts.maxPrice, unit));
+        const layout = accountLayout(config.dataDir, ctx.me);
+        await migrateLegacyStores(config.dataDir, ctx.me).catch((err: unknown) => {
+          throw lockedStore(err, config.dataDir, ctx.me);
+        });
+        const store = await ChannelStore.open(layout.channels).catch((err: unknown) => {
+          throw lockedStore(err, config.dataDir, ctx.me);
+        });
+        const say = (line: string) => {
+          if (!config.json) io.out(`${line}\n`);
+        };
+        const services = await startNodeServices({
+          chain: ctx.chain,
+          address: ctx.me,
+          role: "requester",
+          layout,
+          loadChannel: (id) => store.loadChannel(id),
+          fromBlock: ctx.fromBlock,
+          watch: opts.watch !== false,
+          log: say,
+        }).catch(async (err: unknown) => {
+          await store.close();
+          throw err;
+        });
+        try {
+          say(`requester ${ctx.me}: placing the request…`);
+          await runRequester(ctx, unit, store, buy, stop.signal, say, (summary) => {
+            const outcome = summary.channel as ChannelOutcome;
+            print(
+              io,
+              config.json,
+              summary,
+              `paid ${formatTokens(summary.paidOffChain as bigint, unit)} off chain, ${formatTokens(summary.paidOnChain as bigint, unit)} settled on chain; ${summary.bytes} bytes in ${summary.pages} fetches\n${outcome.note}`,
+            );
+          });
+        } finally {
+          await services.close();
+          await store.close();
+        }
       } finally {
+        stop.dispose();
         ctx.close();
       }
     });
 }
 
-const json = (c: { json: boolean }) => c.json;
+/** A two-letter country code. */
+function countryFlag(raw: unknown): string {
+  if (typeof raw !== "string" || !/^[A-Za-z]{2}$/.test(raw))
+    throw new CliError(
+      "BAD_FLAG",
+      `--country must be a two-letter country code, got ${JSON.stringify(String(raw).slice(0, 20))}`,
+    );
+  return raw.toUpperCase();
+}
+
+/** A store another process holds, said in words: which account, and what to do. */
+function lockedStore(err: unknown, dataDir: string, me: Address): unknown {
+  const locked =
+    isChannelError(err, "STORE_LOCKED") ||
+    (err as { cause?: { code?: string } }).cause?.code === "LEVEL_LOCKED";
+  if (!locked) return err;
+  return new CliError(
+    "NODE_RUNNING",
+    `another node already runs for ${me} on ${accountLayout(dataDir, me).dir}; stop it, or use another account or --data-dir`,
+    { cause: err },
+  );
+}
+
+/**
+ * The first SIGINT or SIGTERM aborts the signal (the run then closes its channel); a second one
+ * exits at once.
+ */
+function interruptOnSignal(io: Io): { signal: AbortSignal; dispose(): void } {
+  const ctl = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (!ctl.signal.aborted) {
+      io.err(`tollway: ${name}: closing the channel before exiting (again to exit at once)\n`);
+      ctl.abort();
+      return;
+    }
+    io.err(
+      "tollway: interrupted again: exiting; the channel may still be open (see `tollway channel list`)\n",
+    );
+    process.exit(130);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    signal: ctl.signal,
+    dispose() {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
 
 /** The provider's side of its deals: accept what is proposed, report the tunnel once the channel is. */
 async function serveDeals(
@@ -200,113 +315,6 @@ async function serveDeals(
   for (const d of await market.deals(me)) {
     if (d.status === "proposed" && !d.providerAccepted) await market.accept(d);
     else if (d.status === "accepted" && d.channelReady && !d.tunnelUp) await market.tunnelUp(d.id);
-  }
-}
-
-async function buy(
-  ctx: ChainContext,
-  o: {
-    market: string;
-    relay: string;
-    target: URL;
-    seconds: number;
-    deposit: bigint;
-    maxPrice: bigint;
-    country: string;
-  },
-  say: (line: string) => void,
-) {
-  // Every proof is durable here before it is sent: a buy cut short continues its channel.
-  const store = await ChannelStore.open(
-    join(ctx.config.dataDir, "requester", ctx.me.toLowerCase()),
-  );
-  try {
-    return await buyWith(ctx, o, say, store);
-  } finally {
-    await store.close();
-  }
-}
-
-async function buyWith(
-  ctx: ChainContext,
-  o: Parameters<typeof buy>[1],
-  say: (line: string) => void,
-  store: ChannelStore,
-) {
-  const requester = createRequester({
-    wallet: ctx.chain.signer as Wallet | HDNodeWallet,
-    chain: ctx.chain,
-    marketUrl: o.market,
-    store,
-  });
-  const market = requester.market!;
-  const placed = await market.place(
-    proxyRequest(ctx.me, o.maxPrice, o.seconds, { country: o.country }),
-  );
-  let deal: DealView | undefined = placed.deals[0];
-  if (!deal)
-    throw new CliError(
-      "NOT_FOUND",
-      `no offer in the market matches (request ${placed.orderId} rests in the book)`,
-    );
-  say(`deal ${deal.id} at ${formatUnits(BigInt(deal.price), 18)} TOLL/s; waiting for capacity…`);
-  const maxCost = BigInt(deal.maxCost);
-  await waitFor("the market to credit your capacity", 10_000, async () => {
-    const w = await market.walletOf();
-    return BigInt(w.balance) - BigInt(w.reserved) >= maxCost ? true : undefined;
-  });
-  await market.accept(deal);
-  deal = await waitFor("the provider to accept", 15_000, async () => {
-    const d = await market.deal(deal!.id);
-    return d.status === "accepted" || d.status === "active" ? d : undefined;
-  });
-  const channel = await requester.openChannel(deal.provider as Address, o.deposit, 600);
-  say(`channel ${channel.channelId} opened (gas ${channel.gasUsed})`);
-  await market.channelReady(deal.id, channel.channelId);
-  const client = await requester.connect(o.relay);
-  const counters: CrawlCounters = { bytes: 0, pages: 0 };
-  try {
-    const session = await client.openSession({
-      channel: channel.ref,
-      dealId: deal.id,
-      mode: "second",
-      unitPrice: BigInt(deal.price),
-      tunnel: { kind: "proxy" },
-    });
-    const port = Number(o.target.port || 80);
-    const until = Date.now() + o.seconds * 1000;
-    while (Date.now() < until) {
-      const r = await fetchThroughProxy(
-        session.tunnel,
-        { host: o.target.hostname, port },
-        `${o.target.pathname}${o.target.search}`,
-        counters,
-      );
-      if (typeof r === "number")
-        throw new CliError("CHAIN", `the proxy refused the fetch with ${r}`);
-    }
-    await session.close();
-    const deadline = Date.now() + 3_000;
-    const sent = client.channel(channel.channelId)?.sent?.proof.nonce ?? 0n;
-    while (session.ackedNonce < sent && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
-    const paidOffChain = client.channel(channel.channelId)?.sent?.proof.transferred ?? 0n;
-    const before = await ctx.chain.tokenBalance(deal.provider as Address);
-    const settled = await requester.settle(client, channel);
-    const paidOnChain = (await ctx.chain.tokenBalance(deal.provider as Address)) - before;
-    return {
-      dealId: deal.id,
-      channelId: channel.channelId,
-      proofsSent: Number(sent),
-      proofsAcked: Number(session.ackedNonce),
-      bytes: counters.bytes,
-      pages: counters.pages,
-      paidOffChain,
-      paidOnChain,
-      gas: { openWithPermit: channel.gasUsed, cooperativeClose: settled.gasUsed },
-    };
-  } finally {
-    await client.close();
   }
 }
 
