@@ -96,7 +96,10 @@ function serve(sock: Socket, handlers: ControlHandlers, timeoutMs: number): void
   // A client that goes away mid-answer is no error of ours.
   sock.on("error", () => sock.destroy());
   const reply = (r: ControlResponse) => {
-    if (!sock.destroyed) sock.end(encodeControlResponse(r));
+    if (sock.destroyed) return;
+    sock.end(encodeControlResponse(r));
+    // A client that keeps the connection open (or keeps sending) after its answer is dropped.
+    sock.setTimeout(timeoutMs);
   };
   sock.on("data", (chunk: string) => {
     if (answered) return;
