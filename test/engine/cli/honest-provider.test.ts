@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChainClient, connectChain, providerFor } from "../../../channels/chain/client.ts";
+import { ChannelStore } from "../../../channels/store/index.ts";
 import type { Address } from "../../../channels/types.ts";
 import {
   deployContracts,
@@ -174,5 +175,31 @@ describe("an honest provider gets paid", () => {
     ]);
     expect(settled.code, settled.err).toBe(0);
     expect((await providerChain.tokenBalance()) - before).toBe(paid);
+  });
+
+  it("`tollway channel dispute` runs its round through the running node; a store held by a process with no socket is NODE_RUNNING", async () => {
+    const provider = await startProvider();
+    try {
+      const r = await runOnce([...base(), "--dev-account", "1", "channel", "dispute", "--once"]);
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out)).toMatchObject({ via: "node", watching: true });
+    } finally {
+      expect(await provider.stop()).toBe(0);
+    }
+    const held = await ChannelStore.open(accountLayout(dir, providerAddress).channels);
+    try {
+      const r = await runOnce([
+        ...base(),
+        "--dev-account",
+        "1",
+        "channel",
+        "close",
+        `0x${"ab".repeat(32)}`,
+      ]);
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.err).error.code).toBe("NODE_RUNNING");
+    } finally {
+      await held.close();
+    }
   });
 });
