@@ -7,6 +7,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { JsonRpcProvider } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChainClient, connectChain, providerFor } from "../../../channels/chain/client.ts";
 import { ChannelStore } from "../../../channels/store/index.ts";
@@ -24,7 +25,7 @@ import { eventually, type RunningRole, runOnce, startRole } from "./cli-processe
 
 let chain: EmbeddedChain;
 let dir: string;
-let rpc: ReturnType<typeof providerFor>;
+let rpc: JsonRpcProvider;
 let requesterChain: ChainClient;
 let providerChain: ChainClient;
 let market: RunningRole;
@@ -34,7 +35,7 @@ const WINDOW = 10;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "tollway-honest-"));
   chain = await serveEmbeddedChain("127.0.0.1", 0);
-  rpc = providerFor(chain.url!);
+  rpc = providerFor(chain.url!) as JsonRpcProvider;
   const d = await deployContracts(devWallet(0).connect(rpc), {
     holders: [1, 2].map((i) => ({ address: devWallet(i).address as Address, amount: 10n ** 21n })),
   });
