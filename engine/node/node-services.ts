@@ -47,6 +47,8 @@ export async function startNodeServices(opts: NodeServicesOptions): Promise<Node
   let watcher: Watcher | undefined;
   const events: string[] = [];
   const note = (line: string) => {
+    // A chain that stays unreachable fails every poll the same way: say it once, not every poll.
+    if (events.at(-1) === line) return;
     events.push(line);
     if (events.length > 100) events.shift();
     opts.log(line);
