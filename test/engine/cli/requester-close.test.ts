@@ -131,4 +131,37 @@ describe("the requester role", () => {
         new RegExp(`channel ${s1.channelId} closed cooperatively: .* TOLL back to you`),
       );
   });
+
+  it("when the provider dies mid-session, the run fails but starts the close and says so", async () => {
+    const opened = () => reader.contract.queryFilter(reader.contract.filters.ChannelOpened!());
+    const before = (await opened()).length;
+    const child = spawn(process.execPath, ["engine/cli/bin.ts", ...requesterArgs(60), "--json"]);
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    child.stderr.on("data", (d) => {
+      err += d;
+    });
+    const exited = new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+    // With the last channel closed, this run opens a new one: wait for it, then let it pay a while.
+    await eventually("a new channel", 30_000, async () =>
+      (await opened()).length > before ? true : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 2_000));
+    provider.child.kill("SIGKILL");
+    const code = await exited;
+    expect(code, err).toBe(1);
+    const summary = JSON.parse(out.trim().split("\n").at(-1)!) as {
+      channelId: ChannelId;
+      reused: boolean;
+      channel: { status: string; note: string };
+    };
+    expect(summary.reused).toBe(false);
+    expect(summary.channel.status).toBe("closing");
+    expect(summary.channel.note).toMatch(/is closing: its settle window ends at/);
+    expect((await reader.readChannel(summary.channelId)).status).toBe("closing");
+    expect(JSON.parse(err.trim().split("\n").at(-1)!).error.code).toBeTruthy();
+  });
 });
