@@ -158,6 +158,21 @@ export async function runRequester(
     }
   };
 
+  let partner: Address | undefined;
+  /**
+   * Closes out, and measures what the close paid the provider on chain. The figure is only
+   * reported: a balance that cannot be read counts as unchanged rather than hiding the outcome.
+   */
+  const closeAndMeasure = async () => {
+    const balance = () =>
+      partner && channel ? ctx.chain.tokenBalance(partner) : Promise.resolve(0n);
+    const before = await balance().catch(() => 0n);
+    const outcome = await closeOut();
+    const paidOnChain =
+      outcome.status === "closed" ? (await balance().catch(() => before)) - before : 0n;
+    return { outcome, paidOnChain };
+  };
+
   try {
     const placed = await market.place(
       proxyRequest(ctx.me, o.maxPrice, o.seconds, { country: o.country }),
@@ -181,6 +196,7 @@ export async function runRequester(
       return d.status === "accepted" || d.status === "active" ? d : undefined;
     });
     const provider = deal.provider as Address;
+    partner = provider;
     checkStop();
     const found = await reusable(ctx, store, provider);
     if (found) {
@@ -242,12 +258,11 @@ export async function runRequester(
       );
       return;
     }
-    const before = await ctx.chain.tokenBalance(provider);
-    const outcome = await closeOut();
-    report(summary(outcome, (await ctx.chain.tokenBalance(provider)) - before));
+    const { outcome, paidOnChain } = await closeAndMeasure();
+    report(summary(outcome, paidOnChain));
   } catch (err) {
-    const outcome = await closeOut();
-    report(summary(outcome, 0n));
+    const { outcome, paidOnChain } = await closeAndMeasure();
+    report(summary(outcome, paidOnChain));
     if (err instanceof CliError && err.code === "INTERRUPTED")
       throw new CliError("INTERRUPTED", `interrupted: ${outcome.note}`, { exitCode: 130 });
     throw err;
