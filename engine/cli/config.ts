@@ -50,9 +50,10 @@ export function resolveConfig(
       (k) => !(FILE_KEYS as readonly string[]).includes(k),
     );
     if (unknown.length > 0) {
+      const named = unknown.slice(0, 3).map(shown).join(", ");
       return {
         ok: false,
-        reason: `unknown setting ${unknown.map((k) => `"${k}"`).join(", ")} in ${src.fileName}; known: ${FILE_KEYS.join(", ")}`,
+        reason: `unknown setting${unknown.length > 1 ? "s" : ""} ${named}${unknown.length > 3 ? ` and ${unknown.length - 3} more` : ""} in ${src.fileName}; known: ${FILE_KEYS.join(", ")}`,
       };
     }
   }
@@ -69,41 +70,47 @@ export function resolveConfig(
   if (rpc && (typeof rpc.value !== "string" || !/^(https?|wss?):\/\/[^\s]+$/.test(rpc.value))) {
     return {
       ok: false,
-      reason: `${rpc.from} must be an http(s):// or ws(s):// URL, got ${JSON.stringify(rpc.value)}`,
+      reason: `${rpc.from} must be an http(s):// or ws(s):// URL, got ${shown(rpc.value)}`,
     };
   }
   const channels = pick("channels");
   if (channels && (typeof channels.value !== "string" || !isAddress(channels.value))) {
     return {
       ok: false,
-      reason: `${channels.from} must be a contract address (0x + 40 hex digits), got ${JSON.stringify(channels.value)}`,
+      reason: `${channels.from} must be a contract address (0x + 40 hex digits), got ${shown(channels.value)}`,
     };
   }
   const chainId = pick("chainId");
   let chainIdValue: bigint | undefined;
   if (chainId) {
-    if (!/^[1-9][0-9]*$/.test(String(chainId.value))) {
+    const text = wholeNumberText(chainId.value);
+    if (text === undefined || !/^[1-9][0-9]{0,77}$/.test(text)) {
       return {
         ok: false,
-        reason: `${chainId.from} must be a positive integer, got ${JSON.stringify(chainId.value)}`,
+        reason: `${chainId.from} must be a positive integer, got ${shown(chainId.value)}`,
       };
     }
-    chainIdValue = BigInt(String(chainId.value));
+    chainIdValue = BigInt(text);
   }
   const dev = pick("devAccount");
   let devAccount: number | undefined;
   if (dev) {
-    const n = Number(dev.value);
-    if (!Number.isInteger(n) || n < 0 || n > 19) {
+    const text = wholeNumberText(dev.value);
+    const n = Number(text);
+    if (text === undefined || !/^[0-9]{1,2}$/.test(text) || n > 19) {
       return {
         ok: false,
-        reason: `${dev.from} must be an account index from 0 to 19, got ${JSON.stringify(dev.value)}`,
+        reason: `${dev.from} must be an account index from 0 to 19, got ${shown(dev.value)}`,
       };
     }
     devAccount = n;
   }
   const keystore = pick("keystore");
   const dataDir = pick("dataDir");
+  for (const p of [keystore, dataDir]) {
+    if (p && !isPath(p.value))
+      return { ok: false, reason: `${p.from} must be a file path, got ${shown(p.value)}` };
+  }
   return {
     ok: true,
     value: {
@@ -118,6 +125,23 @@ export function resolveConfig(
       json: src.flags.json === true,
     },
   };
+}
+
+/** Digits of a whole number given as a JSON number or a string of digits; else undefined. */
+function wholeNumberText(v: unknown): string | undefined {
+  if (typeof v === "number") return Number.isSafeInteger(v) && v >= 0 ? String(v) : undefined;
+  return typeof v === "string" && /^[0-9]+$/.test(v) ? v : undefined;
+}
+
+/** A non-empty path of sane length with no NUL byte (the OS refuses those anyway, less clearly). */
+function isPath(v: unknown): v is string {
+  return typeof v === "string" && v.length > 0 && v.length <= 4096 && !v.includes("\0");
+}
+
+/** A value as a message shows it: JSON, cut short. */
+function shown(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}…` : s;
 }
 
 function kebab(s: string) {

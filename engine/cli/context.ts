@@ -1,5 +1,5 @@
 /** Connects a CLI command to the chain: provider, signer, deployment, chain client. */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import type { Provider } from "ethers";
 import { type ChainClient, connectChain, providerFor } from "../../channels/chain/client.ts";
 import { ChainError } from "../../channels/chain/errors.ts";
@@ -21,6 +21,9 @@ export interface ChainContext {
   close(): void;
 }
 
+/** A config file holds a handful of settings; anything bigger is not one. */
+const MAX_CONFIG_BYTES = 64 * 1024;
+
 /** Reads the config file (`--config`, TOLLWAY_CONFIG, or ./tollway.config.json if present). */
 export async function loadConfig(
   flags: Record<string, unknown>,
@@ -30,6 +33,8 @@ export async function loadConfig(
   const fileName = explicit ?? "tollway.config.json";
   let file: Record<string, unknown> | undefined;
   try {
+    if ((await stat(fileName)).size > MAX_CONFIG_BYTES)
+      throw new CliError("BAD_CONFIG", `${fileName} is larger than ${MAX_CONFIG_BYTES} bytes`);
     const parsed: unknown = JSON.parse(await readFile(fileName, "utf8"));
     if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
       throw new CliError("BAD_CONFIG", `${fileName} must hold a JSON object`);
@@ -41,7 +46,11 @@ export async function loadConfig(
     if (!missing || explicit) {
       throw new CliError(
         "BAD_CONFIG",
-        missing ? `no config file ${fileName}` : `${fileName} is not valid JSON`,
+        missing
+          ? `no config file ${fileName}`
+          : err instanceof SyntaxError
+            ? `${fileName} is not valid JSON`
+            : `cannot read the config file ${fileName} (${(err as { code?: string }).code ?? "error"})`,
       );
     }
   }

@@ -8,6 +8,11 @@ export type CliErrorCode =
   | "BAD_KEYSTORE"
   | "NO_DEPLOYMENT"
   | "NOT_FOUND"
+  | "INSUFFICIENT_BALANCE"
+  | "INSUFFICIENT_ALLOWANCE"
+  | "NODE_RUNNING"
+  | "NODE_REFUSED"
+  | "INTERRUPTED"
   | "CHAIN";
 
 /** A failure the CLI reports as one line. */
@@ -55,4 +60,13 @@ export function explain(err: unknown, rpc?: string): string {
     }
   }
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The machine-readable code of any error the CLI reports: a `CliError`'s or a library error's own
+ * `code` (ChainError, ChannelError, RelayError all carry one), else INTERNAL.
+ */
+export function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^[A-Z][A-Z0-9_]{0,40}$/.test(code) ? code : "INTERNAL";
 }

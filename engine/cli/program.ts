@@ -7,7 +7,8 @@ import { chainCommand } from "./commands/chain.ts";
 import { channelCommand } from "./commands/channel.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { roleCommands } from "./commands/roles.ts";
-import { CliError, explain } from "./errors.ts";
+import { markServing } from "./crash-guard.ts";
+import { CliError, errorCode, explain } from "./errors.ts";
 import type { Io } from "./io.ts";
 
 const BENCH_DIR = fileURLToPath(new URL("../../bench/", import.meta.url));
@@ -19,6 +20,9 @@ export function benchNames(): string[] {
     .map((f) => f.slice(0, -3))
     .sort();
 }
+
+/** Commands that serve until stopped: an unhandled error is logged and they keep serving. */
+const SERVING_COMMANDS = new Set(["market", "provider", "requester", "chain"]);
 
 /** Builds the command tree; `io` receives what the CLI prints. */
 export function buildProgram(io: Io) {
@@ -85,16 +89,27 @@ export function buildProgram(io: Io) {
     });
   for (const cmd of program.commands)
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+  program.hook("preAction", (_root, action) => {
+    const name = action.name();
+    const watching = name === "dispute" && action.opts().once !== true;
+    if (SERVING_COMMANDS.has(name) || watching) markServing(watching ? "watcher" : name);
+  });
   return program;
 }
 
 /**
- * Runs the CLI and returns the exit code. Errors are one line on stderr; a stack trace only with
- * `--verbose`.
+ * Runs the CLI and returns the exit code. Errors are one line on stderr (`tollway: …`, or with
+ * `--json` one JSON object `{"error":{"code","message"}}`); a stack trace only with `--verbose`.
  * @example process.exitCode = await runCli(process.argv);
  */
 export async function runCli(argv: readonly string[], io: Io = defaultIo): Promise<number> {
+  const json = argv.includes("--json");
   const program = buildProgram(io);
+  if (json) {
+    // Commander's own message goes out as the JSON error below, not as a line of its own.
+    for (const cmd of [program, ...allSubcommands(program)])
+      cmd.configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => undefined });
+  }
   try {
     await program.parseAsync([...argv]);
     return 0;
@@ -102,17 +117,29 @@ export async function runCli(argv: readonly string[], io: Io = defaultIo): Promi
     if (err instanceof CommanderError) {
       if (["commander.helpDisplayed", "commander.version", "commander.help"].includes(err.code))
         return 0;
+      if (json) io.err(`${jsonError("BAD_FLAG", err.message.replace(/^error: /, ""))}\n`);
       return err.exitCode || 2;
     }
     const verbose = argv.includes("--verbose");
     const rpc = program.opts().rpc as string | undefined;
-    io.err(`tollway: ${explain(err, rpc ?? process.env.TOLLWAY_RPC)}\n`);
+    const message = explain(err, rpc ?? process.env.TOLLWAY_RPC);
+    io.err(json ? `${jsonError(errorCode(err), message)}\n` : `tollway: ${message}\n`);
     if (verbose && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
     return err instanceof CliError ? err.exitCode : 1;
   }
 }
 
-const defaultIo: Io = {
+/** The one line `--json` prints on stderr for an error. */
+export function jsonError(code: string, message: string): string {
+  return JSON.stringify({ error: { code, message } });
+}
+
+function allSubcommands(cmd: Command): Command[] {
+  return cmd.commands.flatMap((c) => [c, ...allSubcommands(c)]);
+}
+
+/** Writes to the process's stdout and stderr. */
+export const defaultIo: Io = {
   out: (s) => process.stdout.write(s),
   err: (s) => process.stderr.write(s),
 };

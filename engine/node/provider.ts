@@ -1,7 +1,7 @@
 /** A provider: a relay node selling a metered proxy, paid over channels found on chain. */
-import { join } from "node:path";
 import { getBytes, type HDNodeWallet, type Wallet } from "ethers";
 import type { ChainClient } from "../../channels/chain/client.ts";
+import type { Address } from "../../channels/types.ts";
 import {
   chainDirectory,
   createProviderNode,
@@ -11,14 +11,19 @@ import {
   type ProviderNode,
   type ProxyDriverOptions,
 } from "../../relay/index.ts";
+import { accountLayout, migrateLegacyStores } from "./layout.ts";
 import { MarketClient } from "./market-client.ts";
+import { type NodeServices, startNodeServices } from "./node-services.ts";
 
 /** Options of {@link createProvider}. */
 export interface ProviderOptions {
   readonly wallet: Wallet | HDNodeWallet;
   /** A chain client signed by the same wallet. */
   readonly chain: ChainClient;
-  /** Where the channel store lives. */
+  /**
+   * The data directory: the channel store is `<dataDir>/<address>/channels` (see layout.ts; a
+   * store of the older layout is moved there first).
+   */
   readonly dataDir: string;
   readonly pricing: Partial<Record<MeterMode, PricePolicy>>;
   readonly marketUrl?: string;
@@ -26,6 +31,16 @@ export interface ProviderOptions {
   readonly port?: number;
   /** The metered proxy's options, e.g. `allow` for a destination on loopback. */
   readonly proxy?: ProxyDriverOptions;
+  /** Run the dispute watcher for this account's channels (default true). */
+  readonly watch?: boolean;
+  /** Where a new watcher starts reading events (default 0; the CLI passes the deployment's block). */
+  readonly watchFromBlock?: number;
+  /** Watcher poll interval, ms (default 2,000). */
+  readonly pollIntervalMs?: number;
+  /** Serve the control socket `<dataDir>/<address>/node.sock` (default true). */
+  readonly control?: boolean;
+  /** Lines for the operator from the watcher and the control socket (default: none). */
+  readonly log?: (line: string) => void;
 }
 
 /** A running provider. */
@@ -34,6 +49,8 @@ export interface Provider {
   /** The relay's WebSocket URL. */
   readonly url: string;
   readonly market?: MarketClient;
+  /** The watcher and control socket (absent on nodes assembled by hand, as the demo's WireGuard one). */
+  readonly services?: NodeServices;
   close(): Promise<void>;
 }
 
@@ -42,13 +59,16 @@ export interface Provider {
  * @example const p = await createProvider({ wallet, chain, dataDir, pricing: { second: { unitPrice: 10n ** 15n, creditLimit: 2n * 10n ** 15n, graceMs: 1000 } } });
  */
 export async function createProvider(opts: ProviderOptions): Promise<Provider> {
+  const address = opts.wallet.address as Address;
+  const layout = accountLayout(opts.dataDir, address);
+  await migrateLegacyStores(opts.dataDir, address);
   const proxy = await createProxyDriver(opts.proxy);
   let node: ProviderNode;
   try {
     node = await createProviderNode({
       key: getBytes(opts.wallet.privateKey),
       domain: opts.chain.domain,
-      storeDir: join(opts.dataDir, "channels"),
+      storeDir: layout.channels,
       drivers: [proxy],
       pricing: opts.pricing,
       channels: chainDirectory(opts.chain),
@@ -59,14 +79,35 @@ export async function createProvider(opts: ProviderOptions): Promise<Provider> {
     await proxy.close();
     throw err;
   }
+  let services: NodeServices;
+  try {
+    services = await startNodeServices({
+      chain: opts.chain,
+      address,
+      role: "provider",
+      layout,
+      loadChannel: (id) => node.loadChannel(id),
+      fromBlock: opts.watchFromBlock ?? 0,
+      ...(opts.watch !== undefined ? { watch: opts.watch } : {}),
+      ...(opts.control !== undefined ? { control: opts.control } : {}),
+      ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}),
+      log: opts.log ?? (() => undefined),
+    });
+  } catch (err) {
+    await node.close();
+    await proxy.close();
+    throw err;
+  }
   const chainId = Number(opts.chain.chainId);
   return {
     node,
     url: node.url,
+    services,
     ...(opts.marketUrl
       ? { market: new MarketClient(opts.marketUrl, opts.wallet as Wallet, chainId) }
       : {}),
     async close() {
+      await services.close();
       await node.close();
       await proxy.close();
     },

@@ -160,6 +160,8 @@ export interface ProviderNode {
   session(sessionId: string): ProviderSessionState | undefined;
   /** The durable view of a channel. */
   channel(channelId: ChannelId): ChannelState | undefined;
+  /** The durable view of a channel, from memory or else from the store (for the watcher). */
+  loadChannel(channelId: ChannelId): Promise<ChannelState | undefined>;
   /** Ends a session now (the tunnel goes down, the channel stays). */
   closeSession(sessionId: string, reason?: string): void;
   on(event: "session-closed", fn: (e: SessionClosedEvent) => void): this;
@@ -352,6 +354,10 @@ class Node extends EventEmitter implements ProviderNode {
 
   channel(channelId: ChannelId): ChannelState | undefined {
     return this.#channels.get(channelId)?.state;
+  }
+
+  async loadChannel(channelId: ChannelId): Promise<ChannelState | undefined> {
+    return this.#channels.get(channelId)?.state ?? (await this.#store.loadChannel(channelId));
   }
 
   closeSession(sessionId: string, reason = "closed by the provider"): void {

@@ -1,17 +1,27 @@
 /** `tollway channel open|topup|close|dispute|settle|list`: on-chain channel operations. */
-import { join } from "node:path";
 import type { Command } from "commander";
-import { formatUnits, isAddress, parseUnits } from "ethers";
-import type { SignedBalanceProof } from "../../../channels/signed.ts";
+import { formatUnits, isAddress } from "ethers";
+import { isChannelError } from "../../../channels/errors.ts";
 import { ChannelStore } from "../../../channels/store/index.ts";
 import { type Address, asChannelId, type ChannelId } from "../../../channels/types.ts";
 import type { WatchedChannel } from "../../../channels/watcher/core.ts";
 import { readChannelHistory } from "../../../channels/watcher/history.ts";
 import { startWatcher } from "../../../channels/watcher/watcher.ts";
+import { ChannelActionError, closeWithProof } from "../../node/channel-actions.ts";
+import { accountLayout, migrateLegacyStores } from "../../node/layout.ts";
 import { type ChainContext, loadConfig, openChainContext } from "../context.ts";
+import { askNode } from "../control-client.ts";
 import { CliError } from "../errors.ts";
+import {
+  flag,
+  formatTokens,
+  parseInteger,
+  parseTokens,
+  parseWindow,
+  type TokenUnit,
+} from "../flags.ts";
 import type { Io } from "../io.ts";
-import { intFlag } from "./chain.ts";
+import { requireFunds, tokenUnit } from "../token.ts";
 
 /** What commander parsed for one subcommand. */
 interface Input {
@@ -19,27 +29,30 @@ interface Input {
   readonly args: readonly string[];
 }
 
-type Run = (ctx: ChainContext, decimals: number, input: Input) => Promise<Record<string, unknown>>;
+type Run = (ctx: ChainContext, unit: TokenUnit, input: Input) => Promise<Record<string, unknown>>;
 
 /** Registers the channel subcommands. */
 export function channelCommand(program: Command, io: Io) {
   const channel = program
     .command("channel")
     .description("open, top up, close, dispute, settle and list channels on chain");
+  const print = (json: boolean, result: Record<string, unknown>) =>
+    io.out(
+      json
+        ? `${JSON.stringify(result, (_k, v) => (typeof v === "bigint" ? v.toString() : v))}\n`
+        : `${human(result)}\n`,
+    );
+  // Flags are checked before anything touches the chain: a bad one costs no RPC round trip.
   const action =
-    (run: Run) =>
+    (check: (input: Input) => void, run: Run) =>
     async (...args: unknown[]) => {
       const cmd = args.at(-1) as Command;
       const config = await loadConfig(cmd.optsWithGlobals());
+      const input = { opts: cmd.opts(), args: cmd.args };
+      check(input);
       const ctx = await openChainContext(config);
       try {
-        const decimals = await ctx.chain.tokenDecimals();
-        const result = await run(ctx, decimals, { opts: cmd.opts(), args: cmd.args });
-        if (config.json)
-          io.out(
-            `${JSON.stringify(result, (_k, v) => (typeof v === "bigint" ? v.toString() : v))}\n`,
-          );
-        else io.out(`${human(result)}\n`);
+        print(config.json, await run(ctx, await tokenUnit(ctx.chain), input));
       } finally {
         ctx.close();
       }
@@ -49,82 +62,107 @@ export function channelCommand(program: Command, io: Io) {
     .command("open")
     .description("open a channel to --partner with a first deposit")
     .requiredOption("--partner <address>", "the other participant")
-    .requiredOption("--amount <tokens>", "first deposit, in whole tokens (e.g. 12.5)")
-    .option("--window <seconds>", "settle window", "3600")
+    .requiredOption("--amount <tokens>", "first deposit, in tokens (e.g. 12.5)")
+    .option(
+      "--window <seconds>",
+      "settle window, seconds (10 to 2592000, the contract's bounds)",
+      "3600",
+    )
     .option("--salt <n>", "salt for the channel id (default: random)")
     .option("--no-permit", "use an existing allowance instead of a permit")
     .action(
-      action(async (ctx, decimals, input) => {
-        const o = input.opts;
-        const partner = o.partner as string;
-        if (!isAddress(partner))
-          throw new CliError("BAD_FLAG", `--partner must be an address, got "${partner}"`);
-        const salt =
-          o.salt === undefined
-            ? undefined
-            : BigInt(intFlag("--salt", String(o.salt), 0, Number.MAX_SAFE_INTEGER));
-        const opened = await ctx.chain.open({
-          partner: partner as Address,
-          amount: amountFlag(String(o.amount), decimals),
-          settleWindow: intFlag("--window", String(o.window), 1, 16_777_215),
-          salt,
-          permit: o.permit === false ? false : undefined,
-        });
-        return {
-          channelId: opened.channelId,
-          ...opened.participants,
-          tx: opened.hash,
-          gasUsed: opened.gasUsed,
-        };
-      }),
+      action(
+        ({ opts: o }) => {
+          partnerFlag(o.partner);
+          flag(parseTokens("--amount", o.amount));
+          flag(parseWindow("--window", o.window));
+          if (o.salt !== undefined)
+            flag(parseInteger("--salt", o.salt, 0, Number.MAX_SAFE_INTEGER));
+        },
+        async (ctx, unit, { opts: o }) => {
+          const amount = flag(parseTokens("--amount", o.amount, unit));
+          const permit = o.permit !== false;
+          await requireFunds(ctx.chain, ctx.me, amount, unit, { viaAllowance: !permit });
+          const opened = await ctx.chain.open({
+            partner: partnerFlag(o.partner),
+            amount,
+            settleWindow: flag(parseWindow("--window", o.window)),
+            salt:
+              o.salt === undefined
+                ? undefined
+                : BigInt(flag(parseInteger("--salt", o.salt, 0, Number.MAX_SAFE_INTEGER))),
+            permit: permit ? undefined : false,
+          });
+          return {
+            channelId: opened.channelId,
+            ...opened.participants,
+            deposit: formatTokens(amount, unit),
+            tx: opened.hash,
+            gasUsed: opened.gasUsed,
+          };
+        },
+      ),
     );
 
   channel
     .command("topup")
     .description("add tokens to a channel (your side by default)")
     .argument("<channelId>", "the channel")
-    .requiredOption("--amount <tokens>", "amount in whole tokens")
+    .requiredOption("--amount <tokens>", "amount in tokens (e.g. 2.5)")
     .option("--side <a|b>", "the side to fund (default: yours)")
     .action(
-      action(async (ctx, decimals, input) => {
-        const o = input.opts;
-        const ch = await findChannel(ctx, channelArg(input.args));
-        const side = o.side === undefined ? (ch.weAreB ? "b" : "a") : String(o.side).toLowerCase();
-        if (side !== "a" && side !== "b")
-          throw new CliError("BAD_FLAG", `--side must be a or b, got "${o.side}"`);
-        const tx = await ctx.chain.topUp(
-          ch.channelId,
-          side === "b",
-          amountFlag(String(o.amount), decimals),
-        );
-        return { channelId: ch.channelId, side, tx: tx.hash, gasUsed: tx.gasUsed };
-      }),
+      action(
+        ({ opts: o, args }) => {
+          channelArg(args);
+          flag(parseTokens("--amount", o.amount));
+          if (o.side !== undefined && o.side !== "a" && o.side !== "b")
+            throw new CliError("BAD_FLAG", `--side must be a or b, got ${JSON.stringify(o.side)}`);
+        },
+        async (ctx, unit, { opts: o, args }) => {
+          const ch = await findChannel(ctx, channelArg(args));
+          const side = o.side === undefined ? (ch.weAreB ? "b" : "a") : String(o.side);
+          const amount = flag(parseTokens("--amount", o.amount, unit));
+          const already = side === "b" ? ch.depositB : ch.depositA;
+          flag(parseTokens("--amount", o.amount, unit, MAX_DEPOSIT_LEFT(already)));
+          await requireFunds(ctx.chain, ctx.me, amount, unit, { viaAllowance: false });
+          const tx = await ctx.chain.topUp(ch.channelId, side === "b", amount);
+          return {
+            channelId: ch.channelId,
+            side,
+            added: formatTokens(amount, unit),
+            tx: tx.hash,
+            gasUsed: tx.gasUsed,
+          };
+        },
+      ),
     );
 
   channel
     .command("close")
-    .description("close unilaterally with the partner's latest proof from the local store")
+    .description(
+      "close unilaterally with the partner's latest proof (through the running node, if one serves the account)",
+    )
     .argument("<channelId>", "the channel")
     .action(
-      action(async (ctx, _decimals, input) => {
-        const ch = await findChannel(ctx, channelArg(input.args));
-        if (ch.status !== "open")
-          throw new CliError(
-            "NOT_FOUND",
-            `channel ${ch.channelId} is already closing; wait for its window, then \`tollway channel settle\``,
-          );
-        const proof = await latestReceived(ctx, ch.channelId);
-        const history = await participantsOf(ctx, ch.channelId);
-        const out = await ctx.chain.close(history, proof);
-        return {
-          channelId: ch.channelId,
-          withProof: proof
-            ? { nonce: proof.proof.nonce, transferred: proof.proof.transferred }
-            : null,
-          finalizesAt: new Date(out.finalizesAt * 1000).toISOString(),
-          tx: out.hash,
-        };
-      }),
+      action(
+        ({ args }) => channelArg(args),
+        async (ctx, _unit, { args }) => {
+          const id = channelArg(args);
+          const layout = accountLayout(ctx.config.dataDir, ctx.me);
+          const viaNode = await askNode(layout.socket, { op: "close", channelId: id });
+          if (viaNode) return viaNode;
+          const store = await openStore(ctx);
+          try {
+            const proof = (await store?.loadChannel(id))?.received ?? undefined;
+            return { ...(await closeWithProof(ctx.chain, id, proof, ctx.fromBlock)), via: "cli" };
+          } catch (err) {
+            if (err instanceof ChannelActionError) throw new CliError("NOT_FOUND", err.message);
+            throw err;
+          } finally {
+            await store?.close();
+          }
+        },
+      ),
     );
 
   channel
@@ -132,100 +170,130 @@ export function channelCommand(program: Command, io: Io) {
     .description("pay out a channel whose settle window has ended")
     .argument("<channelId>", "the channel")
     .action(
-      action(async (ctx, _decimals, input) => {
-        const ch = await findChannel(ctx, channelArg(input.args));
-        if (ch.status !== "closing" || !ch.closing)
-          throw new CliError("NOT_FOUND", `channel ${ch.channelId} is open; close it first`);
-        const tx = await ctx.chain.settle(ch.channelId, ch.closing);
-        return { channelId: ch.channelId, tx: tx.hash, gasUsed: tx.gasUsed };
-      }),
+      action(
+        ({ args }) => channelArg(args),
+        async (ctx, _unit, { args }) => {
+          const ch = await findChannel(ctx, channelArg(args));
+          if (ch.status !== "closing" || !ch.closing)
+            throw new CliError("NOT_FOUND", `channel ${ch.channelId} is open; close it first`);
+          const tx = await ctx.chain.settle(ch.channelId, ch.closing);
+          return { channelId: ch.channelId, tx: tx.hash, gasUsed: tx.gasUsed };
+        },
+      ),
     );
 
   channel
     .command("list")
     .description("list your open and closing channels")
     .action(
-      action(async (ctx, decimals, _input) => {
-        const state = await readChannelHistory(ctx.chain, ctx.me, ctx.fromBlock);
-        const channels = [...state.channels.values()].map((c) => ({
-          channelId: c.channelId,
-          status: c.status,
-          role: c.weAreB ? "b" : "a",
-          partner: c.weAreB ? c.a : c.b,
-          depositA: formatUnits(c.depositA, decimals),
-          depositB: formatUnits(c.depositB, decimals),
-          ...(c.finalizesAt ? { finalizesAt: new Date(c.finalizesAt * 1000).toISOString() } : {}),
-        }));
-        return { account: ctx.me, channels };
-      }),
+      action(
+        () => undefined,
+        async (ctx, unit) => {
+          const state = await readChannelHistory(ctx.chain, ctx.me, ctx.fromBlock);
+          const channels = [...state.channels.values()].map((c) => ({
+            channelId: c.channelId,
+            status: c.status,
+            role: c.weAreB ? "b" : "a",
+            partner: c.weAreB ? c.a : c.b,
+            depositA: tokenNumber(c.depositA, unit),
+            depositB: tokenNumber(c.depositB, unit),
+            ...(c.finalizesAt ? { finalizesAt: new Date(c.finalizesAt * 1000).toISOString() } : {}),
+          }));
+          return { account: ctx.me, channels };
+        },
+      ),
     );
 
   channel
     .command("dispute")
     .description(
-      "watch your channels: answer stale closes with the latest proof, settle when windows end",
+      "watch your channels: answer stale closes with the latest proof, settle when windows end (a running node does this itself; then one round is run through it)",
     )
     .option("--once", "one round, then exit")
-    .option("--interval <ms>", "poll interval", "2000")
+    .option("--interval <ms>", "poll interval, ms (100 to 3600000)", "2000")
     .action(
-      action(async (ctx, _decimals, input) => {
-        const o = input.opts;
-        const store = await openStore(ctx);
-        const watcher = await startWatcher({
-          chain: ctx.chain,
-          dir: join(ctx.config.dataDir, "watcher", ctx.me.toLowerCase()),
-          fromBlock: ctx.fromBlock,
-          pollIntervalMs: intFlag("--interval", String(o.interval), 100, 3_600_000),
-          partnerProof: async (id) => (await store?.loadChannel(id))?.received ?? undefined,
-        });
-        const log: string[] = [];
-        watcher.on("closed", (id: string) => log.push(`partner closed ${id}`));
-        watcher.on("updated", (id: string) => log.push(`submitted the latest proof for ${id}`));
-        watcher.on("settled", (id: string) => log.push(`settled ${id}`));
-        watcher.on("error", (err: Error) => log.push(`error: ${err.message}`));
-        try {
-          if (o.once) await watcher.poll();
-          else {
-            watcher.start();
-            await new Promise<void>((resolve) => {
-              process.once("SIGINT", resolve);
-              process.once("SIGTERM", resolve);
-            });
+      action(
+        ({ opts: o }) => flag(parseInteger("--interval", o.interval, 100, 3_600_000)),
+        async (ctx, _unit, { opts: o }) => {
+          const layout = accountLayout(ctx.config.dataDir, ctx.me);
+          const viaNode = await askNode(layout.socket, { op: "poll" });
+          if (viaNode) {
+            return {
+              account: ctx.me,
+              via: "node",
+              ...(o.once ? {} : { note: "the running node watches this account's channels" }),
+              ...viaNode,
+            };
           }
-        } finally {
-          await watcher.stop();
-          await store?.close();
-        }
-        return {
-          account: ctx.me,
-          watched: watcher.state.channels.size,
-          cursor: watcher.state.cursor,
-          events: log,
-        };
-      }),
+          const store = await openStore(ctx);
+          const watcher = await startWatcher({
+            chain: ctx.chain,
+            dir: layout.watcher,
+            fromBlock: ctx.fromBlock,
+            pollIntervalMs: flag(parseInteger("--interval", o.interval, 100, 3_600_000)),
+            partnerProof: async (id) => (await store?.loadChannel(id))?.received ?? undefined,
+          }).catch(async (err: unknown) => {
+            await store?.close();
+            throw lockedByNode(err, layout.watcher);
+          });
+          const log: string[] = [];
+          watcher.on("closed", (id: string) => log.push(`partner closed ${id}`));
+          watcher.on("updated", (id: string) => log.push(`submitted the latest proof for ${id}`));
+          watcher.on("settled", (id: string) => log.push(`settled ${id}`));
+          watcher.on("error", (err: Error) => log.push(`error: ${err.message}`));
+          try {
+            if (o.once) await watcher.poll();
+            else {
+              watcher.start();
+              await new Promise<void>((resolve) => {
+                process.once("SIGINT", resolve);
+                process.once("SIGTERM", resolve);
+              });
+            }
+          } finally {
+            await watcher.stop();
+            await store?.close();
+          }
+          return {
+            account: ctx.me,
+            via: "cli",
+            watched: watcher.state.channels.size,
+            cursor: watcher.state.cursor,
+            events: log,
+          };
+        },
+      ),
     );
+}
+
+/** What may still be deposited on a side that holds `already` (the contract's uint112 cap). */
+const MAX_DEPOSIT_LEFT = (already: bigint) => {
+  const left = (1n << 112n) - 1n - already;
+  return left > 0n ? left : 0n;
+};
+
+function partnerFlag(raw: unknown): Address {
+  if (typeof raw !== "string" || !isAddress(raw))
+    throw new CliError(
+      "BAD_FLAG",
+      `--partner must be an address (0x + 40 hex digits), got ${JSON.stringify(String(raw).slice(0, 50))}`,
+    );
+  return raw as Address;
 }
 
 function channelArg(args: readonly string[]): ChannelId {
   const raw = args[0] ?? "";
-  try {
-    return asChannelId(raw);
-  } catch {
-    throw new CliError("BAD_FLAG", `a channel id is 0x + 64 hex digits, got "${raw}"`);
-  }
-}
-
-function amountFlag(raw: string, decimals: number): bigint {
-  if (!/^\d+(\.\d+)?$/.test(raw))
+  if (!/^0x[0-9a-fA-F]{64}$/.test(raw))
     throw new CliError(
       "BAD_FLAG",
-      `--amount must be a positive decimal number of tokens, got "${raw}"`,
+      `a channel id is 0x + 64 hex digits, got ${JSON.stringify(raw.slice(0, 80))}`,
     );
-  try {
-    return parseUnits(raw, decimals);
-  } catch {
-    throw new CliError("BAD_FLAG", `--amount has more than ${decimals} decimals: "${raw}"`);
-  }
+  return asChannelId(raw);
+}
+
+/** A token amount as a plain decimal string (`3.5`, `1.0`), as `list` has always printed it. */
+function tokenNumber(units: bigint, unit: TokenUnit): string {
+  return formatUnits(units, unit.decimals);
 }
 
 async function findChannel(ctx: ChainContext, id: ChannelId): Promise<WatchedChannel> {
@@ -239,42 +307,32 @@ async function findChannel(ctx: ChainContext, id: ChannelId): Promise<WatchedCha
   return ch;
 }
 
-async function participantsOf(ctx: ChainContext, id: ChannelId) {
-  const logs = await ctx.chain.contract.queryFilter(
-    ctx.chain.contract.filters.ChannelOpened!(id),
-    ctx.fromBlock,
-  );
-  const ev = logs[0] as unknown as { args: unknown[] } | undefined;
-  if (!ev) throw new CliError("NOT_FOUND", `no ChannelOpened event for ${id}`);
-  return {
-    a: ev.args[1] as Address,
-    b: ev.args[2] as Address,
-    salt: ev.args[3] as bigint,
-    openBlock: ev.args[4] as bigint,
-  };
-}
-
+/**
+ * The account's channel store (after moving a legacy one into place), or undefined when it has
+ * none.
+ * @throws CliError NODE_RUNNING when another process holds it and answers on no control socket.
+ */
 async function openStore(ctx: ChainContext): Promise<ChannelStore | undefined> {
+  const layout = accountLayout(ctx.config.dataDir, ctx.me);
   try {
-    return await ChannelStore.open(join(ctx.config.dataDir, "channels"), {
-      createIfMissing: false,
-    });
+    await migrateLegacyStores(ctx.config.dataDir, ctx.me);
+    return await ChannelStore.open(layout.channels, { createIfMissing: false });
   } catch (err) {
-    if ((err as { code?: string }).code === "STORE_OPEN_FAILED") return undefined;
-    throw err;
+    if (isChannelError(err, "STORE_OPEN_FAILED")) return undefined;
+    throw lockedByNode(err, layout.channels);
   }
 }
 
-async function latestReceived(
-  ctx: ChainContext,
-  id: ChannelId,
-): Promise<SignedBalanceProof | undefined> {
-  const store = await openStore(ctx);
-  try {
-    return (await store?.loadChannel(id))?.received ?? undefined;
-  } finally {
-    await store?.close();
-  }
+function lockedByNode(err: unknown, dir: string): unknown {
+  const locked =
+    isChannelError(err, "STORE_LOCKED") ||
+    (err as { cause?: { code?: string } }).cause?.code === "LEVEL_LOCKED";
+  if (!locked) return err;
+  return new CliError(
+    "NODE_RUNNING",
+    `${dir} is in use by another process that answers on no control socket (a node of an older release, or one started with its control socket off); stop it, then run this again`,
+    { cause: err },
+  );
 }
 
 function human(result: Record<string, unknown>): string {

@@ -62,7 +62,7 @@ describe("tollway channel", () => {
       "--amount",
       "3.5",
       "--window",
-      "2",
+      "10",
     ]);
     expect(opened.code, opened.err).toBe(0);
     const { channelId } = JSON.parse(opened.out) as { channelId: string };
@@ -157,11 +157,11 @@ describe("tollway channel", () => {
     ],
     [
       ["--dev-account", "3", "channel", "open", "--partner", B, "--amount", "1"],
-      /holds 0 token units, needs .*; fund the account/,
+      /balance 0 TOLL of 0x[0-9a-fA-F]{40} is short of 1 TOLL; fund the account/,
     ],
     [
       ["--dev-account", "1", "channel", "open", "--partner", B, "--amount", "1", "--no-permit"],
-      /allowance 0 is below .*approve/,
+      /allowance 0 TOLL for the channel contract is short of 1 TOLL; approve it first/,
     ],
     [["channel", "list"], /^tollway: no account: set TOLLWAY_KEY/],
     [

@@ -77,6 +77,8 @@ describe("market, provider and requester as separate processes", () => {
       market.url!,
       "--port",
       "0",
+      "--proxy-allow",
+      `127.0.0.1/32:${sitePort}`,
     ]);
     expect(provider.relay).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
     const r = await run([
@@ -114,7 +116,10 @@ describe("market, provider and requester as separate processes", () => {
       "0.0000001",
     ]);
     expect(none.code).not.toBe(0);
-    expect(none.err).toMatch(/^tollway: no offer in the market matches .*\n$/);
+    // With --json an error is one JSON line on stderr, with its code.
+    const { error } = JSON.parse(none.err) as { error: { code: string; message: string } };
+    expect(error.code).toBe("NOT_FOUND");
+    expect(error.message).toMatch(/^no offer in the market matches /);
   });
 
   it.each([

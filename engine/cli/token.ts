@@ -1,0 +1,52 @@
+/** The token as the CLI speaks of it: its unit, and balance checks worded in tokens. */
+import { Contract } from "ethers";
+import { loadArtifact } from "../../channels/chain/artifacts.ts";
+import type { ChainClient } from "../../channels/chain/client.ts";
+import type { Address } from "../../channels/types.ts";
+import { CliError } from "./errors.ts";
+import { formatTokens, type TokenUnit } from "./flags.ts";
+
+function token(chain: ChainClient): Contract {
+  return new Contract(chain.tokenAddress, loadArtifact("Token").abi, chain.signer);
+}
+
+/** The token's decimals and symbol, read from the chain. */
+export async function tokenUnit(chain: ChainClient): Promise<TokenUnit> {
+  const [decimals, symbol] = await Promise.all([
+    chain.tokenDecimals(),
+    token(chain).getFunction("symbol")() as Promise<string>,
+  ]);
+  return { decimals, symbol: /^[A-Za-z0-9]{1,11}$/.test(symbol) ? symbol : "tokens" };
+}
+
+/**
+ * Refuses, in tokens, a deposit the account cannot make: its balance, and when the deposit is
+ * drawn through an allowance (`open --no-permit`) that allowance, must cover `amount`.
+ * @throws CliError INSUFFICIENT_BALANCE, INSUFFICIENT_ALLOWANCE
+ */
+export async function requireFunds(
+  chain: ChainClient,
+  me: Address,
+  amount: bigint,
+  unit: TokenUnit,
+  opts: { readonly viaAllowance: boolean },
+): Promise<void> {
+  const balance = await chain.tokenBalance(me);
+  if (balance < amount) {
+    throw new CliError(
+      "INSUFFICIENT_BALANCE",
+      `balance ${formatTokens(balance, unit)} of ${me} is short of ${formatTokens(amount, unit)}; fund the account with tokens first`,
+    );
+  }
+  if (!opts.viaAllowance) return;
+  const allowance = (await token(chain).getFunction("allowance")(
+    me,
+    chain.channelsAddress,
+  )) as bigint;
+  if (allowance < amount) {
+    throw new CliError(
+      "INSUFFICIENT_ALLOWANCE",
+      `allowance ${formatTokens(allowance, unit)} for the channel contract is short of ${formatTokens(amount, unit)}; approve it first, or leave out --no-permit`,
+    );
+  }
+}
