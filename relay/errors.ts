@@ -23,6 +23,8 @@ export type RelayErrorCode =
   // sessions
   | "SESSION_UNKNOWN"
   | "SESSION_BUSY"
+  /** The channel's own requester opened it anew (e.g. after a restart); this session ended. */
+  | "SESSION_REPLACED"
   | "CHANNEL_UNKNOWN"
   | "CHANNEL_NOT_PARTICIPANT"
   | "MODE_UNSUPPORTED"
