@@ -125,8 +125,16 @@ export interface SessionClosedEvent {
   readonly channelId: ChannelId;
   readonly requester: Address;
   readonly code: RelayErrorCode;
+  /** What the session billed, the debt it opened with (`carried`) included. */
   readonly owed: bigint;
   readonly paid: bigint;
+  /** The channel's debt when the session opened, billed again by it. */
+  readonly carried: bigint;
+  /**
+   * The channel's billed mark after the session: the cumulative transferred amount that pays
+   * for everything billed on it so far (a debt is what it exceeds the durable amount by).
+   */
+  readonly billed: bigint;
   readonly creditLimit: bigint;
   /** Largest `owed − paid` while the tunnel was up. */
   readonly maxUnpaid: bigint;
@@ -960,6 +968,8 @@ class Node extends EventEmitter implements ProviderNode {
           code: e.code,
           owed: e.owed,
           paid: e.paid,
+          carried: s.state.carried,
+          billed: billedOf(s.state),
           creditLimit: s.state.terms.creditLimit,
           maxUnpaid: e.maxUnpaid,
           exhaustedAt: e.exhaustedAt,

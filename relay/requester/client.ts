@@ -89,6 +89,12 @@ export interface OpenSessionOptions {
   /** READY deadline, ms (default 15,000). */
   readonly timeoutMs?: number;
   /**
+   * The most this session pays for what the channel's earlier sessions left unpaid, as the
+   * provider's ACCEPT names it (default: no limit; a provider bills at most one credit window of
+   * debt). An ACCEPT asking for more ends the open with DEBT_TOO_HIGH, nothing signed.
+   */
+  readonly maxDebt?: bigint;
+  /**
    * Open without paying; nothing is paid until `resumePaying()`. Only a provider that activates
    * on credit (its QUOTE says so) opens such a session: a fast-lane hop, paid once the whole
    * path is up.
@@ -749,6 +755,21 @@ export class RequesterClient extends EventEmitter<{
             code: "CLOSED_BY_PEER",
             reason: "open given up",
           });
+          return;
+        }
+        // What the provider says the channel owes beyond what we have signed already.
+        const debt = f.billed - (this.#channels.get(f.channelId)?.sent?.proof.transferred ?? 0n);
+        if (s.opts.maxDebt !== undefined && debt > s.opts.maxDebt) {
+          const err = new RelayError("DEBT_TOO_HIGH", `provider bills a debt of ${debt}`, {
+            debt,
+            maxDebt: s.opts.maxDebt,
+          });
+          s.id = f.sessionId;
+          if (this.#waiters.has(f.channelId)) this.#failOpen(s, err);
+          else {
+            this.#send({ type: "CLOSE", sessionId: s.id, code: err.code, reason: err.message });
+            this.input(s, { type: "ReceiveClose", code: err.code, reason: err.message });
+          }
           return;
         }
         s.id = f.sessionId;
