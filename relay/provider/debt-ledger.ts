@@ -1,24 +1,27 @@
 /**
  * What each channel has been billed, kept by the provider node across sessions and restarts, so
  * that credit is the channel's and not the session's: a session opens owing what the channel's
- * earlier sessions left unpaid.
+ * earlier sessions left unpaid (or with the credit of what they were paid ahead and never used).
  *
  * One record per channel, `billedTo`: the cumulative transferred amount that pays for everything
- * billed on the channel so far. The debt is `billedTo − durable transferred` when positive. The
- * mark only grows, so an older record is a lower bound and never makes anyone owe more than was
- * billed. Records live in a level database of their own in the channel store's directory
- * (`<storeDir>/ledger`), written behind the sessions (at each USAGE tick and at each close, never
- * on a payment's path) and only while the channel owes something.
+ * billed on the channel so far. Its balance is `billedTo − durable transferred`: a debt when
+ * positive, a credit when negative. The mark only grows. Records live in a level database of
+ * their own in the channel store's directory (`<storeDir>/ledger`), written behind the sessions
+ * (at each USAGE tick and at each close, never on a payment's path) in one synced batch every
+ * 100 ms: a crash forgets at most the billing of the last tick and those 100 ms.
  */
 import { join } from "node:path";
 import { ClassicLevel } from "classic-level";
 import { ChannelError } from "../../channels/errors.ts";
 import type { ChannelId } from "../../channels/types.ts";
 
-/** A channel's debt: what `billedTo` exceeds its durable transferred amount by (0 when paid up). */
-export function debtOf(billedTo: bigint, durableTransferred: bigint): bigint {
-  return billedTo > durableTransferred ? billedTo - durableTransferred : 0n;
+/** A channel's balance: its debt when positive, what it was paid ahead when negative. */
+export function balanceOf(billedTo: bigint, durableTransferred: bigint): bigint {
+  return billedTo - durableTransferred;
 }
+
+/** How long recorded marks gather before one synced write. */
+const COMMIT_EVERY_MS = 100;
 
 const DIGITS = /^\d{1,78}$/;
 
@@ -54,24 +57,24 @@ export class DebtLedger {
   }
 
   /**
-   * The channel's `billedTo` mark (0 when it never owed anything).
+   * The channel's `billedTo` mark, or undefined when no session of it was ever billed here.
    * @throws ChannelError STORE_CORRUPT when the record is not a number
    */
-  async billedTo(channelId: ChannelId): Promise<bigint> {
+  async billedTo(channelId: ChannelId): Promise<bigint | undefined> {
     const key = channelId.slice(2);
     const raw = this.#pending.get(key) ?? (await this.#db.get(key));
-    if (raw === undefined) return 0n;
+    if (raw === undefined) return undefined;
     if (!DIGITS.test(raw)) {
       throw new ChannelError("STORE_CORRUPT", "debt record is not a number", { key });
     }
     return BigInt(raw);
   }
 
-  /** Records a channel's new mark, written behind in one synced batch per turn. */
+  /** Records a channel's new mark, written behind with the others of the next 100 ms. */
   record(channelId: ChannelId, billedTo: bigint): void {
     this.#pending.set(channelId.slice(2), billedTo.toString());
-    this.#writing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
-      this.#commit(),
+    this.#writing ??= new Promise<void>((resolve) => setTimeout(resolve, COMMIT_EVERY_MS)).then(
+      () => this.#commit(),
     );
   }
 

@@ -49,7 +49,7 @@ import type {
 import { PROTOCOL_VERSION } from "../wire/frames.ts";
 import { handshakeDigest } from "../wire/handshake.ts";
 import type { ChannelDirectory } from "./channel-directory.ts";
-import { DebtLedger, debtOf } from "./debt-ledger.ts";
+import { balanceOf, DebtLedger } from "./debt-ledger.ts";
 import { disablePretenuring } from "./gc-tuning.ts";
 import { type RateLimit, TokenBucket } from "./rate-limiter.ts";
 
@@ -128,7 +128,7 @@ export interface SessionClosedEvent {
   /** What the session billed, the debt it opened with (`carried`) included. */
   readonly owed: bigint;
   readonly paid: bigint;
-  /** The channel's debt when the session opened, billed again by it. */
+  /** The channel's balance when the session opened: a debt it billed again, or (< 0) a credit. */
   readonly carried: bigint;
   /**
    * The channel's billed mark after the session: the cumulative transferred amount that pays
@@ -704,7 +704,7 @@ class Node extends EventEmitter implements ProviderNode {
           channelId: frame.channelId,
           terms,
           base: entry.durableTransferred,
-          carried: debtOf(entry.billedTo, entry.durableTransferred),
+          carried: balanceOf(entry.billedTo, entry.durableTransferred),
           now: this.#clock(),
         }),
         channel: entry,
@@ -766,7 +766,9 @@ class Node extends EventEmitter implements ProviderNode {
         });
       }
       const received = state.received?.proof;
-      const billedTo = await this.#ledger.billedTo(frame.channelId);
+      // A channel never billed here owes nothing and has no credit either.
+      const billedTo =
+        (await this.#ledger.billedTo(frame.channelId)) ?? received?.transferred ?? 0n;
       entry = {
         state,
         durableNonce: received?.nonce ?? 0n,
@@ -842,14 +844,13 @@ class Node extends EventEmitter implements ProviderNode {
     });
   }
 
-  /** Moves the channel's billed mark up to what a session has billed, and records a debt. */
+  /** Moves the channel's billed mark up to what a session has billed, and records it. */
   #noteBilled(s: SessionEntry): void {
     const entry = s.channel;
     const billed = billedOf(s.state);
     if (billed <= entry.billedTo) return;
     entry.billedTo = billed;
-    // Paid up: nothing to keep (an older, lower record means no debt either).
-    if (billed > entry.durableTransferred) this.#ledger.record(s.state.channelId, billed);
+    this.#ledger.record(s.state.channelId, billed);
   }
 
   #sendAck(entry: ChannelEntry): void {

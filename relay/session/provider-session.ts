@@ -8,7 +8,9 @@
  * that the shell carries out a teardown by its deadline. Credit is the channel's, not the
  * session's: a session opens owing what earlier sessions of its channel left unpaid (`carried`),
  * pays that first, and only then gets its first unit and its window, so that opening sessions
- * one after another never adds up to more than one window of debt. Second mode knows in advance when the
+ * one after another never adds up to more than one window of debt. What earlier sessions were
+ * paid ahead and did not use is carried too, as a credit (`carried < 0`): it pays for the next
+ * units, so that paying ahead in many short sessions does not add up either. Second mode knows in advance when the
  * next second starts and stops `marginMs` before the first one the credit cannot cover; counter
  * modes hand the driver a unit budget (`NotifyTunnelLimits`) so that the data plane itself stops
  * at the limit, and tear down `graceMs` after it was reached.
@@ -31,7 +33,10 @@ export interface ProviderSessionState {
   readonly activatedAt: number | null;
   /** The channel's durable transferred amount when the session opened. */
   readonly base: bigint;
-  /** Owed from the start: what earlier sessions of the channel left unpaid (billed, not paid). */
+  /**
+   * Owed from the start: what earlier sessions of the channel left unpaid (billed, not paid), or,
+   * when negative, what they were paid ahead and did not use.
+   */
   readonly carried: bigint;
   /** Durable payments within this session (transferred − base). */
   readonly paid: bigint;
@@ -151,7 +156,7 @@ export function openProviderSession(args: {
   terms: SessionTerms;
   base: bigint;
   now: number;
-  /** The channel's unpaid balance when the session opens (default 0). */
+  /** The channel's unpaid balance when the session opens (negative: paid ahead; default 0). */
   carried?: bigint;
 }): ProviderSessionState {
   return {
@@ -162,7 +167,7 @@ export function openProviderSession(args: {
     openedAt: args.now,
     activatedAt: null,
     base: args.base,
-    carried: args.carried !== undefined && args.carried > 0n ? args.carried : 0n,
+    carried: args.carried ?? 0n,
     paid: 0n,
     units: 0n,
     exhaustedAt: null,
@@ -177,17 +182,26 @@ export function openProviderSession(args: {
   };
 }
 
-/** What the session owes at its current unit count, the debt it opened with included. */
+/**
+ * What the session owes at its current unit count: its units, plus the debt it opened with or
+ * less the credit it opened with (never below 0).
+ */
 export function owedOf(s: ProviderSessionState): bigint {
-  return s.carried + s.units * s.terms.unitPrice;
+  const owed = s.carried + s.units * s.terms.unitPrice;
+  return owed > 0n ? owed : 0n;
 }
 
 /**
  * The channel's cumulative amount that pays for everything billed so far: what the channel's
- * transferred amount must reach for it to owe nothing (session base + owed).
+ * transferred amount must reach for it to owe nothing (base + carried + units · price).
  */
 export function billedOf(s: ProviderSessionState): bigint {
-  return s.base + owedOf(s);
+  return s.base + s.carried + s.units * s.terms.unitPrice;
+}
+
+/** Billed and not paid, on the whole channel (negative: paid ahead). */
+function unpaidOf(s: ProviderSessionState): bigint {
+  return billedOf(s) - s.base - s.paid;
 }
 
 /**
@@ -201,7 +215,7 @@ function firstPayment(terms: SessionTerms): bigint {
   return terms.unitPrice;
 }
 
-/** Payments left once the carried debt is paid (negative while it is not). */
+/** Payments left once the carried debt is paid (negative while it is not), credit included. */
 function netPaid(s: ProviderSessionState): bigint {
   return s.paid - s.carried;
 }
@@ -272,9 +286,11 @@ export function providerSessionTransition(
   switch (input.type) {
     case "ActionStart": {
       const { terms } = s;
-      // On credit only when the credit left after the carried debt covers the first unit: the
-      // invariant holds from the start.
-      if (s.phase === "opening" && terms.activateOnCredit && netPaid(s) >= firstPayment(terms)) {
+      // At once when a credit the channel carries pays the first unit, or on credit (fast-lane
+      // hops) when the credit left after the carried debt covers it: the invariant holds from
+      // the start.
+      const prepaid = terms.activateOnCredit === true || s.carried < 0n;
+      if (s.phase === "opening" && prepaid && netPaid(s) >= firstPayment(terms)) {
         s.phase = "activating";
         effects.push({ type: "NotifyActivateTunnel" });
       }
@@ -347,7 +363,7 @@ function meter(s: Draft, usage: TunnelUsage | null, now: number): void {
     const read = unitsFromUsage(s.terms.mode, usage);
     if (read > s.units) s.units = read;
   }
-  const unpaid = owedOf(s) - s.paid;
+  const unpaid = unpaidOf(s);
   if (unpaid > s.maxUnpaid) s.maxUnpaid = unpaid;
 }
 
@@ -379,7 +395,7 @@ function credit(s: Draft, now: number, effects: ProviderSessionEffect[]): Provid
     }
     s.exhaustedAt = now;
     s.deadline = Math.max(deadline, now);
-    const unpaid = owedOf(s) - s.paid;
+    const unpaid = unpaidOf(s);
     effects.push({
       type: "SendWarn",
       teardownInMs: s.deadline - now,
