@@ -191,8 +191,13 @@ export class Session extends EventEmitter<{
   readonly opts: OpenSessionOptions;
   /** @internal */
   readonly client: RequesterClient;
-  /** @internal An OPEN that replaces a lost session is out: an ERROR about the channel refuses it. */
-  reopening = false;
+  /**
+   * @internal The OPEN out for this session and not answered yet: `open` (a new session; an
+   * ERROR about the channel refuses it) or `resume` (of `id`; SESSION_UNKNOWN says it is lost).
+   * Only an answer to an OPEN we sent moves the session: a provider cannot bill a new debt, or
+   * make us open anew, unasked.
+   */
+  awaiting: "open" | "resume" | null = null;
   /** @internal The latest proof was sent again; the provider may already have it in flight. */
   resent = false;
   /** @internal The session id of the last READY. */
@@ -718,9 +723,7 @@ export class RequesterClient extends EventEmitter<{
   /** OPEN of a session's channel: resuming the provider's session `resume`, or a new one. */
   #sendOpen(s: Session, resume: string | null): void {
     const ref = s.opts.channel;
-    // A session that was running is taken back by a new OPEN: until ACCEPT, an ERROR about the
-    // channel is that OPEN's refusal and ends it.
-    s.reopening = resume === null && s.readyId !== "";
+    s.awaiting = resume === null ? "open" : "resume";
     this.#send({
       type: "OPEN",
       channelId: ref.channelId,
@@ -757,6 +760,8 @@ export class RequesterClient extends EventEmitter<{
           });
           return;
         }
+        // An ACCEPT of a new session only answers our OPEN; of a resumed one, our resume.
+        if (s.awaiting === null || (s.awaiting === "resume" && f.sessionId !== s.id)) return;
         // What the provider says the channel owes beyond what we have signed already.
         const debt = f.billed - (this.#channels.get(f.channelId)?.sent?.proof.transferred ?? 0n);
         if (s.opts.maxDebt !== undefined && debt > s.opts.maxDebt) {
@@ -773,7 +778,7 @@ export class RequesterClient extends EventEmitter<{
           return;
         }
         s.id = f.sessionId;
-        s.reopening = false;
+        s.awaiting = null;
         this.input(s, {
           type: "ReceiveAccept",
           sessionId: f.sessionId,
@@ -785,12 +790,12 @@ export class RequesterClient extends EventEmitter<{
       }
       case "READY": {
         const s = this.#sessions.get(f.channelId);
-        if (s === undefined) return;
+        // Only the session ACCEPT named (a new one is always accepted first).
+        if (s === undefined || f.sessionId !== s.id || s.awaiting === "open") return;
         const resumed = s.readyId !== "";
         const fresh = resumed && s.readyId !== f.sessionId;
-        s.id = f.sessionId;
         s.readyId = f.sessionId;
-        s.reopening = false;
+        s.awaiting = null;
         s.tunnel = f.tunnel;
         s.creditLimit = f.creditLimit;
         this.input(s, {
@@ -898,7 +903,7 @@ export class RequesterClient extends EventEmitter<{
     if (byId !== undefined) {
       // Our resume found no session: the provider restarted, or ended it while we were away.
       // Nothing more is paid into it; a new session on the same channel takes its place.
-      if (code === "SESSION_UNKNOWN" && byId.state.phase !== "closed") {
+      if (code === "SESSION_UNKNOWN" && byId.awaiting === "resume") {
         this.#linkLost(byId, code, message);
         this.#sendOpen(byId, null);
       }
@@ -914,8 +919,9 @@ export class RequesterClient extends EventEmitter<{
     }
     if (this.#waiters.has(ref as ChannelId)) {
       this.#failOpen(s, new RelayError(code, message));
-    } else if (s.reopening) {
-      s.reopening = false;
+    } else if (s.awaiting === "open") {
+      // The OPEN that was to take back a lost session is refused: the session ends with it.
+      s.awaiting = null;
       this.input(s, { type: "ReceiveClose", code, reason: message });
     }
   }
