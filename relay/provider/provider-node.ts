@@ -679,11 +679,12 @@ class Node extends EventEmitter implements ProviderNode {
       if (entry === null) return;
       const old = entry.session;
       if (old !== null && old.state.phase !== "closed") {
-        // The channel's own requester opens it again. On the connection that holds the session
-        // that is a mistake; from another one it is the requester back after a restart or a
-        // lost socket (its old session never comes back): the new session takes over, and
+        // The channel's own requester opens it again. On the connection that holds a running
+        // session that is a mistake; from another one it is the requester back after a restart
+        // or a lost socket (its old session never comes back): the new session takes over, and
         // owes what the old one leaves unpaid. A session never paid is replaced on any
-        // connection, without a word its requester could take for the new OPEN's refusal.
+        // connection; on its own one without a word, which the requester could take for the
+        // new OPEN's refusal.
         if (old.state.phase !== "opening" && entry.owner === conn) {
           this.#error(conn, "SESSION_BUSY", "the channel has a session open", ref);
           return;
