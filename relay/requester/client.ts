@@ -660,6 +660,7 @@ export class RequesterClient extends EventEmitter<{
     this.#waiters.delete(session.channelId);
     if (this.#sessions.get(session.channelId) === session && session.state.phase !== "closed") {
       this.#sessions.delete(session.channelId);
+      this.#closed.set(session.channelId, session);
       session.state = { ...session.state, phase: "closed", closeCode: err.code };
       // Accepted but given up on: the provider need not hold it until its own timeout.
       if (session.id !== "") {
@@ -752,6 +753,7 @@ export class RequesterClient extends EventEmitter<{
         const s = this.#sessions.get(f.channelId);
         if (s === undefined) {
           // An open given up on (timed out): the provider need not wait for its first unit.
+          if (!this.#closed.has(f.channelId)) return;
           this.#wire.send({
             type: "CLOSE",
             sessionId: f.sessionId,
