@@ -23,6 +23,10 @@ export type RelayErrorCode =
   // sessions
   | "SESSION_UNKNOWN"
   | "SESSION_BUSY"
+  /** The channel's own requester opened it anew (e.g. after a restart); this session ended. */
+  | "SESSION_REPLACED"
+  /** The provider billed a debt above the requester's `maxDebt`. */
+  | "DEBT_TOO_HIGH"
   | "CHANNEL_UNKNOWN"
   | "CHANNEL_NOT_PARTICIPANT"
   | "MODE_UNSUPPORTED"

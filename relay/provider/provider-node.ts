@@ -24,6 +24,7 @@ import { ChannelStore } from "../../channels/store/channel-store.ts";
 import type { Address, ChannelDomain, ChannelId } from "../../channels/types.ts";
 import { CloseCode, type RelayErrorCode } from "../errors.ts";
 import {
+  billedOf,
   leaseEndOf,
   openProviderSession,
   owedOf,
@@ -48,6 +49,7 @@ import type {
 import { PROTOCOL_VERSION } from "../wire/frames.ts";
 import { handshakeDigest } from "../wire/handshake.ts";
 import type { ChannelDirectory } from "./channel-directory.ts";
+import { balanceOf, DebtLedger } from "./debt-ledger.ts";
 import { disablePretenuring } from "./gc-tuning.ts";
 import { type RateLimit, TokenBucket } from "./rate-limiter.ts";
 
@@ -123,8 +125,16 @@ export interface SessionClosedEvent {
   readonly channelId: ChannelId;
   readonly requester: Address;
   readonly code: RelayErrorCode;
+  /** What the session billed, the debt it opened with (`carried`) included. */
   readonly owed: bigint;
   readonly paid: bigint;
+  /** The channel's balance when the session opened: a debt it billed again, or (< 0) a credit. */
+  readonly carried: bigint;
+  /**
+   * The channel's billed mark after the session: the cumulative transferred amount that pays
+   * for everything billed on it so far (a debt is what it exceeds the durable amount by).
+   */
+  readonly billed: bigint;
   readonly creditLimit: bigint;
   /** Largest `owed − paid` while the tunnel was up. */
   readonly maxUnpaid: bigint;
@@ -177,6 +187,8 @@ interface ChannelEntry {
   state: ChannelState;
   durableNonce: bigint;
   durableTransferred: bigint;
+  /** The channel's billed mark (see debt-ledger.ts): the debt is what it exceeds durable by. */
+  billedTo: bigint;
   owner: Conn | null;
   session: SessionEntry | null;
 }
@@ -239,7 +251,16 @@ const DEFAULT_LIMITS: ConnectionLimits = {
 export async function createProviderNode(opts: ProviderNodeOptions): Promise<ProviderNode> {
   if (opts.disablePretenuring !== false) disablePretenuring();
   const store = await ChannelStore.open(opts.storeDir);
+  // Failed background writes of the ledger go to the node's `error` event once it exists.
+  let reportLedger: (err: unknown) => void = () => undefined;
+  let ledger: DebtLedger;
   let pool: VerifyPool;
+  try {
+    ledger = await DebtLedger.open(opts.storeDir, (err) => reportLedger(err));
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   try {
     pool =
       opts.verifyPool ??
@@ -247,10 +268,12 @@ export async function createProviderNode(opts: ProviderNodeOptions): Promise<Pro
         opts.verifyThreads === undefined ? {} : { threads: opts.verifyThreads },
       ));
   } catch (err) {
+    await ledger.close();
     await store.close();
     throw err;
   }
-  const node = new Node(opts, store, pool, opts.verifyPool === undefined);
+  const node = new Node(opts, store, pool, opts.verifyPool === undefined, ledger);
+  reportLedger = (err) => node.emit("error", err);
   try {
     await node.listen();
   } catch (err) {
@@ -267,6 +290,7 @@ class Node extends EventEmitter implements ProviderNode {
   readonly #signer: ProofSigner;
   readonly #verifier = new ProofVerifier();
   readonly #store: ChannelStore;
+  readonly #ledger: DebtLedger;
   readonly #pool: VerifyPool;
   readonly #ownPool: boolean;
   readonly #clock: () => number;
@@ -292,8 +316,15 @@ class Node extends EventEmitter implements ProviderNode {
     errorsSent: 0,
   };
 
-  constructor(opts: ProviderNodeOptions, store: ChannelStore, pool: VerifyPool, ownPool: boolean) {
+  constructor(
+    opts: ProviderNodeOptions,
+    store: ChannelStore,
+    pool: VerifyPool,
+    ownPool: boolean,
+    ledger: DebtLedger,
+  ) {
     super();
+    this.#ledger = ledger;
     this.#opts = opts;
     this.#limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.#signer = createSigner(opts.key);
@@ -378,6 +409,7 @@ class Node extends EventEmitter implements ProviderNode {
     );
     await this.#tail.catch(() => undefined);
     await this.#store.close();
+    await this.#ledger.close();
     if (this.#ownPool) await this.#pool.close();
   }
 
@@ -636,6 +668,7 @@ class Node extends EventEmitter implements ProviderNode {
       }
       this.#bind(conn, s.channel);
       if (s.state.phase === "active") this.#sendReady(s);
+      else this.#sendAccept(s);
       this.#sendAck(s.channel);
       return;
     }
@@ -651,19 +684,23 @@ class Node extends EventEmitter implements ProviderNode {
       const entry = await this.#loadChannel(conn, frame, requester);
       if (entry === null) return;
       const old = entry.session;
-      if (old !== null && old.state.phase === "opening") {
-        // Never paid, never up: the requester gave up on it (its first payment was refused, or it
-        // restarted); a new OPEN of the channel's own requester takes its place, without a word
-        // that the new one could take for its own refusal.
-        old.silent = true;
+      if (old !== null && old.state.phase !== "closed") {
+        // The channel's own requester opens it again. On the connection that holds a running
+        // session that is a mistake; from another one it is the requester back after a restart
+        // or a lost socket (its old session never comes back): the new session takes over, and
+        // owes what the old one leaves unpaid. A session never paid is replaced on any
+        // connection; on its own one without a word, which the requester could take for the
+        // new OPEN's refusal.
+        if (old.state.phase !== "opening" && entry.owner === conn) {
+          this.#error(conn, "SESSION_BUSY", "the channel has a session open", ref);
+          return;
+        }
+        old.silent = old.state.phase === "opening" && entry.owner === conn;
         this.#runSession(old, {
           type: "ActionClose",
-          code: "CLOSED_LOCALLY",
-          reason: "replaced by a new OPEN",
+          code: "SESSION_REPLACED",
+          reason: "the channel was opened again",
         });
-      } else if (old !== null && old.state.phase !== "closed") {
-        this.#error(conn, "SESSION_BUSY", "the channel has a session open", ref);
-        return;
       }
       this.#bind(conn, entry);
       const terms = sessionTerms(frame.mode, frame.unitPrice, policy);
@@ -674,6 +711,7 @@ class Node extends EventEmitter implements ProviderNode {
           channelId: frame.channelId,
           terms,
           base: entry.durableTransferred,
+          carried: balanceOf(entry.billedTo, entry.durableTransferred),
           now: this.#clock(),
         }),
         channel: entry,
@@ -690,6 +728,7 @@ class Node extends EventEmitter implements ProviderNode {
       };
       entry.session = session;
       this.#sessions.set(sessionId, session);
+      this.#sendAccept(session);
       this.#runSession(session, { type: "ActionStart" });
     } finally {
       this.#opening.delete(frame.channelId);
@@ -734,10 +773,14 @@ class Node extends EventEmitter implements ProviderNode {
         });
       }
       const received = state.received?.proof;
+      // A channel never billed here owes nothing and has no credit either.
+      const billedTo =
+        (await this.#ledger.billedTo(frame.channelId)) ?? received?.transferred ?? 0n;
       entry = {
         state,
         durableNonce: received?.nonce ?? 0n,
         durableTransferred: received?.transferred ?? 0n,
+        billedTo,
         owner: null,
         session: null,
       };
@@ -795,6 +838,28 @@ class Node extends EventEmitter implements ProviderNode {
     });
   }
 
+  /** ACCEPT: the session waits for its first unit on top of what the channel has been billed. */
+  #sendAccept(s: SessionEntry): void {
+    const entry = s.channel;
+    this.#send(entry.owner, {
+      type: "ACCEPT",
+      channelId: s.state.channelId,
+      sessionId: s.state.sessionId,
+      ackedNonce: entry.durableNonce,
+      ackedTransferred: entry.durableTransferred,
+      billed: billedOf(s.state),
+    });
+  }
+
+  /** Moves the channel's billed mark up to what a session has billed, and records it. */
+  #noteBilled(s: SessionEntry): void {
+    const entry = s.channel;
+    const billed = billedOf(s.state);
+    if (billed <= entry.billedTo) return;
+    entry.billedTo = billed;
+    this.#ledger.record(s.state.channelId, billed);
+  }
+
   #sendAck(entry: ChannelEntry): void {
     this.#stats.acksSent++;
     const s = entry.session;
@@ -844,6 +909,7 @@ class Node extends EventEmitter implements ProviderNode {
         this.emit("session-ready", { sessionId, channelId: s.state.channelId });
         return;
       case "SendUsage":
+        this.#noteBilled(s);
         this.#send(conn, { type: "USAGE", sessionId, units: e.units, owed: e.owed });
         return;
       case "SendWarn":
@@ -898,6 +964,7 @@ class Node extends EventEmitter implements ProviderNode {
         return;
       }
       case "NotifySessionClosed": {
+        this.#noteBilled(s);
         if (s.timer !== null) clearTimeout(s.timer);
         s.timer = null;
         this.#sessions.delete(sessionId);
@@ -909,6 +976,8 @@ class Node extends EventEmitter implements ProviderNode {
           code: e.code,
           owed: e.owed,
           paid: e.paid,
+          carried: s.state.carried,
+          billed: billedOf(s.state),
           creditLimit: s.state.terms.creditLimit,
           maxUnpaid: e.maxUnpaid,
           exhaustedAt: e.exhaustedAt,

@@ -3,6 +3,12 @@
  * sessions on channels it already holds, pays ahead of its own counters (pipelined: it never
  * waits for an ACK before the next proof), checks the provider's usage claims, reconnects and
  * resumes a dropped session from the last ACKed nonce, and negotiates a cooperative close.
+ *
+ * Restarts on either side (relay/README.md, "Restarts"): nothing is signed before the provider
+ * has accepted the session it pays for (the first payment waits for ACCEPT and builds on the
+ * amount it names), and nothing is paid while the link is lost. A session the provider no longer
+ * knows (it restarted) is opened again on the same channel, from the channel's durable amount; a
+ * restarted requester's new OPEN replaces its old session at the provider.
  */
 import { EventEmitter } from "node:events";
 import { createSigner, type ProofSigner } from "../../channels/crypto/signer.ts";
@@ -34,8 +40,16 @@ export interface RequesterOptions {
   readonly domain?: ChannelDomain;
   /** When given, the provider must be this address. */
   readonly provider?: Address;
-  /** Reconnect attempts after a drop (default 5) and the delay between them (default 200 ms). */
-  readonly reconnect?: { readonly attempts: number; readonly delayMs: number };
+  /**
+   * Reconnect attempts after a drop (default 8) and the delay before the first (default 200 ms),
+   * doubled after each failed attempt up to `maxDelayMs` (default 2,000 ms): about 11 s in all
+   * by default, enough for a provider node to restart.
+   */
+  readonly reconnect?: {
+    readonly attempts: number;
+    readonly delayMs: number;
+    readonly maxDelayMs?: number;
+  };
   /** Milliseconds clock (default `performance.now`). */
   readonly clock?: () => number;
   /**
@@ -74,6 +88,12 @@ export interface OpenSessionOptions {
   readonly payEveryMs?: number;
   /** READY deadline, ms (default 15,000). */
   readonly timeoutMs?: number;
+  /**
+   * The most this session pays for what the channel's earlier sessions left unpaid, as the
+   * provider's ACCEPT names it (default: no limit; a provider bills at most one credit window of
+   * debt). An ACCEPT asking for more ends the open with DEBT_TOO_HIGH, nothing signed.
+   */
+  readonly maxDebt?: bigint;
   /**
    * Open without paying; nothing is paid until `resumePaying()`. Only a provider that activates
    * on credit (its QUOTE says so) opens such a session: a fast-lane hop, paid once the whole
@@ -114,21 +134,49 @@ export interface SignedSettlement {
   readonly signatureB: Uint8Array;
 }
 
-/** One payment session. Events: `ack`, `usage`, `warn`, `close`. */
+/** The link to the provider's session was lost; payments stop until it is back. */
+export interface SessionResuming {
+  /** CONNECTION_LOST (the socket dropped) or SESSION_UNKNOWN (the provider lost the session). */
+  readonly code: RelayErrorCode;
+  readonly reason: string;
+}
+
+/** The session is paid into again. */
+export interface SessionResumed {
+  readonly sessionId: string;
+  /**
+   * True when the provider's session is a new one on the same channel (it had lost the old one):
+   * the tunnel was set up anew, so `session.tunnel` holds its new configuration.
+   */
+  readonly fresh: boolean;
+}
+
+/**
+ * One payment session. Events: `ack`, `usage`, `warn`, `resuming`, `resumed`, `close`.
+ */
 export class Session extends EventEmitter<{
   ack: [{ nonce: bigint; transferred: bigint }];
   usage: [{ units: bigint; owed: bigint; own: bigint }];
   warn: [{ teardownInMs: number; unpaid: bigint }];
+  resuming: [SessionResuming];
+  resumed: [SessionResumed];
   close: [SessionEnd];
 }> {
   readonly channelId: ChannelId;
-  /** The provider's session id (set at READY). */
+  /** The provider's session id (set at ACCEPT; a new one after a provider restart). */
   id = "";
   /** The tunnel configuration from READY (proxy address and credentials, …). */
   tunnel: TunnelConfig = {};
   creditLimit = 0n;
-  /** Resolves when the session ends. */
+  /** Resolves when the session ends, however it ends. */
   readonly closed: Promise<SessionEnd>;
+  /**
+   * Resolves when the session ends by our own `close()`; rejects with a `RelayError` carrying
+   * the end's code otherwise: the provider ended it (CREDIT_EXHAUSTED, SHUTTING_DOWN,
+   * SESSION_REPLACED, …), the connection could not be brought back (CONNECTION_LOST), or the
+   * provider refused to take it back after a restart (its code for the new OPEN).
+   */
+  readonly done: Promise<SessionEnd>;
   /**
    * Resolves once the provider is done with the session: after our close, when it confirms
    * that the tunnel is down; after its own close, at its CLOSE. (Never, if the connection is
@@ -143,7 +191,19 @@ export class Session extends EventEmitter<{
   readonly opts: OpenSessionOptions;
   /** @internal */
   readonly client: RequesterClient;
+  /**
+   * @internal The OPEN out for this session and not answered yet: `open` (a new session; an
+   * ERROR about the channel refuses it) or `resume` (of `id`; SESSION_UNKNOWN says it is lost).
+   * Only an answer to an OPEN we sent moves the session: a provider cannot bill a new debt, or
+   * make us open anew, unasked.
+   */
+  awaiting: "open" | "resume" | null = null;
+  /** @internal The latest proof was sent again; the provider may already have it in flight. */
+  resent = false;
+  /** @internal The session id of the last READY. */
+  readyId = "";
   #resolveClosed!: (e: SessionEnd) => void;
+  #settleDone!: (e: SessionEnd) => void;
   #resolveReleased!: () => void;
 
   /** @internal */
@@ -156,6 +216,12 @@ export class Session extends EventEmitter<{
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
+    this.done = new Promise((resolve, reject) => {
+      this.#settleDone = (e) =>
+        e.code === "CLOSED_LOCALLY" ? resolve(e) : reject(new RelayError(e.code, e.reason));
+    });
+    // Seen by whoever awaits it; not an unhandled rejection when nobody does.
+    this.done.catch(() => undefined);
     this.released = new Promise((resolve) => {
       this.#resolveReleased = resolve;
     });
@@ -169,7 +235,13 @@ export class Session extends EventEmitter<{
   /** @internal */
   ended(e: SessionEnd): void {
     this.#resolveClosed(e);
+    this.#settleDone(e);
     this.emit("close", e);
+  }
+
+  /** @internal The session never opened (`openSession` rejected with this). */
+  failed(err: RelayError): void {
+    this.#settleDone({ code: err.code, reason: err.message });
   }
 
   /** Stops paying (the provider will WARN, then tear the tunnel down). */
@@ -274,7 +346,8 @@ export class RequesterClient extends EventEmitter<{
   }
 
   /**
-   * Opens a session: sends OPEN and the first unit (plus prepay) at once, resolves at READY.
+   * Opens a session: sends OPEN, pays the first unit (plus prepay, plus a debt the channel
+   * carries) once the provider's ACCEPT says what it builds on, and resolves at READY.
    * @throws RelayError with the provider's code (PRICE_TOO_LOW, CHANNEL_UNKNOWN, SESSION_BUSY,
    *   …), TIMEOUT, or the channel's code when the first payment cannot be made.
    */
@@ -308,20 +381,8 @@ export class RequesterClient extends EventEmitter<{
       () => this.#failOpen(session, new RelayError("TIMEOUT", "no READY in time")),
       o.timeoutMs ?? 15_000,
     );
-    this.#send({
-      type: "OPEN",
-      channelId: ref.channelId,
-      salt: ref.salt,
-      openBlock: ref.openBlock,
-      dealId: o.dealId ?? "",
-      mode: o.mode,
-      unitPrice: o.unitPrice,
-      tunnelKind: o.tunnel.kind,
-      tunnelParams: o.tunnel.params ?? {},
-      prepayUnits: o.prepayUnits ?? 1n,
-      resume: null,
-    });
-    // The first unit goes out right behind OPEN: the provider opens the tunnel once it is durable.
+    this.#sendOpen(session, null);
+    // Nothing is paid yet: the first unit follows the provider's ACCEPT.
     this.input(session, { type: "ActionStart" });
     try {
       await ready;
@@ -541,6 +602,19 @@ export class RequesterClient extends EventEmitter<{
         }
         return;
       }
+      case "ResendLatest": {
+        const sent = this.#channels.get(channelId)?.sent;
+        if (sent === null || sent === undefined) return;
+        session.resent = true;
+        this.#send({
+          type: "PAY",
+          channelId,
+          nonce: sent.proof.nonce,
+          transferred: sent.proof.transferred,
+          signature: sent.signature,
+        });
+        return;
+      }
       case "SendClose":
         if (session.id !== "") {
           this.#send({ type: "CLOSE", sessionId: session.id, code: e.code, reason: e.reason });
@@ -586,8 +660,19 @@ export class RequesterClient extends EventEmitter<{
     this.#waiters.delete(session.channelId);
     if (this.#sessions.get(session.channelId) === session && session.state.phase !== "closed") {
       this.#sessions.delete(session.channelId);
+      this.#closed.set(session.channelId, session);
       session.state = { ...session.state, phase: "closed", closeCode: err.code };
+      // Accepted but given up on: the provider need not hold it until its own timeout.
+      if (session.id !== "") {
+        this.#send({
+          type: "CLOSE",
+          sessionId: session.id,
+          code: "CLOSED_BY_PEER",
+          reason: err.message,
+        });
+      }
     }
+    session.failed(err);
     w.reject(err);
   }
 
@@ -596,14 +681,22 @@ export class RequesterClient extends EventEmitter<{
     wire.onClose = (code) => {
       if (this.#wire !== wire) return;
       this.emit("disconnect", { code });
-      if (!this.#closing) void this.#reconnect();
+      if (this.#closing) return;
+      for (const s of this.#sessions.values()) {
+        this.#linkLost(s, "CONNECTION_LOST", `socket closed (${code})`);
+      }
+      void this.#reconnect();
     };
   }
 
   async #reconnect(): Promise<void> {
-    const policy = this.#opts.reconnect ?? { attempts: 5, delayMs: 200 };
+    const policy = this.#opts.reconnect ?? { attempts: 8, delayMs: 200 };
+    const maxDelay = policy.maxDelayMs ?? 2_000;
+    let delay = policy.delayMs;
     for (let i = 0; i < policy.attempts && !this.#closing; i++) {
-      await new Promise((r) => setTimeout(r, policy.delayMs));
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, Math.max(maxDelay, policy.delayMs));
+      if (this.#closing) return;
       try {
         const wire = await openWireConnection({
           url: this.#opts.url,
@@ -613,24 +706,9 @@ export class RequesterClient extends EventEmitter<{
         });
         this.#wire = wire;
         this.#attach(wire);
-        // Resume every session that was running: same session, same channel.
-        for (const s of this.#sessions.values()) {
-          if (s.id === "") continue;
-          const ref = s.opts.channel;
-          wire.send({
-            type: "OPEN",
-            channelId: ref.channelId,
-            salt: ref.salt,
-            openBlock: ref.openBlock,
-            dealId: s.opts.dealId ?? "",
-            mode: s.opts.mode,
-            unitPrice: s.opts.unitPrice,
-            tunnelKind: s.opts.tunnel.kind,
-            tunnelParams: s.opts.tunnel.params ?? {},
-            prepayUnits: s.opts.prepayUnits ?? 1n,
-            resume: s.id,
-          });
-        }
+        // Resume every session: the same provider session if it still has it (SESSION_UNKNOWN
+        // otherwise, and then a new one on the same channel), or an open not yet accepted anew.
+        for (const s of this.#sessions.values()) this.#sendOpen(s, s.id === "" ? null : s.id);
         this.emit("reconnect");
         return;
       } catch (err) {
@@ -638,40 +716,100 @@ export class RequesterClient extends EventEmitter<{
       }
     }
     for (const s of [...this.#sessions.values()]) {
+      this.#failOpen(s, new RelayError("CONNECTION_LOST", "cannot reconnect"));
       this.input(s, { type: "ReceiveClose", code: "CONNECTION_LOST", reason: "cannot reconnect" });
     }
   }
 
+  /** OPEN of a session's channel: resuming the provider's session `resume`, or a new one. */
+  #sendOpen(s: Session, resume: string | null): void {
+    const ref = s.opts.channel;
+    s.awaiting = resume === null ? "open" : "resume";
+    this.#send({
+      type: "OPEN",
+      channelId: ref.channelId,
+      salt: ref.salt,
+      openBlock: ref.openBlock,
+      dealId: s.opts.dealId ?? "",
+      mode: s.opts.mode,
+      unitPrice: s.opts.unitPrice,
+      tunnelKind: s.opts.tunnel.kind,
+      tunnelParams: s.opts.tunnel.params ?? {},
+      prepayUnits: s.opts.prepayUnits ?? 1n,
+      resume,
+    });
+  }
+
+  /** The link to a session is lost: stop paying, and say so. */
+  #linkLost(s: Session, code: RelayErrorCode, reason: string): void {
+    if (s.state.phase === "closed") return;
+    this.input(s, { type: "ActionLinkLost" });
+    s.emit("resuming", { code, reason });
+  }
+
   #onFrame(f: Frame): void {
     switch (f.type) {
+      case "ACCEPT": {
+        const s = this.#sessions.get(f.channelId);
+        if (s === undefined) {
+          // An open given up on (timed out): the provider need not wait for its first unit.
+          if (!this.#closed.has(f.channelId)) return;
+          this.#wire.send({
+            type: "CLOSE",
+            sessionId: f.sessionId,
+            code: "CLOSED_BY_PEER",
+            reason: "open given up",
+          });
+          return;
+        }
+        // An ACCEPT of a new session only answers our OPEN; of a resumed one, our resume.
+        if (s.awaiting === null || (s.awaiting === "resume" && f.sessionId !== s.id)) return;
+        // What the provider says the channel owes beyond what we have signed already.
+        const debt = f.billed - (this.#channels.get(f.channelId)?.sent?.proof.transferred ?? 0n);
+        if (s.opts.maxDebt !== undefined && debt > s.opts.maxDebt) {
+          const err = new RelayError("DEBT_TOO_HIGH", `provider bills a debt of ${debt}`, {
+            debt,
+            maxDebt: s.opts.maxDebt,
+          });
+          s.id = f.sessionId;
+          if (this.#waiters.has(f.channelId)) this.#failOpen(s, err);
+          else {
+            this.#send({ type: "CLOSE", sessionId: s.id, code: err.code, reason: err.message });
+            this.input(s, { type: "ReceiveClose", code: err.code, reason: err.message });
+          }
+          return;
+        }
+        s.id = f.sessionId;
+        s.awaiting = null;
+        this.input(s, {
+          type: "ReceiveAccept",
+          sessionId: f.sessionId,
+          ackedNonce: f.ackedNonce,
+          ackedTransferred: f.ackedTransferred,
+          billed: f.billed,
+        });
+        return;
+      }
       case "READY": {
         const s = this.#sessions.get(f.channelId);
-        if (s === undefined) return;
-        s.id = f.sessionId;
+        // Only the session ACCEPT named (a new one is always accepted first).
+        if (s === undefined || f.sessionId !== s.id || s.awaiting === "open") return;
+        const resumed = s.readyId !== "";
+        const fresh = resumed && s.readyId !== f.sessionId;
+        s.readyId = f.sessionId;
+        s.awaiting = null;
         s.tunnel = f.tunnel;
         s.creditLimit = f.creditLimit;
-        // What was sent before this READY (READY itself may pay the next second at once).
-        const sent = this.#channels.get(f.channelId)?.sent;
         this.input(s, {
           type: "ReceiveReady",
+          sessionId: f.sessionId,
           ackedNonce: f.ackedNonce,
           ackedTransferred: f.ackedTransferred,
         });
-        // Resuming: proofs are cumulative, so the latest one covers whatever was lost in flight.
-        // A proof sent after READY's ACK state was taken is not resent: that would be a replay.
-        const latest = this.#channels.get(f.channelId)?.sent;
-        if (sent && latest === sent && sent.proof.nonce > f.ackedNonce) {
-          this.#send({
-            type: "PAY",
-            channelId: f.channelId,
-            nonce: sent.proof.nonce,
-            transferred: sent.proof.transferred,
-            signature: sent.signature,
-          });
-        }
         const w = this.#waiters.get(f.channelId);
         this.#waiters.delete(f.channelId);
         w?.resolve();
+        if (resumed) s.emit("resumed", { sessionId: f.sessionId, fresh });
         return;
       }
       case "ACK": {
@@ -751,16 +889,42 @@ export class RequesterClient extends EventEmitter<{
             this.#settling.delete(ref);
             settling.reject(new RelayError(f.code, f.message));
           }
-          const s = this.#sessions.get(ref);
-          if (s !== undefined && this.#waiters.has(ref)) {
-            this.#failOpen(s, new RelayError(f.code, f.message));
-          }
+          this.#onSessionError(ref, f.code, f.message);
         }
         this.emit("error", new RelayError(f.code, f.message, { ref: f.ref }));
         return;
       }
       default:
         return;
+    }
+  }
+
+  /** An ERROR about a session (ref: its id) or a channel that has one (ref: the channel). */
+  #onSessionError(ref: string, code: RelayErrorCode, message: string): void {
+    const byId = this.#bySessionId(ref);
+    if (byId !== undefined) {
+      // Our resume found no session: the provider restarted, or ended it while we were away.
+      // Nothing more is paid into it; a new session on the same channel takes its place.
+      if (code === "SESSION_UNKNOWN" && byId.awaiting === "resume") {
+        this.#linkLost(byId, code, message);
+        this.#sendOpen(byId, null);
+      }
+      return;
+    }
+    const s = this.#sessions.get(ref as ChannelId);
+    if (s === undefined) return;
+    // The proof sent again may already be on its way into the provider's store: that one lands
+    // and counts; its copy is refused as a replay, which is no reason to give up.
+    if (code === "NONCE_NOT_INCREASING" && s.resent) {
+      s.resent = false;
+      return;
+    }
+    if (this.#waiters.has(ref as ChannelId)) {
+      this.#failOpen(s, new RelayError(code, message));
+    } else if (s.awaiting === "open") {
+      // The OPEN that was to take back a lost session is refused: the session ends with it.
+      s.awaiting = null;
+      this.input(s, { type: "ReceiveClose", code, reason: message });
     }
   }
 

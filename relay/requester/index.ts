@@ -9,6 +9,8 @@ export type {
   QuoteOptions,
   RequesterOptions,
   SessionEnd,
+  SessionResumed,
+  SessionResuming,
   SignedSettlement,
 } from "./client.ts";
 export { connect, RequesterClient, Session } from "./client.ts";

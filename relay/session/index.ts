@@ -17,6 +17,7 @@ export type {
   SessionPhase,
 } from "./provider-session.ts";
 export {
+  billedOf,
   openProviderSession,
   owedOf,
   providerSessionTransition,

@@ -5,7 +5,12 @@
  * teardown deadline, and USAGE reports. Time comes from `ctx.now` (ms), counters from inputs.
  *
  * The invariant (property-tested): while the tunnel is up, `owed − paid <= creditLimit`, given
- * that the shell carries out a teardown by its deadline. Second mode knows in advance when the
+ * that the shell carries out a teardown by its deadline. Credit is the channel's, not the
+ * session's: a session opens owing what earlier sessions of its channel left unpaid (`carried`),
+ * pays that first, and only then gets its first unit and its window, so that opening sessions
+ * one after another never adds up to more than one window of debt. What earlier sessions were
+ * paid ahead and did not use is carried too, as a credit (`carried < 0`): it pays for the next
+ * units, so that paying ahead in many short sessions does not add up either. Second mode knows in advance when the
  * next second starts and stops `marginMs` before the first one the credit cannot cover; counter
  * modes hand the driver a unit budget (`NotifyTunnelLimits`) so that the data plane itself stops
  * at the limit, and tear down `graceMs` after it was reached.
@@ -28,6 +33,11 @@ export interface ProviderSessionState {
   readonly activatedAt: number | null;
   /** The channel's durable transferred amount when the session opened. */
   readonly base: bigint;
+  /**
+   * Owed from the start: what earlier sessions of the channel left unpaid (billed, not paid), or,
+   * when negative, what they were paid ahead and did not use.
+   */
+  readonly carried: bigint;
   /** Durable payments within this session (transferred − base). */
   readonly paid: bigint;
   /** Units consumed so far (frozen at close). */
@@ -146,6 +156,8 @@ export function openProviderSession(args: {
   terms: SessionTerms;
   base: bigint;
   now: number;
+  /** The channel's unpaid balance when the session opens (negative: paid ahead; default 0). */
+  carried?: bigint;
 }): ProviderSessionState {
   return {
     sessionId: args.sessionId,
@@ -155,6 +167,7 @@ export function openProviderSession(args: {
     openedAt: args.now,
     activatedAt: null,
     base: args.base,
+    carried: args.carried ?? 0n,
     paid: 0n,
     units: 0n,
     exhaustedAt: null,
@@ -169,9 +182,42 @@ export function openProviderSession(args: {
   };
 }
 
-/** What the session owes at its current unit count. */
+/**
+ * What the session owes at its current unit count: its units, plus the debt it opened with or
+ * less the credit it opened with (never below 0).
+ */
 export function owedOf(s: ProviderSessionState): bigint {
-  return s.units * s.terms.unitPrice;
+  const owed = s.carried + s.units * s.terms.unitPrice;
+  return owed > 0n ? owed : 0n;
+}
+
+/**
+ * The channel's cumulative amount that pays for everything billed so far: what the channel's
+ * transferred amount must reach for it to owe nothing (base + carried + units · price).
+ */
+export function billedOf(s: ProviderSessionState): bigint {
+  return s.base + s.carried + s.units * s.terms.unitPrice;
+}
+
+/** Billed and not paid, on the whole channel (negative: paid ahead). */
+function unpaidOf(s: ProviderSessionState): bigint {
+  return billedOf(s) - s.base - s.paid;
+}
+
+/**
+ * What must be paid beyond the carried debt before the tunnel opens: the first unit, or on
+ * credit (fast-lane hops) the part of it the credit does not cover (zero or less).
+ */
+function firstPayment(terms: SessionTerms): bigint {
+  if (terms.activateOnCredit === true && terms.creditLimit >= terms.unitPrice) {
+    return terms.unitPrice - terms.creditLimit;
+  }
+  return terms.unitPrice;
+}
+
+/** Payments left once the carried debt is paid (negative while it is not), credit included. */
+function netPaid(s: ProviderSessionState): bigint {
+  return s.paid - s.carried;
 }
 
 /**
@@ -181,7 +227,7 @@ export function owedOf(s: ProviderSessionState): bigint {
  */
 export function leaseEndOf(s: ProviderSessionState): number | null {
   if (s.phase !== "active" || s.activatedAt === null || s.terms.mode !== "second") return null;
-  const covered = coveredUnits(s.paid, s.terms.creditLimit, s.terms.unitPrice);
+  const covered = coveredUnits(netPaid(s), s.terms.creditLimit, s.terms.unitPrice);
   return covered === null ? null : s.activatedAt + Number(covered) * 1000;
 }
 
@@ -194,7 +240,7 @@ export function wakeAt(s: ProviderSessionState): number | null {
   let at = s.nextUsageAt;
   if (s.deadline !== null) at = Math.min(at, s.deadline);
   if (s.terms.mode === "second") {
-    const covered = coveredUnits(s.paid, s.terms.creditLimit, s.terms.unitPrice);
+    const covered = coveredUnits(netPaid(s), s.terms.creditLimit, s.terms.unitPrice);
     if (covered !== null && s.exhaustedAt === null) {
       // The last covered second starts here: from then on the credit cannot take another one.
       at = Math.min(at, s.activatedAt! + Number(covered > 0n ? covered - 1n : 0n) * 1000);
@@ -240,8 +286,11 @@ export function providerSessionTransition(
   switch (input.type) {
     case "ActionStart": {
       const { terms } = s;
-      // On credit only when the credit covers the first unit: the invariant holds from the start.
-      if (s.phase === "opening" && terms.activateOnCredit && terms.creditLimit >= terms.unitPrice) {
+      // At once when a credit the channel carries pays the first unit, or on credit (fast-lane
+      // hops) when the credit left after the carried debt covers it: the invariant holds from
+      // the start.
+      const prepaid = terms.activateOnCredit === true || s.carried < 0n;
+      if (s.phase === "opening" && prepaid && netPaid(s) >= firstPayment(terms)) {
         s.phase = "activating";
         effects.push({ type: "NotifyActivateTunnel" });
       }
@@ -257,9 +306,9 @@ export function providerSessionTransition(
         transferred: input.transferred,
         owed: owedOf(s),
       });
-      // The first unit is paid before the tunnel opens: no free sample, whatever the session's
-      // length.
-      if (s.phase === "opening" && s.paid >= s.terms.unitPrice) {
+      // The first unit is paid before the tunnel opens (after the debt the session carries): no
+      // free sample, whatever the session's length, and no fresh window for an indebted channel.
+      if (s.phase === "opening" && netPaid(s) >= firstPayment(s.terms)) {
         s.phase = "activating";
         effects.push({ type: "NotifyActivateTunnel" });
         return { state: s, effects };
@@ -314,14 +363,14 @@ function meter(s: Draft, usage: TunnelUsage | null, now: number): void {
     const read = unitsFromUsage(s.terms.mode, usage);
     if (read > s.units) s.units = read;
   }
-  const unpaid = s.units * s.terms.unitPrice - s.paid;
+  const unpaid = unpaidOf(s);
   if (unpaid > s.maxUnpaid) s.maxUnpaid = unpaid;
 }
 
 /** The credit window: WARN when exhausted, teardown at the deadline, budget for the driver. */
 function credit(s: Draft, now: number, effects: ProviderSessionEffect[]): ProviderSessionResult {
   const { terms } = s;
-  const covered = coveredUnits(s.paid, terms.creditLimit, terms.unitPrice);
+  const covered = coveredUnits(netPaid(s), terms.creditLimit, terms.unitPrice);
   // Exhausted: the credit left cannot cover one more unit.
   const exhausted = covered !== null && s.units >= covered;
   // Counter modes get a unit budget the data plane enforces; every mode stops admitting new
@@ -346,7 +395,7 @@ function credit(s: Draft, now: number, effects: ProviderSessionEffect[]): Provid
     }
     s.exhaustedAt = now;
     s.deadline = Math.max(deadline, now);
-    const unpaid = owedOf(s) - s.paid;
+    const unpaid = unpaidOf(s);
     effects.push({
       type: "SendWarn",
       teardownInMs: s.deadline - now,

@@ -163,6 +163,15 @@ export function toArray(f: Frame): unknown[] {
         f.tickMs,
         f.activateOnCredit,
       ];
+    case "ACCEPT":
+      return [
+        FrameType.ACCEPT,
+        hexBytes(f.channelId),
+        f.sessionId,
+        u64(f.ackedNonce),
+        u256(f.ackedTransferred),
+        u256(f.billed),
+      ];
   }
 }
 

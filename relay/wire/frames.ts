@@ -26,6 +26,7 @@ export const FrameType = {
   SETTLE_SIGN: 13,
   QUOTE: 14,
   QUOTE_OK: 15,
+  ACCEPT: 16,
 } as const;
 
 /** A frame's name. */
@@ -93,6 +94,22 @@ export interface ReadyFrame {
   readonly ackedTransferred: bigint;
   /** The channel's transferred amount when the session started (owed counts from there). */
   readonly base: bigint;
+}
+
+/**
+ * Provider → requester: an OPEN is accepted and its session waits for the first unit. It tells
+ * what the first payment builds on, so that nothing is signed before the provider has taken the
+ * session: the channel's highest durable nonce and amount, and `billed`, the cumulative amount
+ * that pays for everything billed on the channel before this session (it exceeds
+ * `ackedTransferred` when earlier sessions left a debt). The first unit is paid on top of it.
+ */
+export interface AcceptFrame {
+  readonly type: "ACCEPT";
+  readonly channelId: ChannelId;
+  readonly sessionId: string;
+  readonly ackedNonce: bigint;
+  readonly ackedTransferred: bigint;
+  readonly billed: bigint;
 }
 
 /** Requester → provider: a balance proof. */
@@ -206,4 +223,5 @@ export type Frame =
   | SettleProposeFrame
   | SettleSignFrame
   | QuoteFrame
-  | QuoteOkFrame;
+  | QuoteOkFrame
+  | AcceptFrame;

@@ -233,6 +233,17 @@ const VALIDATORS: Readonly<Record<number, Validator>> = {
       activateOnCredit: flag(a[6], "activateOnCredit"),
     };
   },
+  [FrameType.ACCEPT]: (a) => {
+    arity(a, 6, "ACCEPT");
+    return {
+      type: "ACCEPT",
+      channelId: toChannelId(bytes(a[1], 32, "channelId")),
+      sessionId: id(a[2], "sessionId"),
+      ackedNonce: readU64(bytes(a[3], 8, "ackedNonce")),
+      ackedTransferred: readU256(bytes(a[4], 32, "ackedTransferred")),
+      billed: readU256(bytes(a[5], 32, "billed")),
+    };
+  },
 };
 
 function settle(a: readonly unknown[], type: "SETTLE_PROPOSE" | "SETTLE_SIGN"): Frame {

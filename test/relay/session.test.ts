@@ -262,6 +262,18 @@ describe("requester session core", () => {
   it("pays the first unit and the prepay before READY, then ahead of its own counters", () => {
     let s = openRequesterSession(rterms, 50n);
     let r = requesterSessionTransition(s, { type: "ActionStart" }, { now: 0 });
+    expect(r.effects).toEqual([]); // nothing before the provider accepts
+    r = requesterSessionTransition(
+      r.state,
+      {
+        type: "ReceiveAccept",
+        sessionId: "s1",
+        ackedNonce: 0n,
+        ackedTransferred: 50n,
+        billed: 50n,
+      },
+      { now: 0 },
+    );
     expect(r.effects).toEqual([{ type: "SendPay", amount: 200n }]);
     s = requesterSessionTransition(
       r.state,

@@ -14,9 +14,10 @@ describe("the demo scenario, in process", () => {
     expect(s.balances.provider.after - s.balances.provider.before).toBe(s.paidOffChain);
     expect(s.balances.requester.before - s.balances.requester.after).toBe(s.paidOffChain);
     expect(s.sessions.map((x) => x.mode)).toEqual(["second", "byte"]);
-    // The byte session paid for every byte it carried, not just its prepay.
+    // Credit is the channel's: the byte session is paid first from what the per-second one paid
+    // ahead and did not use (up to a second, more than this run's bytes cost), never refunded.
     const byteSession = s.sessions[1]!;
-    expect(byteSession.signed - s.sessions[0]!.signed).toBeGreaterThan(64n * 1024n * 10n ** 9n);
+    expect(byteSession.signed).toBeGreaterThanOrEqual(s.sessions[0]!.signed);
     expect(Object.keys(s.gas).sort()).toEqual(["cooperativeClose", "openWithPermit"]);
     expect(s.deal?.id).toBeDefined();
     expect([...phases]).toContain("crawling, paying per byte");
