@@ -69,6 +69,8 @@ export async function openChainContext(config: CliConfig): Promise<ChainContext>
       baseDelayMs: 200,
       maxDelayMs: 200,
     }).catch((cause) => {
+      // The client's own errors already name the RPC and say what failed.
+      if (cause instanceof ChainError) throw cause;
       throw new ChainError(
         "RPC_UNREACHABLE",
         cause instanceof Error ? cause.message.split("\n")[0]! : String(cause),

@@ -4,16 +4,11 @@
  * turns a rejection into the one-line `CliError` the user sees.
  */
 import { formatUnits } from "ethers";
+import {
+  MAX_SETTLE_WINDOW_SECONDS,
+  MIN_SETTLE_WINDOW_SECONDS,
+} from "../../channels/chain/index.ts";
 import { CliError } from "./errors.ts";
-
-/**
- * The contract's settle-window bounds as `engine/chain/deploy.ts` deploys it (10 s … 30 days).
- * Defined here until `channels/chain` exports `MIN_SETTLE_WINDOW_SECONDS` /
- * `MAX_SETTLE_WINDOW_SECONDS`; then these two should be imported from there.
- */
-export const MIN_SETTLE_WINDOW_SECONDS = 10;
-/** See {@link MIN_SETTLE_WINDOW_SECONDS}. */
-export const MAX_SETTLE_WINDOW_SECONDS = 30 * 24 * 3600;
 
 /** The largest deposit the contract can hold on one side (`type(uint112).max`), base units. */
 export const MAX_DEPOSIT_UNITS = (1n << 112n) - 1n;

@@ -10,12 +10,14 @@ import { join } from "node:path";
 import { formatUnits } from "ethers";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  MAX_SETTLE_WINDOW_SECONDS,
+  MIN_SETTLE_WINDOW_SECONDS,
+} from "../../../channels/chain/index.ts";
 import { loadConfig } from "../../../engine/cli/context.ts";
 import { CliError } from "../../../engine/cli/errors.ts";
 import {
   MAX_DEPOSIT_UNITS,
-  MAX_SETTLE_WINDOW_SECONDS,
-  MIN_SETTLE_WINDOW_SECONDS,
   parseInteger,
   parseTokens,
   parseWindow,

@@ -137,7 +137,10 @@ describe.each([
 
     const early = await run(2, ["channel", "settle", o.channelId]);
     expect(early.code).toBe(1);
-    expect(early.err).toMatch(/^tollway: the settle window runs until .*; settle after that\n$/);
+    // With --json an error is one JSON line: the code, and the message a person would read.
+    const refused = JSON.parse(early.err) as { error: { code: string; message: string } };
+    expect(refused.error.code).toBe("CONTRACT_REVERT");
+    expect(refused.error.message).toMatch(/^the settle window runs until .*; settle after that$/);
 
     // Move the chain's clock past the window instead of waiting for it.
     const rpc = providerFor(chain.summary.rpc) as JsonRpcProvider;
