@@ -1,11 +1,18 @@
 /** The check every hostile-input test ends with: an honest requester is still served in full. */
 import { expect } from "vitest";
 import { createSigner } from "../../channels/crypto/signer.ts";
+import type { ChannelRef } from "../../relay/requester/client.ts";
 import { openWireConnection } from "../../relay/requester/wire-connection.ts";
 import type { Frame } from "../../relay/wire/frames.ts";
 import { domain, keyOf, type TestProvider, until } from "./helpers.ts";
 
 let honest = 0;
+
+/** A provider somewhere (in this process or another) that can be given a channel. */
+export interface HonestTarget {
+  readonly url: string;
+  channel(requesterKey: Uint8Array, depositA: bigint): ChannelRef | Promise<ChannelRef>;
+}
 
 /**
  * Connects a fresh requester with a fresh channel, authenticates, opens a session, pays its first
@@ -13,13 +20,14 @@ let honest = 0;
  * It connects from 127.0.0.1, which the hostile tests keep apart from their own addresses.
  */
 export async function expectHonestClientServed(
-  p: TestProvider,
+  p: TestProvider | HonestTarget,
   opts: { timeoutMs?: number } = {},
 ): Promise<void> {
+  const target = "node" in p ? { url: p.node.url, channel: p.channel } : p;
   const key = keyOf(`honest-${honest++}-${process.pid}`);
   const signer = createSigner(key);
-  const ref = p.channel(key, 1_000_000n);
-  const wire = await openWireConnection({ url: p.node.url, signer, domain });
+  const ref = await target.channel(key, 1_000_000n);
+  const wire = await openWireConnection({ url: target.url, signer, domain });
   const frames: Frame[] = [];
   wire.onFrame = (f) => frames.push(f);
   try {
