@@ -331,14 +331,14 @@ class Node extends EventEmitter implements ProviderNode {
   constructor(opts: ProviderNodeOptions, store: ChannelStore, pool: VerifyPool, ownPool: boolean) {
     super();
     this.#limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.#clock = opts.clock ?? (() => performance.now());
-    // Every lookup goes through the negative cache and the concurrency cap.
-    this.#opts = { ...opts, channels: cachedDirectory(opts.channels, this.#limits, this.#clock) };
     this.#signer = createSigner(opts.key);
     this.address = this.#signer.address;
     this.#store = store;
     this.#pool = pool;
     this.#ownPool = ownPool;
+    this.#clock = opts.clock ?? (() => performance.now());
+    // Every lookup goes through the negative cache and the concurrency cap.
+    this.#opts = { ...opts, channels: cachedDirectory(opts.channels, this.#limits, this.#clock) };
     for (const d of opts.drivers) this.#drivers.set(d.kind, d);
     // An unhandled "error" event would throw; the node reports, it never crashes.
     this.on("error", () => undefined);
