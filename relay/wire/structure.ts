@@ -1,6 +1,6 @@
 /**
  * A structural check of MessagePack bytes before the decoder sees them: one pass over the bytes,
- * no recursion and no allocation, that refuses nesting deeper than a frame needs, extension types
+ * without recursion (a stack of at most `maxDepth` counts), that refuses nesting deeper than a frame needs, extension types
  * (the wire uses none, and msgpackr would build Errors, RegExps, Sets or references from them),
  * lengths longer than the bytes that follow, and anything after the first value. What passes
  * decodes in time linear in its size, to at most `maxDepth` levels.
@@ -20,7 +20,6 @@ const OK: RelayResult<void> = { ok: true, value: undefined };
  */
 export function checkStructure(data: Uint8Array, maxDepth = MAX_FRAME_DEPTH): RelayResult<void> {
   const end = data.length;
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   // Values still to read in each open container; the root "container" holds the one frame.
   const pending: number[] = [1];
   let pos = 0;
@@ -61,12 +60,12 @@ export function checkStructure(data: Uint8Array, maxDepth = MAX_FRAME_DEPTH): Re
         case 0xc5:
         case 0xda:
           if (pos + 2 > end) return malformed("truncated");
-          skip = 2 + view.getUint16(pos);
+          skip = 2 + u16(data, pos);
           break;
         case 0xc6:
         case 0xdb:
           if (pos + 4 > end) return malformed("truncated");
-          skip = 4 + view.getUint32(pos);
+          skip = 4 + u32(data, pos);
           break;
         case 0xcd:
         case 0xd1:
@@ -84,22 +83,22 @@ export function checkStructure(data: Uint8Array, maxDepth = MAX_FRAME_DEPTH): Re
           break;
         case 0xdc:
           if (pos + 2 > end) return malformed("truncated");
-          items = view.getUint16(pos);
+          items = u16(data, pos);
           skip = 2;
           break;
         case 0xdd:
           if (pos + 4 > end) return malformed("truncated");
-          items = view.getUint32(pos);
+          items = u32(data, pos);
           skip = 4;
           break;
         case 0xde:
           if (pos + 2 > end) return malformed("truncated");
-          items = view.getUint16(pos) * 2;
+          items = u16(data, pos) * 2;
           skip = 2;
           break;
         case 0xdf:
           if (pos + 4 > end) return malformed("truncated");
-          items = view.getUint32(pos) * 2;
+          items = u32(data, pos) * 2;
           skip = 4;
           break;
         default:
@@ -120,6 +119,14 @@ export function checkStructure(data: Uint8Array, maxDepth = MAX_FRAME_DEPTH): Re
   }
   if (pos !== end) return malformed("bytes after the frame");
   return OK;
+}
+
+function u16(b: Uint8Array, at: number): number {
+  return (b[at]! << 8) | b[at + 1]!;
+}
+
+function u32(b: Uint8Array, at: number): number {
+  return b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
 }
 
 function malformed(reason: string): RelayResult<void> {

@@ -219,6 +219,21 @@ describe("hostile bytes", () => {
     expect(r.ok ? null : r.code).toBe(code);
   });
 
+  it("passes every MessagePack type and width the wire can carry", () => {
+    const values: unknown[] = [
+      [0, 127, -1, -32, 200, -100, 60_000, -30_000, 4_000_000_000, -2_000_000_000],
+      [2 ** 40, -(2 ** 40), 1.5, Number.MAX_VALUE, null, true, false],
+      ["", "x".repeat(31), "y".repeat(200), "z".repeat(300), "é".repeat(40_000)],
+      [Buffer.alloc(0), Buffer.alloc(200), Buffer.alloc(300), Buffer.alloc(70_000)],
+      Array.from({ length: 20 }, (_, i) => i),
+      Array.from({ length: 70_000 }, () => 0),
+      new Map(Array.from({ length: 20 }, (_, i) => [`k${i}`, i])),
+      new Map(Array.from({ length: 70_000 }, (_, i) => [i, null])),
+    ];
+    for (const v of values)
+      expect(checkStructure(packRaw(v))).toEqual({ ok: true, value: undefined });
+  });
+
   it("keeps prototype names as plain keys of a prototype-less parameter object", () => {
     const r = decodeFrame(packRaw(openWith({ toString: "x", constructor: 1, valueOf: "v" })));
     expect(r.ok).toBe(true);
