@@ -191,6 +191,20 @@ export class ConnectionGuard<T> {
     this.#payers++;
   }
 
+  /**
+   * The socket no longer holds a channel (its session moved to another connection): it counts as
+   * a stranger again, past the strangers' share or its address's limit if need be, until the
+   * shell's idle deadline ends it.
+   */
+  demote(slot: Slot<T>): void {
+    const s = slot as MutableSlot<T>;
+    if (s.released || s.phase !== "payer") return;
+    this.#payers--;
+    s.phase = "idle";
+    this.#idle++;
+    this.#perIp.set(s.ipKey, (this.#perIp.get(s.ipKey) ?? 0) + 1);
+  }
+
   /** The socket is gone (or being closed): its slot is free. Idempotent. */
   release(slot: Slot<T>): void {
     const s = slot as MutableSlot<T>;
@@ -215,25 +229,35 @@ export class ConnectionGuard<T> {
 }
 
 /**
- * The channels a connection owns: a Set that calls `onFirst` when it gets its first one (the
- * moment the connection becomes a payer's), whoever adds it.
+ * The channels a connection owns: a Set that says when it goes from none to some (the
+ * connection becomes a payer's) and from some back to none (its sessions moved to another
+ * connection), whoever adds or deletes.
  */
 export class OwnedChannels<T> extends Set<T> {
-  readonly #onFirst: () => void;
-  #had = false;
+  readonly #onChange: (owning: boolean) => void;
 
-  /** @param onFirst - called once, at the first `add` */
-  constructor(onFirst: () => void) {
+  /** @param onChange - called with true at the first channel, with false when the last goes */
+  constructor(onChange: (owning: boolean) => void) {
     super();
-    this.#onFirst = onFirst;
+    this.#onChange = onChange;
   }
 
   override add(value: T): this {
+    const before = this.size;
     super.add(value);
-    if (!this.#had) {
-      this.#had = true;
-      this.#onFirst();
-    }
+    if (before === 0 && this.size > 0) this.#onChange(true);
     return this;
+  }
+
+  override delete(value: T): boolean {
+    const deleted = super.delete(value);
+    if (deleted && this.size === 0) this.#onChange(false);
+    return deleted;
+  }
+
+  override clear(): void {
+    const had = this.size > 0;
+    super.clear();
+    if (had) this.#onChange(false);
   }
 }

@@ -423,8 +423,9 @@ class Node extends EventEmitter implements ProviderNode {
       lastRateError: Number.NEGATIVE_INFINITY,
       busy: false,
       queue: [],
-      // Its first channel makes the connection a payer's (it leaves the strangers' share).
-      channels: new OwnedChannels(() => this.#server?.guard.promote(slot)),
+      // A channel makes the connection a payer's (it leaves the strangers' share); with the last
+      // one gone it is a stranger again, on the idle clock.
+      channels: new OwnedChannels((owning) => this.#onOwning(conn, owning)),
       closed: false,
       slot,
       opens: new TokenBucket(this.#limits.openRate, now),
@@ -626,12 +627,7 @@ class Node extends EventEmitter implements ProviderNode {
     conn.authed = check.signer;
     if (conn.authTimer !== null) clearTimeout(conn.authTimer);
     conn.authTimer = null;
-    conn.idleTimer = setTimeout(() => {
-      conn.idleTimer = null;
-      if (conn.channels.size === 0) {
-        this.#refuse(conn, "IDLE_TIMEOUT", "no channel opened on this connection in time");
-      }
-    }, this.#limits.idleTimeoutMs);
+    this.#armIdle(conn);
     const back = handshakeDigest(
       "provider",
       this.#opts.domain,
@@ -641,6 +637,27 @@ class Node extends EventEmitter implements ProviderNode {
       frame.nonce,
     );
     this.#send(conn, { type: "AUTH_OK", signature: this.#signer.signDigest(back) });
+  }
+
+  /** Drops the connection at the idle deadline unless it holds a channel by then. */
+  #armIdle(conn: Conn): void {
+    if (conn.idleTimer !== null) clearTimeout(conn.idleTimer);
+    conn.idleTimer = setTimeout(() => {
+      conn.idleTimer = null;
+      if (conn.channels.size === 0) {
+        this.#refuse(conn, "IDLE_TIMEOUT", "no channel opened on this connection in time");
+      }
+    }, this.#limits.idleTimeoutMs);
+  }
+
+  #onOwning(conn: Conn, owning: boolean): void {
+    if (conn.closed) return;
+    if (owning) {
+      this.#server?.guard.promote(conn.slot);
+      return;
+    }
+    this.#server?.guard.demote(conn.slot);
+    this.#armIdle(conn);
   }
 
   /** Whether `requester` has a channel on this node (asked only when the node is nearly full). */
