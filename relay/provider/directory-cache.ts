@@ -1,8 +1,9 @@
 /**
  * A guard in front of a `ChannelDirectory`: an OPEN for a channel that does not exist would cost
  * a chain RPC each time, so "not open" answers are kept for a short while (a bounded map, the
- * oldest entry evicted first), lookups of the same query in flight are shared, and no more than
- * a fixed number run at once. Positive answers are never kept: deposits must be fresh.
+ * oldest entry evicted first), a lookup of a channel already being looked up waits for that one
+ * (and takes its "not open"), and no more than a fixed number run at once. Positive answers are
+ * never kept: deposits must be fresh.
  */
 import type { RelayResult } from "../errors.ts";
 import type { ChannelDirectory, ChannelInfo, ChannelQuery } from "./channel-directory.ts";
@@ -47,7 +48,8 @@ export function cachedDirectory(
 ): CachedDirectory {
   // Insertion order is expiry order (one TTL for all), so the first entry is the one to go.
   const unknown = new Map<string, { readonly until: number; readonly answer: Answer }>();
-  const running = new Map<string, Promise<Answer>>();
+  /** Lookups running, by channel id, with the query each was asked for. */
+  const running = new Map<string, { readonly key: string; readonly answer: Promise<Answer> }>();
 
   function remember(channelId: string, answer: Answer): void {
     unknown.delete(channelId);
@@ -66,15 +68,20 @@ export function cachedDirectory(
     get inFlight() {
       return running.size;
     },
-    lookup(q: ChannelQuery): Promise<Answer> {
+    async lookup(q: ChannelQuery): Promise<Answer> {
       const cached = unknown.get(q.channelId);
       if (cached !== undefined) {
-        if (cached.until > clock()) return Promise.resolve(cached.answer);
+        if (cached.until > clock()) return cached.answer;
         unknown.delete(q.channelId);
       }
-      const key = `${q.channelId}|${q.requester.toLowerCase()}|${q.salt}|${q.openBlock}`;
-      const same = running.get(key);
-      if (same !== undefined) return same;
+      const key = `${q.requester.toLowerCase()}|${q.salt}|${q.openBlock}`;
+      const same = running.get(q.channelId);
+      if (same !== undefined) {
+        // "Not open" holds for every query of the channel; anything else only for the same one.
+        const a = await same.answer;
+        if (same.key === key || (!a.ok && a.code === "CHANNEL_UNKNOWN")) return a;
+        return this.lookup(q);
+      }
       if (running.size >= limits.lookupsInFlight) {
         return Promise.resolve({
           ok: false,
@@ -86,10 +93,13 @@ export function cachedDirectory(
         if (!a.ok && a.code === "CHANNEL_UNKNOWN") remember(q.channelId, a);
         return a;
       });
-      running.set(key, answer);
-      const done = () => running.delete(key);
-      answer.then(done, done);
-      return answer;
+      const entry = { key, answer };
+      running.set(q.channelId, entry);
+      try {
+        return await answer;
+      } finally {
+        if (running.get(q.channelId) === entry) running.delete(q.channelId);
+      }
     },
   };
 }

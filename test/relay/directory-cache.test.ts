@@ -179,6 +179,45 @@ describe("the negative cache", () => {
     }
   });
 
+  it("a slow lookup is shared: by every query while it says unknown, by the same query otherwise", async () => {
+    const mem = memoryDirectory();
+    const count = counting(mem, 200);
+    const cache = cachedDirectory(
+      count.directory,
+      { negativeTtlMs: 1_000, negativeEntries: 10, lookupsInFlight: 8 },
+      () => performance.now(),
+    );
+    const query = (channelId: ChannelId, label: string) => ({
+      channelId,
+      requester: createSigner(keyOf(label)).address as Address,
+      provider: providerAddress as Address,
+      salt: 1n,
+      openBlock: 1n,
+    });
+    const unknownId = randomId(70_000);
+    const answers = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((i) => cache.lookup(query(unknownId, `asker-${i}`))),
+    );
+    expect(answers.map((a) => (a.ok ? "ok" : a.code))).toEqual(Array(6).fill("CHANNEL_UNKNOWN"));
+    expect(count.lookups).toBe(1);
+    // An open channel: the owner's answer is not handed to anyone else.
+    const owner = query(randomId(70_001), "owner");
+    mem.add(owner.channelId, owner.requester, providerAddress, {
+      depositA: 5n,
+      depositB: 0n,
+      settleWindow: 1,
+    });
+    const [mine, again, theirs] = await Promise.all([
+      cache.lookup(owner),
+      cache.lookup(owner),
+      cache.lookup(query(owner.channelId, "intruder")),
+    ]);
+    expect(mine.ok && again.ok).toBe(true);
+    expect(theirs.ok ? "ok" : theirs.code).toBe("CHANNEL_NOT_PARTICIPANT");
+    expect(count.lookups).toBe(3);
+    expect(cache.inFlight).toBe(0);
+  });
+
   it("runs a bounded number of lookups at once; the others get DIRECTORY_BUSY", async () => {
     const n = await nodeOn({ lookupsInFlight: 3, openRate: { perSecond: 100, burst: 100 } }, 300);
     try {
