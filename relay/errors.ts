@@ -13,6 +13,7 @@ export type RelayErrorCode =
   // frames
   | "FRAME_TOO_LARGE"
   | "FRAME_MALFORMED"
+  | "FRAME_TOO_DEEP"
   | "FRAME_UNKNOWN_TYPE"
   | "FRAME_UNEXPECTED"
   | "RATE_LIMITED"
@@ -20,6 +21,9 @@ export type RelayErrorCode =
   | "VERSION_UNSUPPORTED"
   | "AUTH_FAILED"
   | "AUTH_TIMEOUT"
+  // connections
+  | "CONNECTION_LIMIT"
+  | "IDLE_TIMEOUT"
   // sessions
   | "SESSION_UNKNOWN"
   | "SESSION_BUSY"
@@ -28,6 +32,7 @@ export type RelayErrorCode =
   /** The provider billed a debt above the requester's `maxDebt`. */
   | "DEBT_TOO_HIGH"
   | "CHANNEL_UNKNOWN"
+  | "DIRECTORY_BUSY"
   | "CHANNEL_NOT_PARTICIPANT"
   | "MODE_UNSUPPORTED"
   | "PRICE_TOO_LOW"
@@ -55,7 +60,11 @@ export const CloseCode = {
   POLICY_VIOLATION: 1008,
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
+  /** The node is at a connection limit (RFC 6455's "Try Again Later"). */
+  TRY_AGAIN_LATER: 1013,
   AUTH_TIMEOUT: 4001,
+  /** Authenticated, but no channel opened on the connection in time. */
+  IDLE_TIMEOUT: 4002,
   AUTH_FAILED: 4003,
   RATE_LIMITED: 4008,
   VERSION_UNSUPPORTED: 4010,
@@ -71,6 +80,10 @@ export function closeCodeOf(code: RelayErrorCode): CloseCodeValue {
       return CloseCode.AUTH_TIMEOUT;
     case "AUTH_FAILED":
       return CloseCode.AUTH_FAILED;
+    case "CONNECTION_LIMIT":
+      return CloseCode.TRY_AGAIN_LATER;
+    case "IDLE_TIMEOUT":
+      return CloseCode.IDLE_TIMEOUT;
     case "RATE_LIMITED":
       return CloseCode.RATE_LIMITED;
     case "VERSION_UNSUPPORTED":
@@ -78,6 +91,7 @@ export function closeCodeOf(code: RelayErrorCode): CloseCodeValue {
     case "FRAME_TOO_LARGE":
       return CloseCode.MESSAGE_TOO_BIG;
     case "FRAME_MALFORMED":
+    case "FRAME_TOO_DEEP":
     case "FRAME_UNKNOWN_TYPE":
     case "FRAME_UNEXPECTED":
       return CloseCode.PROTOCOL_ERROR;

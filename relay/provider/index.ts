@@ -1,6 +1,7 @@
 /**
  * The provider side of the relay: the node (WebSocket server, proof pipeline, sessions, tunnel
- * drivers), the channel directory it looks channels up in, and the per-connection rate limit.
+ * drivers), the channel directory it looks channels up in (and the cache in front of it), the
+ * connection limits it admits sockets under, and the per-connection rate limit.
  */
 export type {
   ChannelDirectory,
@@ -9,6 +10,10 @@ export type {
   MemoryDirectory,
 } from "./channel-directory.ts";
 export { chainDirectory, channelIdOf, memoryDirectory } from "./channel-directory.ts";
+export type { AdmissionLimits } from "./connection-guard.ts";
+export { DEFAULT_ADMISSION_LIMITS } from "./connection-guard.ts";
+export type { CachedDirectory, DirectoryCacheLimits } from "./directory-cache.ts";
+export { cachedDirectory, DEFAULT_DIRECTORY_CACHE_LIMITS } from "./directory-cache.ts";
 export type {
   ConnectionLimits,
   PricePolicy,

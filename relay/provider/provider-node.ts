@@ -11,8 +11,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import type { AddressInfo } from "node:net";
-import { type RawData, WebSocket, WebSocketServer } from "ws";
+import { type RawData, WebSocket } from "ws";
 import { createSigner, type ProofSigner } from "../../channels/crypto/signer.ts";
 import { ProofVerifier } from "../../channels/crypto/verifier.ts";
 import { VerifyPool } from "../../channels/crypto/verify-pool.ts";
@@ -22,7 +21,7 @@ import { transition } from "../../channels/state/transition.ts";
 import { precheckReceivedProof } from "../../channels/state/validate.ts";
 import { ChannelStore } from "../../channels/store/channel-store.ts";
 import type { Address, ChannelDomain, ChannelId } from "../../channels/types.ts";
-import { CloseCode, type RelayErrorCode } from "../errors.ts";
+import { CloseCode, closeCodeOf, type RelayErrorCode } from "../errors.ts";
 import {
   billedOf,
   leaseEndOf,
@@ -49,8 +48,20 @@ import type {
 import { PROTOCOL_VERSION } from "../wire/frames.ts";
 import { handshakeDigest } from "../wire/handshake.ts";
 import type { ChannelDirectory } from "./channel-directory.ts";
+import {
+  type AdmissionLimits,
+  DEFAULT_ADMISSION_LIMITS,
+  OwnedChannels,
+  type Slot,
+} from "./connection-guard.ts";
 import { balanceOf, DebtLedger } from "./debt-ledger.ts";
+import {
+  cachedDirectory,
+  DEFAULT_DIRECTORY_CACHE_LIMITS,
+  type DirectoryCacheLimits,
+} from "./directory-cache.ts";
 import { disablePretenuring } from "./gc-tuning.ts";
+import { GuardedServer, type SocketHandle } from "./guarded-server.ts";
 import { type RateLimit, TokenBucket } from "./rate-limiter.ts";
 
 /** A provider's price and credit policy for one metering mode. */
@@ -76,18 +87,32 @@ export interface PricePolicy {
   readonly activateOnCredit?: boolean;
 }
 
-/** Per-connection limits. */
-export interface ConnectionLimits {
+/**
+ * Connection limits: how many sockets, for how long, how fast. The counts (`maxConnections`,
+ * `reservedForPayers`, `maxHandshakes`, `maxPerIp`) are described in connection-guard.ts, the
+ * channel-lookup limits in directory-cache.ts.
+ */
+export interface ConnectionLimits extends AdmissionLimits, DirectoryCacheLimits {
   /** Our frame size limit, checked before decoding (default 4 KiB). */
   readonly maxFrameBytes: number;
-  /** ws's hard limit; larger messages close the socket with 1009 (default 64 KiB). */
+  /** ws's hard limit; larger messages close the socket with 1009 (default 16 KiB). */
   readonly maxPayloadBytes: number;
-  /** An unauthenticated socket is dropped after this (default 5,000 ms). */
+  /** A socket that has not upgraded to a WebSocket is cut off after this (default 3,000 ms). */
+  readonly upgradeTimeoutMs: number;
+  /** An unauthenticated WebSocket is dropped after this (default 5,000 ms). */
   readonly authTimeoutMs: number;
+  /** Frames a socket may send before AUTH; one more closes it (default 8). */
+  readonly maxFramesBeforeAuth: number;
+  /** An authenticated connection that holds no channel is dropped after this (default 30,000 ms). */
+  readonly idleTimeoutMs: number;
   /** Frames per second and burst per connection. */
   readonly rate: RateLimit;
+  /** OPENs (other than resumes) per second and burst per connection (default 10/s, 20). */
+  readonly openRate: RateLimit;
   /** Frames queued behind an OPEN in progress (default 4,096). */
   readonly maxQueued: number;
+  /** Bytes queued to a peer that does not read before it is cut off (default 2 MiB). */
+  readonly maxBufferedBytes: number;
 }
 
 /** Options of `createProviderNode`. */
@@ -221,6 +246,12 @@ interface Conn {
   readonly queue: Frame[];
   readonly channels: Set<ChannelEntry>;
   closed: boolean;
+  /** Its place among the node's sockets (connection-guard.ts). */
+  readonly slot: Slot<SocketHandle>;
+  /** OPENs that may cost a channel lookup. */
+  readonly opens: TokenBucket;
+  framesBeforeAuth: number;
+  idleTimer: NodeJS.Timeout | null;
 }
 
 interface PendingPay {
@@ -230,11 +261,18 @@ interface PendingPay {
 }
 
 const DEFAULT_LIMITS: ConnectionLimits = {
+  ...DEFAULT_ADMISSION_LIMITS,
+  ...DEFAULT_DIRECTORY_CACHE_LIMITS,
   maxFrameBytes: MAX_FRAME_BYTES,
-  maxPayloadBytes: 64 * 1024,
+  maxPayloadBytes: 16 * 1024,
+  upgradeTimeoutMs: 3_000,
   authTimeoutMs: 5_000,
+  maxFramesBeforeAuth: 8,
+  idleTimeoutMs: 30_000,
   rate: { perSecond: 100_000, burst: 20_000 },
+  openRate: { perSecond: 10, burst: 20 },
   maxQueued: 4_096,
+  maxBufferedBytes: 2 * 1024 * 1024,
 };
 
 /**
@@ -299,7 +337,7 @@ class Node extends EventEmitter implements ProviderNode {
   readonly #sessions = new Map<string, SessionEntry>();
   readonly #conns = new Set<Conn>();
   readonly #opening = new Set<ChannelId>();
-  #wss: WebSocketServer | null = null;
+  #server: GuardedServer | null = null;
   #port = 0;
   #pending: PendingPay[] = [];
   #flushScheduled = false;
@@ -325,7 +363,6 @@ class Node extends EventEmitter implements ProviderNode {
   ) {
     super();
     this.#ledger = ledger;
-    this.#opts = opts;
     this.#limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.#signer = createSigner(opts.key);
     this.address = this.#signer.address;
@@ -333,6 +370,8 @@ class Node extends EventEmitter implements ProviderNode {
     this.#pool = pool;
     this.#ownPool = ownPool;
     this.#clock = opts.clock ?? (() => performance.now());
+    // Every lookup goes through the negative cache and the concurrency cap.
+    this.#opts = { ...opts, channels: cachedDirectory(opts.channels, this.#limits, this.#clock) };
     for (const d of opts.drivers) this.#drivers.set(d.kind, d);
     // An unhandled "error" event would throw; the node reports, it never crashes.
     this.on("error", () => undefined);
@@ -346,25 +385,19 @@ class Node extends EventEmitter implements ProviderNode {
     return `ws://${this.#opts.host ?? "127.0.0.1"}:${this.#port}`;
   }
 
-  listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const wss = new WebSocketServer({
-        port: this.#opts.port ?? 0,
+  async listen(): Promise<void> {
+    this.#server = await GuardedServer.listen(
+      {
         host: this.#opts.host ?? "127.0.0.1",
-        maxPayload: this.#limits.maxPayloadBytes,
-        perMessageDeflate: false,
-        clientTracking: false,
-      });
-      this.#wss = wss;
-      wss.once("error", reject);
-      wss.once("listening", () => {
-        wss.off("error", reject);
-        wss.on("error", (err) => this.emit("error", err));
-        this.#port = (wss.address() as AddressInfo).port;
-        resolve();
-      });
-      wss.on("connection", (ws) => this.#accept(ws));
-    });
+        port: this.#opts.port ?? 0,
+        maxPayloadBytes: this.#limits.maxPayloadBytes,
+        upgradeTimeoutMs: this.#limits.upgradeTimeoutMs,
+        admission: this.#limits,
+      },
+      (ws, slot) => this.#accept(ws, slot),
+      (err) => this.emit("error", err),
+    );
+    this.#port = this.#server.port;
   }
 
   stats(): ProviderStats {
@@ -404,9 +437,7 @@ class Node extends EventEmitter implements ProviderNode {
       this.#runSession(s, { type: "ActionClose", code: "SHUTTING_DOWN", reason: "provider stops" });
     }
     for (const c of this.#conns) this.#drop(c, CloseCode.GOING_AWAY, "provider stops");
-    await new Promise<void>((resolve) =>
-      this.#wss ? this.#wss.close(() => resolve()) : resolve(),
-    );
+    await this.#server?.close();
     await this.#tail.catch(() => undefined);
     await this.#store.close();
     await this.#ledger.close();
@@ -415,22 +446,33 @@ class Node extends EventEmitter implements ProviderNode {
 
   // ---- connections -------------------------------------------------------------------------
 
-  #accept(ws: WebSocket): void {
+  #accept(ws: WebSocket, slot: Slot<SocketHandle>): void {
     if (this.#closing) {
       ws.close(CloseCode.GOING_AWAY, "provider stops");
       return;
     }
+    const now = this.#clock();
     const conn: Conn = {
       ws,
       nonce: randomBytes(32),
       authed: null,
       authTimer: null,
-      bucket: new TokenBucket(this.#limits.rate, this.#clock()),
+      bucket: new TokenBucket(this.#limits.rate, now),
       lastRateError: Number.NEGATIVE_INFINITY,
       busy: false,
       queue: [],
-      channels: new Set(),
+      // A channel makes the connection a payer's (it leaves the strangers' share); with the last
+      // one gone it is a stranger again, on the idle clock.
+      channels: new OwnedChannels((owning) => this.#onOwning(conn, owning)),
       closed: false,
+      slot,
+      opens: new TokenBucket(this.#limits.openRate, now),
+      framesBeforeAuth: 0,
+      idleTimer: null,
+    };
+    slot.handle.evict = (reason) => {
+      this.#error(conn, "CONNECTION_LIMIT", reason);
+      this.#drop(conn, CloseCode.TRY_AGAIN_LATER, "CONNECTION_LIMIT");
     };
     this.#conns.add(conn);
     conn.authTimer = setTimeout(
@@ -453,6 +495,8 @@ class Node extends EventEmitter implements ProviderNode {
   #onClose(conn: Conn): void {
     conn.closed = true;
     if (conn.authTimer !== null) clearTimeout(conn.authTimer);
+    if (conn.idleTimer !== null) clearTimeout(conn.idleTimer);
+    this.#server?.guard.release(conn.slot);
     this.#conns.delete(conn);
     // Sessions outlive their socket: the requester may come back and resume; if it does not,
     // the credit window runs out and the session is torn down like any unpaid one.
@@ -471,7 +515,7 @@ class Node extends EventEmitter implements ProviderNode {
   #send(conn: Conn | null, frame: Frame): void {
     if (conn === null || conn.closed || conn.ws.readyState !== WebSocket.OPEN) return;
     // A peer that stops reading does not get to pile up our memory.
-    if (conn.ws.bufferedAmount > 8 * 1024 * 1024) {
+    if (conn.ws.bufferedAmount > this.#limits.maxBufferedBytes) {
       conn.ws.terminate();
       return;
     }
@@ -484,8 +528,29 @@ class Node extends EventEmitter implements ProviderNode {
     this.#send(conn, { type: "ERROR", code, message, ref });
   }
 
+  /**
+   * Everything a peer sends enters here, inside one guard: a frame that cannot be read gets an
+   * ERROR and closes the socket (sessions outlive it: the requester reconnects and resumes), and
+   * a fault of ours while handling one is reported and closes only this socket, never the node.
+   */
   #onMessage(conn: Conn, data: RawData, isBinary: boolean): void {
     if (conn.closed) return;
+    try {
+      this.#receive(conn, data, isBinary);
+    } catch (err) {
+      this.emit("error", err);
+      this.#error(conn, "INTERNAL", "internal error");
+      this.#drop(conn, CloseCode.INTERNAL_ERROR, "INTERNAL");
+    }
+  }
+
+  /** Closes a socket that sent what cannot be a frame, with an ERROR that says why first. */
+  #refuse(conn: Conn, code: RelayErrorCode, reason: string): void {
+    this.#error(conn, code, reason);
+    this.#drop(conn, closeCodeOf(code), code);
+  }
+
+  #receive(conn: Conn, data: RawData, isBinary: boolean): void {
     const now = this.#clock();
     if (!conn.bucket.take(now)) {
       // Report a flood once in a while, not once per dropped frame.
@@ -496,16 +561,20 @@ class Node extends EventEmitter implements ProviderNode {
       return;
     }
     if (!isBinary || !Buffer.isBuffer(data)) {
-      this.#error(conn, "FRAME_MALFORMED", "frames are binary messages");
+      this.#refuse(conn, "FRAME_MALFORMED", "frames are binary messages");
       return;
     }
     const decoded = decodeFrame(data, this.#limits.maxFrameBytes);
     if (!decoded.ok) {
-      this.#error(conn, decoded.code, decoded.reason);
+      this.#refuse(conn, decoded.code, decoded.reason);
       return;
     }
     const frame = decoded.value;
     if (conn.authed === null) {
+      if (++conn.framesBeforeAuth > this.#limits.maxFramesBeforeAuth) {
+        this.#refuse(conn, "RATE_LIMITED", "too many frames before AUTH");
+        return;
+      }
       if (frame.type !== "AUTH") {
         this.#error(conn, "FRAME_UNEXPECTED", "authenticate first");
         return;
@@ -586,9 +655,17 @@ class Node extends EventEmitter implements ProviderNode {
       this.#drop(conn, CloseCode.AUTH_FAILED, "AUTH_FAILED");
       return;
     }
+    const admitted = this.#server!.guard.authenticate(conn.slot, () =>
+      this.#hasChannelOf(check.signer),
+    );
+    if (!admitted.ok) {
+      this.#refuse(conn, admitted.code, admitted.reason);
+      return;
+    }
     conn.authed = check.signer;
     if (conn.authTimer !== null) clearTimeout(conn.authTimer);
     conn.authTimer = null;
+    this.#armIdle(conn);
     const back = handshakeDigest(
       "provider",
       this.#opts.domain,
@@ -598,6 +675,36 @@ class Node extends EventEmitter implements ProviderNode {
       frame.nonce,
     );
     this.#send(conn, { type: "AUTH_OK", signature: this.#signer.signDigest(back) });
+  }
+
+  /** Drops the connection at the idle deadline unless it holds a channel by then. */
+  #armIdle(conn: Conn): void {
+    if (conn.idleTimer !== null) clearTimeout(conn.idleTimer);
+    conn.idleTimer = setTimeout(() => {
+      conn.idleTimer = null;
+      if (conn.channels.size === 0) {
+        this.#refuse(conn, "IDLE_TIMEOUT", "no channel opened on this connection in time");
+      }
+    }, this.#limits.idleTimeoutMs);
+  }
+
+  #onOwning(conn: Conn, owning: boolean): void {
+    if (conn.closed) return;
+    if (owning) {
+      this.#server?.guard.promote(conn.slot);
+      return;
+    }
+    this.#server?.guard.demote(conn.slot);
+    this.#armIdle(conn);
+  }
+
+  /** Whether `requester` has a channel on this node (asked only when the node is nearly full). */
+  #hasChannelOf(requester: Address): boolean {
+    const a = requester.toLowerCase();
+    for (const entry of this.#channels.values()) {
+      if (entry.state.params.participantA.toLowerCase() === a) return true;
+    }
+    return false;
   }
 
   // ---- sessions ----------------------------------------------------------------------------
@@ -653,6 +760,11 @@ class Node extends EventEmitter implements ProviderNode {
   }
 
   async #onOpen(conn: Conn, frame: OpenFrame): Promise<void> {
+    // A new session may cost a chain lookup; a resume costs none and is never held back.
+    if (frame.resume === null && !conn.opens.take(this.#clock())) {
+      this.#error(conn, "RATE_LIMITED", "too many OPENs; try again shortly", frame.channelId);
+      return;
+    }
     const requester = conn.authed!;
     const ref = frame.channelId;
     if (frame.resume !== null) {

@@ -398,7 +398,9 @@ function credit(s: Draft, now: number, effects: ProviderSessionEffect[]): Provid
     const unpaid = unpaidOf(s);
     effects.push({
       type: "SendWarn",
-      teardownInMs: s.deadline - now,
+      // Whole milliseconds (the wire field is an integer; the clock is not), rounded down so
+      // that the requester is never told it has longer than it has.
+      teardownInMs: Math.floor(s.deadline - now),
       unpaid: unpaid > 0n ? unpaid : 0n,
     });
   }

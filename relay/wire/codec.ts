@@ -1,11 +1,13 @@
 /**
- * The wire codec: one reused msgpackr instance, frames as `[type, ...fields]`, the size checked
- * before a byte is decoded, and every decoded frame validated (validate.ts) before use.
+ * The wire codec: one reused msgpackr instance, frames as `[type, ...fields]`, the size and the
+ * structure (depth, lengths, no extension types: structure.ts) checked before a byte is decoded,
+ * and every decoded frame validated (validate.ts) before use.
  */
 import { Packr } from "msgpackr";
 import type { RelayResult } from "../errors.ts";
 import { hexBytes, putU64, putU256, u64, u256 } from "./fields.ts";
 import { type AckFrame, type Frame, FrameType } from "./frames.ts";
+import { checkStructure } from "./structure.ts";
 import { validateFrame } from "./validate.ts";
 
 /** Our own frame size limit (bytes); ws's `maxPayload` sits above it as a hard stop. */
@@ -13,10 +15,12 @@ export const MAX_FRAME_BYTES = 4096;
 
 // Plain arrays and maps only: no records, no structure sharing, no bigint or Date extensions,
 // so that a peer cannot make the decoder build anything but the few shapes the validators read.
+// Maps decode to `Map`, never to objects: a peer's keys (`__proto__`, `toString`, a nested map
+// as a key) then never meet a prototype or a property-key conversion.
 const packr = new Packr({
   useRecords: false,
   moreTypes: false,
-  mapsAsObjects: true,
+  mapsAsObjects: false,
   int64AsType: "number",
   bundleStrings: false,
   structuredClone: false,
@@ -26,19 +30,28 @@ const packr = new Packr({
  * Decodes and validates one frame.
  * @param data - the WebSocket message
  * @param maxBytes - size limit, checked before decoding
- * @returns the frame, or FRAME_TOO_LARGE / FRAME_MALFORMED / FRAME_UNKNOWN_TYPE
+ * @returns the frame, or FRAME_TOO_LARGE / FRAME_TOO_DEEP / FRAME_MALFORMED /
+ *   FRAME_UNKNOWN_TYPE; it never throws, whatever the bytes
  */
 export function decodeFrame(data: Uint8Array, maxBytes = MAX_FRAME_BYTES): RelayResult<Frame> {
   if (data.byteLength > maxBytes) {
     return { ok: false, code: "FRAME_TOO_LARGE", reason: `${data.byteLength} > ${maxBytes} bytes` };
   }
+  const shape = checkStructure(data);
+  if (!shape.ok) return shape;
   let raw: unknown;
   try {
     raw = packr.unpack(data);
-  } catch {
-    return { ok: false, code: "FRAME_MALFORMED", reason: "not MessagePack" };
+  } catch (err) {
+    // Bytes that passed the structure check but not the decoder (a string that is not UTF-8,
+    // say): still peer input, refused by value.
+    return { ok: false, code: "FRAME_MALFORMED", reason: `not MessagePack (${errorName(err)})` };
   }
   return validateFrame(raw);
+}
+
+function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : typeof err;
 }
 
 /**

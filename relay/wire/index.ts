@@ -1,7 +1,7 @@
 /**
  * The relay's wire format: msgpack arrays `[type, ...fields]` through one shared msgpackr
- * instance, uint256 as 32 big-endian bytes, a size check before decoding, a validator per frame,
- * and the handshake digest.
+ * instance, uint256 as 32 big-endian bytes, a size and structure check before decoding, a
+ * validator per frame, and the handshake digest.
  */
 export { decodeFrame, encodeFrame, MAX_FRAME_BYTES, packRaw, toArray } from "./codec.ts";
 export { bytesHex, hexBytes, readU64, readU256, u64, u256 } from "./fields.ts";
@@ -27,4 +27,5 @@ export type {
 export { FrameType, PROTOCOL_VERSION } from "./frames.ts";
 export type { HandshakeRole } from "./handshake.ts";
 export { handshakeDigest } from "./handshake.ts";
+export { checkStructure, MAX_FRAME_DEPTH } from "./structure.ts";
 export { LIMITS, validateFrame } from "./validate.ts";

@@ -62,15 +62,33 @@ function code(v: unknown): RelayErrorCode {
   return v as RelayErrorCode;
 }
 
+/**
+ * A map of short string keys to strings or finite numbers. The decoder hands maps over as `Map`;
+ * a plain object (a caller of `validateFrame` with a value of its own) is read by its own
+ * enumerable keys only.
+ */
 function params(v: unknown): Record<string, string | number> {
-  if (v === null || typeof v !== "object" || Array.isArray(v) || v instanceof Uint8Array) {
+  let entries: [unknown, unknown][];
+  if (v instanceof Map) {
+    if (v.size > LIMITS.paramEntries) fail("params: too many entries");
+    entries = [...v.entries()];
+  } else if (
+    v !== null &&
+    typeof v === "object" &&
+    !Array.isArray(v) &&
+    !(v instanceof Uint8Array) &&
+    Object.getPrototypeOf(v) === Object.prototype
+  ) {
+    entries = Object.entries(v);
+  } else {
     fail("params: expected a map");
   }
-  const out: Record<string, string | number> = Object.create(null);
-  const entries = Object.entries(v as Record<string, unknown>);
   if (entries.length > LIMITS.paramEntries) fail("params: too many entries");
+  const out: Record<string, string | number> = Object.create(null);
   for (const [k, val] of entries) {
-    if (k.length > LIMITS.paramKeyChars || !KEY_RE.test(k)) fail(`params: bad key`);
+    if (typeof k !== "string" || k.length > LIMITS.paramKeyChars || !KEY_RE.test(k)) {
+      fail("params: bad key");
+    }
     if (typeof val === "string") {
       if (val.length > LIMITS.paramValueChars) fail("params: value too long");
     } else if (typeof val !== "number" || !Number.isFinite(val)) {
@@ -258,22 +276,22 @@ function settle(a: readonly unknown[], type: "SETTLE_PROPOSE" | "SETTLE_SIGN"): 
 }
 
 /**
- * Validates a decoded frame.
+ * Validates a decoded frame. Total: whatever `raw` is, it returns a value and never throws (the
+ * reason never converts a peer's value to a string, which could run or recurse).
  * @returns the typed frame, or FRAME_MALFORMED (not an array, bad field) / FRAME_UNKNOWN_TYPE.
  */
 export function validateFrame(raw: unknown): RelayResult<Frame> {
-  if (!Array.isArray(raw) || raw.length === 0) {
-    return { ok: false, code: "FRAME_MALFORMED", reason: "a frame is a non-empty array" };
-  }
-  const validator = typeof raw[0] === "number" ? VALIDATORS[raw[0]] : undefined;
-  if (validator === undefined) {
-    return {
-      ok: false,
-      code: "FRAME_UNKNOWN_TYPE",
-      reason: `unknown frame type ${String(raw[0])}`,
-    };
-  }
   try {
+    if (!Array.isArray(raw) || raw.length === 0) {
+      return { ok: false, code: "FRAME_MALFORMED", reason: "a frame is a non-empty array" };
+    }
+    const head: unknown = raw[0];
+    const validator =
+      typeof head === "number" && Object.hasOwn(VALIDATORS, head) ? VALIDATORS[head] : undefined;
+    if (validator === undefined) {
+      const what = typeof head === "number" ? `${head}` : `of type ${typeof head}`;
+      return { ok: false, code: "FRAME_UNKNOWN_TYPE", reason: `unknown frame type ${what}` };
+    }
     return { ok: true, value: validator(raw) };
   } catch (err) {
     if (err instanceof Invalid) return { ok: false, code: "FRAME_MALFORMED", reason: err.message };

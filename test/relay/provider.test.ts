@@ -6,7 +6,7 @@ import { CloseCode } from "../../relay/errors.ts";
 import type { SessionClosedEvent } from "../../relay/provider/provider-node.ts";
 import { connect } from "../../relay/requester/client.ts";
 import { openWireConnection, type WireConnection } from "../../relay/requester/wire-connection.ts";
-import { encodeFrame, packRaw } from "../../relay/wire/codec.ts";
+import { encodeFrame } from "../../relay/wire/codec.ts";
 import type { Frame } from "../../relay/wire/frames.ts";
 import {
   domain,
@@ -124,22 +124,15 @@ describe("provider node, live", () => {
     wire.send(pay(signer, ref, 1n, 10n));
     await until(() => frames.some((f) => f.type === "READY"), 5000, "READY");
     const mallory = createSigner(keyOf("mallory"));
-    wire.sendRaw(Buffer.from([0xc1, 0x00]));
-    wire.sendRaw(packRaw([42, 1, 2]));
-    wire.sendRaw(Buffer.alloc(5000, 1));
-    wire.ws.send("text frame");
+    // (Frames that cannot be read close the socket: connection-guard.test.ts.)
     wire.send({ type: "AUTH_OK", signature: new Uint8Array(65) });
     wire.send(pay(signer, ref, 1n, 10n)); // replay
     wire.send(pay(mallory, ref, 2n, 20n)); // forged
     wire.send(pay(signer, ref, 3n, 5n)); // decreasing transfer
     wire.send(pay(signer, ref, 4n, 5_000n)); // more than the deposit
-    await until(() => errors(frames).length >= 9, 5000, "9 errors");
+    await until(() => errors(frames).length >= 5, 5000, "5 errors");
     expect(errors(frames).sort()).toEqual(
       [
-        "FRAME_MALFORMED",
-        "FRAME_UNKNOWN_TYPE",
-        "FRAME_TOO_LARGE",
-        "FRAME_MALFORMED",
         "FRAME_UNEXPECTED",
         "NONCE_NOT_INCREASING",
         "SIGNER_MISMATCH",
@@ -155,10 +148,10 @@ describe("provider node, live", () => {
 
   it("rate-limits a flood per connection and keeps serving after it", async () => {
     const { wire, frames } = await raw("req-flood");
-    const junk = packRaw([99]);
+    const junk = encodeFrame({ type: "AUTH_OK", signature: new Uint8Array(65) });
     for (let i = 0; i < 3_000; i++) wire.sendRaw(junk);
     await until(() => errors(frames).includes("RATE_LIMITED"), 5000, "RATE_LIMITED");
-    const unknown = errors(frames).filter((c) => c === "FRAME_UNKNOWN_TYPE").length;
+    const unknown = errors(frames).filter((c) => c === "FRAME_UNEXPECTED").length;
     expect(unknown).toBeLessThan(1_000);
     await sleep(300);
     const before = frames.length;

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { ChannelId } from "../../channels/types.ts";
 import { decodeFrame, encodeFrame, packRaw, toArray } from "../../relay/wire/codec.ts";
 import type { Frame } from "../../relay/wire/frames.ts";
+import { checkStructure, MAX_FRAME_DEPTH } from "../../relay/wire/structure.ts";
 import { cid, MAX, SAMPLES, sig } from "./frames.ts";
 
 describe("wire codec", () => {
@@ -144,6 +145,165 @@ describe("wire codec", () => {
         },
       ),
     );
+  });
+});
+
+/** The OPEN sample's wire array with other tunnel parameters. */
+function openWith(params: unknown): unknown[] {
+  const arr = toArray(SAMPLES.find((f) => f.type === "OPEN")!);
+  arr[8] = params;
+  return arr;
+}
+
+/** `depth` arrays, one inside the other, around a nil. */
+function nested(depth: number): Buffer {
+  return Buffer.concat([Buffer.alloc(depth, 0x91), Buffer.from([0xc0])]);
+}
+
+describe("hostile bytes", () => {
+  const hostile: [string, Buffer, string][] = [
+    // msgpack of [{toString: 1}]: the frame type is a map whose toString is not a function.
+    [
+      "a map as the frame type",
+      Buffer.from("9181a8746f537472696e6701", "hex"),
+      "FRAME_UNKNOWN_TYPE",
+    ],
+    ["4,095 nested arrays", nested(4_095), "FRAME_TOO_DEEP"],
+    [`${MAX_FRAME_DEPTH + 1} nested arrays`, nested(MAX_FRAME_DEPTH + 1), "FRAME_TOO_DEEP"],
+    [
+      "nested maps as keys",
+      Buffer.from([0x81, 0x81, 0x81, 0x81, 0x81, 0xc0, 1, 2, 3, 4, 5]),
+      "FRAME_TOO_DEEP",
+    ],
+    [
+      "array32 claiming 2^32-1 items",
+      Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff, 0xc0]),
+      "FRAME_MALFORMED",
+    ],
+    ["map32 claiming 2^32-1 pairs", Buffer.from([0xdf, 0xff, 0xff, 0xff, 0xff]), "FRAME_MALFORMED"],
+    [
+      "bin32 longer than the frame",
+      Buffer.from([0x91, 0xc6, 0x7f, 0xff, 0xff, 0xff, 0]),
+      "FRAME_MALFORMED",
+    ],
+    ["str16 cut short", Buffer.from([0x92, 0x06, 0xda, 0x01, 0x00, 0x61]), "FRAME_MALFORMED"],
+    [
+      "a RegExp extension",
+      Buffer.concat([Buffer.from([0x92, 0x06, 0xd4, 0x78]), Buffer.from([0x00])]),
+      "FRAME_MALFORMED",
+    ],
+    ["a timestamp extension", Buffer.from([0xd6, 0xff, 0, 0, 0, 1]), "FRAME_MALFORMED"],
+    ["ext8 with a record", Buffer.from([0xc7, 0x01, 0x72, 0x00]), "FRAME_MALFORMED"],
+    ["the never-used byte", Buffer.from([0x91, 0xc1]), "FRAME_MALFORMED"],
+    [
+      "bytes after the frame",
+      Buffer.concat([packRaw([6]), Buffer.from([0xc0])]),
+      "FRAME_MALFORMED",
+    ],
+    ["toString as the frame type", packRaw(["toString", 1]), "FRAME_UNKNOWN_TYPE"],
+    ["a fractional frame type", packRaw([6.5, 1]), "FRAME_UNKNOWN_TYPE"],
+    [
+      "__proto__ as a parameter key",
+      packRaw(openWith(new Map([["__proto__", "x"]]))),
+      "FRAME_MALFORMED",
+    ],
+    [
+      "a map as a parameter key",
+      packRaw(openWith(new Map([[new Map([["a", 1]]), 1]]))),
+      "FRAME_MALFORMED",
+    ],
+    ["a number as a parameter key", packRaw(openWith(new Map([[1, "x"]]))), "FRAME_MALFORMED"],
+  ];
+  it.each(hostile)("refuses %s by value", (_, bytes, code) => {
+    const r = decodeFrame(bytes);
+    expect(r.ok ? null : r.code).toBe(code);
+  });
+
+  it("passes every MessagePack type and width the wire can carry", () => {
+    const values: unknown[] = [
+      [0, 127, -1, -32, 200, -100, 60_000, -30_000, 4_000_000_000, -2_000_000_000],
+      [2 ** 40, -(2 ** 40), 1.5, Number.MAX_VALUE, null, true, false],
+      ["", "x".repeat(31), "y".repeat(200), "z".repeat(300), "é".repeat(40_000)],
+      [Buffer.alloc(0), Buffer.alloc(200), Buffer.alloc(300), Buffer.alloc(70_000)],
+      Array.from({ length: 20 }, (_, i) => i),
+      Array.from({ length: 70_000 }, () => 0),
+      new Map(Array.from({ length: 20 }, (_, i) => [`k${i}`, i])),
+      new Map(Array.from({ length: 70_000 }, (_, i) => [i, null])),
+    ];
+    for (const v of values)
+      expect(checkStructure(packRaw(v))).toEqual({ ok: true, value: undefined });
+  });
+
+  it("keeps prototype names as plain keys of a prototype-less parameter object", () => {
+    const r = decodeFrame(packRaw(openWith({ toString: "x", constructor: 1, valueOf: "v" })));
+    expect(r.ok).toBe(true);
+    if (!r.ok || r.value.type !== "OPEN") return;
+    expect(Object.getPrototypeOf(r.value.tunnelParams)).toBeNull();
+    expect({ ...r.value.tunnelParams }).toEqual({ toString: "x", constructor: 1, valueOf: "v" });
+  });
+
+  it("accepts every value nested up to the limit and refuses every one nested deeper (property)", () => {
+    // Arrays and maps of scalars, nested exactly `depth` deep along the first element.
+    const value = (depth: number, leaf: unknown, asMap: boolean): unknown =>
+      depth === 0
+        ? leaf
+        : asMap
+          ? new Map([["k", value(depth - 1, leaf, !asMap)]])
+          : [value(depth - 1, leaf, !asMap)];
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.boolean(), fc.double()),
+        fc.boolean(),
+        (depth, leaf, asMap) => {
+          const r = checkStructure(packRaw(value(depth, leaf, asMap)));
+          expect(r.ok).toBe(depth <= MAX_FRAME_DEPTH);
+          if (!r.ok) expect(r.code).toBe("FRAME_TOO_DEEP");
+        },
+      ),
+    );
+  });
+
+  it("accepts every packed value, and never throws on a changed byte (property)", () => {
+    const json = fc.letrec((tie) => ({
+      v: fc.oneof(
+        { depthSize: "small", maxDepth: 3 },
+        fc.integer(),
+        fc.double(),
+        fc.string(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.uint8Array({ maxLength: 40 }),
+        fc.array(tie("v"), { maxLength: 5 }),
+        fc.dictionary(fc.string({ maxLength: 8 }), tie("v"), { maxKeys: 5 }),
+      ),
+    })).v;
+    fc.assert(
+      fc.property(json, fc.nat(), fc.nat(255), (v, at, byte) => {
+        const bytes = Buffer.from(packRaw(v));
+        expect(checkStructure(bytes).ok).toBe(true);
+        // One changed byte: whatever the check says, the decoder does not throw past it.
+        bytes[at % bytes.length] = byte;
+        expect(typeof decodeFrame(bytes).ok).toBe("boolean");
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it("decodes the costliest 4 KiB frames in bounded time", () => {
+    const pairs = 1_360; // a map16 of fixint pairs fills 4 KiB
+    const wideMap = Buffer.concat([
+      Buffer.from([0x92, 0x04, 0xde, pairs >> 8, pairs & 0xff]),
+      Buffer.alloc(pairs * 2, 0x01),
+    ]);
+    const wideArray = Buffer.concat([Buffer.from([0xdc, 0x0f, 0xf0]), Buffer.alloc(4_080, 0x90)]);
+    const deep = nested(4_095);
+    const frames = [wideMap, wideArray, deep];
+    for (const f of frames) expect(f.length).toBeLessThanOrEqual(4_096);
+    const t = performance.now();
+    for (let i = 0; i < 1_000; i++) for (const f of frames) decodeFrame(f);
+    // 3,000 hostile frames: a few tens of ms; the bound is wide for slow, loaded machines.
+    expect(performance.now() - t).toBeLessThan(5_000);
   });
 });
 
