@@ -1,7 +1,10 @@
 /**
  * The provider side of the relay: the node (WebSocket server, proof pipeline, sessions, tunnel
- * drivers), the channel directory it looks channels up in, and the per-connection rate limit.
+ * drivers), the channel directory it looks channels up in, the per-connection rate limit, and
+ * admission (BUSY past the node's headroom).
  */
+export type { AdmissionLimits, AdmissionStats } from "./admission.ts";
+export { DEFAULT_ADMISSION, retryAfterOf } from "./admission.ts";
 export type {
   ChannelDirectory,
   ChannelInfo,
@@ -9,6 +12,8 @@ export type {
   MemoryDirectory,
 } from "./channel-directory.ts";
 export { chainDirectory, channelIdOf, memoryDirectory } from "./channel-directory.ts";
+export type { PipelineStats, ProofPipelineLimits } from "./proof-pipeline.ts";
+export { DEFAULT_PIPELINE_LIMITS, PIPELINE_GUARDS_OFF } from "./proof-pipeline.ts";
 export type {
   ConnectionLimits,
   PricePolicy,

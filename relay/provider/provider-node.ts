@@ -17,7 +17,7 @@ import type { ChannelEffect } from "../../channels/state/effects.ts";
 import { transition } from "../../channels/state/transition.ts";
 import { ChannelStore } from "../../channels/store/channel-store.ts";
 import type { Address, ChannelDomain, ChannelId } from "../../channels/types.ts";
-import { CloseCode, type RelayErrorCode } from "../errors.ts";
+import { CloseCode, closeCodeOf, type RelayErrorCode } from "../errors.ts";
 import {
   leaseEndOf,
   openProviderSession,
@@ -41,9 +41,22 @@ import type {
 } from "../wire/frames.ts";
 import { PROTOCOL_VERSION } from "../wire/frames.ts";
 import { handshakeDigest } from "../wire/handshake.ts";
+import {
+  AdmissionControl,
+  type AdmissionLimits,
+  type AdmissionStats,
+  busyMessage,
+  DEFAULT_ADMISSION,
+} from "./admission.ts";
 import type { ChannelDirectory } from "./channel-directory.ts";
 import { disablePretenuring } from "./gc-tuning.ts";
-import { ProofPipeline } from "./proof-pipeline.ts";
+import { measureVerifyRate } from "./load-meter.ts";
+import {
+  DEFAULT_PIPELINE_LIMITS,
+  type PipelineStats,
+  ProofPipeline,
+  type ProofPipelineLimits,
+} from "./proof-pipeline.ts";
 import { type RateLimit, TokenBucket } from "./rate-limiter.ts";
 
 /** A provider's price and credit policy for one metering mode. */
@@ -110,6 +123,10 @@ export interface ProviderNodeOptions {
    * gc-tuning.ts. Pass false when the process hosts work that keeps what it allocates.
    */
   readonly disablePretenuring?: boolean;
+  /** Bounds of the proof pipeline's queues and batches, the invalid-proof threshold. */
+  readonly proofPipeline?: Partial<ProofPipelineLimits>;
+  /** Admission limits (new OPENs past them get BUSY); false admits every OPEN. */
+  readonly admission?: Partial<AdmissionLimits> | false;
 }
 
 /** A session's outcome, emitted as `session-closed`. */
@@ -143,6 +160,10 @@ export interface ProviderStats {
   readonly errorsSent: number;
   /** ERROR frames sent, by code. */
   readonly errorsByCode: Readonly<Record<string, number>>;
+  /** Proof queue lengths and what was done against floods. */
+  readonly pipeline: PipelineStats;
+  /** Headroom as admission sees it (null: admission off). */
+  readonly admission: AdmissionStats | null;
 }
 
 /** A running provider node. */
@@ -237,7 +258,17 @@ export async function createProviderNode(opts: ProviderNodeOptions): Promise<Pro
     await store.close();
     throw err;
   }
-  const node = new Node(opts, store, pool, opts.verifyPool === undefined);
+  let capacityPerSec = 0;
+  try {
+    if (opts.admission !== false) {
+      capacityPerSec = await measureVerifyRate(pool, createSigner(opts.key), opts.domain);
+    }
+  } catch (err) {
+    await store.close();
+    if (opts.verifyPool === undefined) await pool.close();
+    throw err;
+  }
+  const node = new Node(opts, store, pool, opts.verifyPool === undefined, capacityPerSec);
   try {
     await node.listen();
   } catch (err) {
@@ -265,6 +296,7 @@ class Node extends EventEmitter implements ProviderNode {
   #wss: WebSocketServer | null = null;
   #port = 0;
   readonly #pipeline: ProofPipeline<Conn, ChannelEntry>;
+  readonly #admission: AdmissionControl | null;
   #closing = false;
   readonly #errorsByCode: Record<string, number> = {};
   readonly #stats = {
@@ -272,7 +304,13 @@ class Node extends EventEmitter implements ProviderNode {
     errorsSent: 0,
   };
 
-  constructor(opts: ProviderNodeOptions, store: ChannelStore, pool: VerifyPool, ownPool: boolean) {
+  constructor(
+    opts: ProviderNodeOptions,
+    store: ChannelStore,
+    pool: VerifyPool,
+    ownPool: boolean,
+    capacityPerSec: number,
+  ) {
     super();
     this.#opts = opts;
     this.#limits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -283,23 +321,37 @@ class Node extends EventEmitter implements ProviderNode {
     this.#ownPool = ownPool;
     this.#clock = opts.clock ?? (() => performance.now());
     for (const d of opts.drivers) this.#drivers.set(d.kind, d);
-    this.#pipeline = new ProofPipeline<Conn, ChannelEntry>({
-      domain: opts.domain,
-      pool,
-      store,
-      channelOf: (conn, channelId) => {
-        const entry = this.#channels.get(channelId);
-        return entry !== undefined && entry.owner === conn ? entry : undefined;
+    this.#pipeline = new ProofPipeline<Conn, ChannelEntry>(
+      {
+        domain: opts.domain,
+        pool,
+        store,
+        channelOf: (conn, channelId) => {
+          const entry = this.#channels.get(channelId);
+          return entry !== undefined && entry.owner === conn ? entry : undefined;
+        },
+        ctx: () => this.#ctx(),
+        error: (conn, code, message, ref) => this.#error(conn, code, message, ref),
+        acknowledge: (entry, nonce, transferred) => {
+          const s = entry.session;
+          if (s !== null) this.#runSession(s, { type: "ReceivePayment", nonce, transferred });
+          else this.#sendAck(entry);
+        },
+        disconnect: (conn, code, reason) => this.#drop(conn, closeCodeOf(code), reason),
+        fail: (err) => this.emit("error", err),
       },
-      ctx: () => this.#ctx(),
-      error: (conn, code, message, ref) => this.#error(conn, code, message, ref),
-      acknowledge: (entry, nonce, transferred) => {
-        const s = entry.session;
-        if (s !== null) this.#runSession(s, { type: "ReceivePayment", nonce, transferred });
-        else this.#sendAck(entry);
-      },
-      fail: (err) => this.emit("error", err),
-    });
+      { ...DEFAULT_PIPELINE_LIMITS, ...opts.proofPipeline },
+      capacityPerSec,
+    );
+    const pipeline = this.#pipeline;
+    this.#admission =
+      opts.admission === false
+        ? null
+        : new AdmissionControl(
+            { ...DEFAULT_ADMISSION, ...opts.admission },
+            (now) => pipeline.meter.reading(now),
+            () => pipeline.queued(),
+          );
     // An unhandled "error" event would throw; the node reports, it never crashes.
     this.on("error", () => undefined);
   }
@@ -340,6 +392,8 @@ class Node extends EventEmitter implements ProviderNode {
       ...this.#pipeline.counters(),
       ...this.#stats,
       errorsByCode: { ...this.#errorsByCode },
+      pipeline: this.#pipeline.stats(),
+      admission: this.#admission?.stats(performance.now()) ?? null,
       connections: this.#conns.size,
       sessions,
       channels: this.#channels.size,
@@ -633,6 +687,7 @@ class Node extends EventEmitter implements ProviderNode {
       this.#sendAck(s.channel);
       return;
     }
+    if (this.#refuseBusy(conn, ref)) return;
     const offer = this.#offer(conn, frame.mode, frame.tunnelKind, ref, frame.unitPrice);
     if (offer === null) return;
     const { policy, driver } = offer;
@@ -954,6 +1009,14 @@ class Node extends EventEmitter implements ProviderNode {
         this.#runSession(s, { type: "ActionTick", usage: null });
       },
     );
+  }
+
+  /** A new session past the node's headroom: ERROR BUSY with a retry hint; true if refused. */
+  #refuseBusy(conn: Conn, ref: string): boolean {
+    const d = this.#admission?.check(performance.now());
+    if (d === undefined || d.admit) return false;
+    this.#error(conn, "BUSY", busyMessage(d.retryAfterMs, d.reason), ref);
+    return true;
   }
 
   // ---- cooperative close -------------------------------------------------------------------
