@@ -90,8 +90,11 @@ interface Sample {
 const SAMPLE_EVERY_MS = 250;
 /** Utilisation is taken over about this long. */
 const WINDOW_MS = 1_000;
-/** Less busy time than this says nothing about the pool's rate. */
-const MIN_BUSY_FOR_RATE_MS = 20;
+/**
+ * Below this utilisation, jobs per busy millisecond measure round trips more than the workers'
+ * rate: the rate is measured only while the pool is this busy or more.
+ */
+const MIN_UTILISATION_FOR_RATE = 0.5;
 
 /** Measures a node's load; see the module comment. */
 export class LoadMeter {
@@ -143,8 +146,10 @@ export class LoadMeter {
   #update(from: Sample, load: PoolLoad, now: number): void {
     const busy = load.busyMs - from.busyMs;
     this.#utilisation = Math.min(1, busy / ((now - from.t) * load.threads));
-    if (busy >= MIN_BUSY_FOR_RATE_MS) {
-      this.#capacity = ((load.jobsDone - from.jobsDone) / busy) * load.threads * 1000;
+    if (this.#utilisation >= MIN_UTILISATION_FOR_RATE) {
+      const rate = ((load.jobsDone - from.jobsDone) / busy) * load.threads * 1000;
+      // Smoothed: one window of a busy main thread must not halve the node's capacity.
+      this.#capacity = this.#capacity > 0 ? (this.#capacity + rate) / 2 : rate;
     }
   }
 }
