@@ -38,7 +38,11 @@ export interface ProofPipelineLimits {
   readonly maxQueued: number;
   /** ...except that a connection with fewer than this waiting may always queue one more. */
   readonly reservedPerConnection: number;
-  /** Proofs in one verify batch, shared equally among the connections with proofs waiting. */
+  /**
+   * Proofs in one verify batch, shared equally among the connections with proofs waiting. A
+   * batch costs one verification per channel in it, so a large cap keeps what supersession
+   * saves, and still bounds how long a batch of many channels holds the next one back.
+   */
   readonly maxBatchProofs: number;
   /**
    * Failed signature verifications a connection may have: a burst, refilled per second. Past it
@@ -52,7 +56,7 @@ export const DEFAULT_PIPELINE_LIMITS: ProofPipelineLimits = {
   maxQueuedPerConnection: 4_096,
   maxQueued: 65_536,
   reservedPerConnection: 16,
-  maxBatchProofs: 512,
+  maxBatchProofs: 4_096,
   invalidProofs: { perSecond: 1, burst: 16 },
 };
 
