@@ -1,19 +1,20 @@
 /**
  * The provider's proof pipeline (the hot path): every PAY is prechecked against the channel's
  * state (cheap, synchronous) and queued in its connection's lane (fair-queue.ts); lanes are
- * drained round robin into bounded verify batches, each verified in the `VerifyPool` as one
- * cumulative batch (per channel only the best proof is verified; the rest are superseded by it);
- * verdicts are applied in the order of the batches through the channel transition, the new state
- * goes to the store's group commit, and the ACK leaves only once that batch is durable. So per
- * channel proofs are applied in order, and ACKs follow durability.
+ * drained round robin into bounded verify batches; per channel only the best proof of a batch is
+ * verified in the `VerifyPool` (the rest are superseded by it when it is valid, and go back to
+ * the front of their lane for the next batch when it is forged); verdicts are applied in the
+ * order of the batches through the channel transition, the new state goes to the store's group
+ * commit, and the ACK leaves only once that batch is durable. So per channel proofs are applied
+ * in order, and ACKs follow durability.
  *
  * Against floods: a proof that passes the precheck but not its signature costs a verification,
- * so that is what is bounded. Lanes are bounded per connection and in total (a proof past a
- * bound is dropped with ERROR PROOF_QUEUE_FULL, reported at most every 250 ms per connection;
- * proofs are cumulative, so the next one covers it); each connection gets an equal share of each
- * batch, so a flooding one delays another's proofs by a batch or two, not by its backlog; and a
- * connection whose proofs keep failing verification gets ERROR TOO_MANY_INVALID_PROOFS and is
- * closed, its queued proofs dropped.
+ * so that is what is bounded: at most one per channel per batch. Lanes are bounded per
+ * connection and in total (a proof past a bound is dropped with ERROR PROOF_QUEUE_FULL, reported
+ * at most every 250 ms per connection; proofs are cumulative, so the next one covers it); each
+ * connection gets an equal share of each batch, so a flooding one delays another's proofs by a
+ * batch or two, not by its backlog; and a connection whose proofs keep failing verification gets
+ * ERROR TOO_MANY_INVALID_PROOFS and is closed, its queued proofs dropped.
  *
  * The pipeline knows connections and channel entries only as the node hands them over; the node
  * answers for sessions, ACK frames and sockets through `PipelineHost`.
@@ -62,7 +63,8 @@ export const DEFAULT_PIPELINE_LIMITS: ProofPipelineLimits = {
 
 /**
  * No bounds, one batch of everything waiting, no connection closed for invalid proofs: the
- * pipeline as it was before it had guards, to measure what they cost (benchmarks only).
+ * pipeline as it was before it had guards, to measure what they cost (benchmarks only). For
+ * valid proofs this is the old path exactly; only forged ones are handled the new way.
  */
 export const PIPELINE_GUARDS_OFF: ProofPipelineLimits = {
   maxQueuedPerConnection: Number.POSITIVE_INFINITY,
