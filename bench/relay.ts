@@ -4,7 +4,10 @@
  *
  *   node bench/relay.ts [--json] [--quick]
  *
- * Phases: one channel pipelined; 100 connections pipelined (aggregate); proof→ACK latency in a
+ * Phases: one channel pipelined; 100 connections pipelined (aggregate), first on a second node
+ * with the proof pipeline's guards off (no queue bounds, one batch of everything waiting, no
+ * connection closed for invalid proofs), then on this one with them on, to say what the guards
+ * cost; proof→ACK latency in a
  * sweep of offered loads up to half the specified 20,000 proofs/s, every proof fresh, after the
  * store has settled from the throughput phases (each step warmed up for 0.5 s, then timed: 3 s
  * below half load, 20 s at half load, long enough to take in the store's periodic flushes to
@@ -26,8 +29,15 @@ import Table from "cli-table3";
 import { build } from "hdr-histogram-js";
 import { createSigner } from "../channels/crypto/signer.ts";
 import type { Address, ChannelDomain, ChannelId } from "../channels/types.ts";
+import { isRelayError } from "../relay/errors.ts";
+import { retryAfterOf } from "../relay/provider/admission.ts";
 import { channelIdOf, memoryDirectory } from "../relay/provider/channel-directory.ts";
-import { createProviderNode, type SessionClosedEvent } from "../relay/provider/provider-node.ts";
+import { PIPELINE_GUARDS_OFF } from "../relay/provider/proof-pipeline.ts";
+import {
+  createProviderNode,
+  type ProviderNodeOptions,
+  type SessionClosedEvent,
+} from "../relay/provider/provider-node.ts";
 import { connect, type RequesterClient, type Session } from "../relay/requester/client.ts";
 import { openWireConnection } from "../relay/requester/wire-connection.ts";
 import { createProxyDriver } from "../relay/tunnel/proxy/proxy-driver.ts";
@@ -190,7 +200,8 @@ async function presign(jobs: SignJob[]): Promise<SignedRun[]> {
 
 type Cmd =
   | { phase: "presign" }
-  | { phase: "single" | "aggregate"; url: string }
+  | { phase: "single"; url: string }
+  | { phase: "aggregate" | "aggregate-off"; url: string; from: number; to: number }
   | { phase: "latency"; url: string; rate: number }
   | { phase: "sessions"; url: string }
   | { phase: "teardown"; url: string };
@@ -219,7 +230,32 @@ function openFrame(spec: ChannelSpec, mode: "packet" | "second", unitPrice: bigi
   };
 }
 
+/** Resolves after `ms`. */
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A raw channel, asked again after the node's retry hint while it answers BUSY. */
 async function rawChannel(spec: ChannelSpec, url: string, frames: SignedRun): Promise<RawChan> {
+  for (;;) {
+    try {
+      return await rawChannelOnce(spec, url, frames);
+    } catch (err) {
+      const hint = err instanceof BusyError ? err.retryAfterMs : null;
+      if (hint === null) throw err;
+      await sleep(hint);
+    }
+  }
+}
+
+/** The node answered an OPEN with BUSY. */
+class BusyError extends Error {
+  readonly retryAfterMs: number;
+  constructor(retryAfterMs: number) {
+    super(`BUSY, retry after ${retryAfterMs} ms`);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+async function rawChannelOnce(spec: ChannelSpec, url: string, frames: SignedRun): Promise<RawChan> {
   const wire = await openWireConnection({ url, signer: createSigner(keyOf(spec.label)) });
   const chan: RawChan = {
     acked: 0,
@@ -236,7 +272,12 @@ async function rawChannel(spec: ChannelSpec, url: string, frames: SignedRun): Pr
           chan.onAck?.(n, performance.now());
         }
       } else if (f.type === "READY") resolve();
-      else if (f.type === "ERROR") reject(new Error(`${f.code}: ${f.message}`));
+      else if (f.type === "ERROR" && f.code === "BUSY") {
+        wire.close();
+        reject(new BusyError(retryAfterOf(f.message) ?? 1_000));
+      } else if (f.type === "ERROR") {
+        reject(new Error(`${f.code}: ${f.message}`));
+      }
     };
   });
   wire.send(openFrame(spec, "packet", 1n));
@@ -273,6 +314,7 @@ async function loadMain(): Promise<void> {
   const agg = Array.from({ length: CFG.aggConns }, (_, i) => ({ label: `agg-${i}`, salt: 1n }));
   let frames: { single: SignedRun; agg: SignedRun[] } | null = null;
   let aggChans: RawChan[] = [];
+  let offChans: RawChan[] = [];
   let latency: { sentAt: Float64Array[]; next: number[]; lastTimed: number[] } | null = null;
   const reply = (m: unknown) => process.send!(m);
 
@@ -306,10 +348,18 @@ async function loadMain(): Promise<void> {
         const ms = await pipeline([ch], 2, CFG.singleProofs, 4_000);
         ch.close();
         reply({ ok: true, proofs: CFG.singleProofs - 1, ms });
-      } else if (cmd.phase === "aggregate") {
-        aggChans = await Promise.all(agg.map((a, i) => rawChannel(a, cmd.url, frames!.agg[i]!)));
-        const ms = await pipeline(aggChans, 2, CFG.aggProofsPerConn, 200);
-        reply({ ok: true, proofs: (CFG.aggProofsPerConn - 1) * agg.length, ms });
+      } else if (cmd.phase === "aggregate" || cmd.phase === "aggregate-off") {
+        // The same pre-signed proofs on both nodes: each has a store of its own.
+        const off = cmd.phase === "aggregate-off";
+        let chans = off ? offChans : aggChans;
+        if (chans.length === 0) {
+          chans = await Promise.all(agg.map((a, i) => rawChannel(a, cmd.url, frames!.agg[i]!)));
+          if (off) offChans = chans;
+          else aggChans = chans;
+        }
+        const ms = await pipeline(chans, cmd.from, cmd.to, 200);
+        if (off && cmd.to === CFG.aggProofsPerConn) for (const ch of chans) ch.close();
+        reply({ ok: true, proofs: (cmd.to - cmd.from + 1) * agg.length, ms });
       } else if (cmd.phase === "latency") {
         const hist = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000 });
         const perConn = frames!.agg[0]!.count;
@@ -396,20 +446,27 @@ async function openMany(url: string, groups: ChannelSpec[][]) {
         const client = await connect({ key: keyOf(g[0]!.label), url });
         clients.push(client);
         for (const spec of g) {
-          try {
-            const c = chanOf(spec);
-            sessions.push(
-              await client.openSession({
-                channel: { channelId: c.channelId, ...c.ref },
-                mode: "second",
-                unitPrice: SECOND_PRICE,
-                tunnel: { kind: "proxy" },
-                prepayUnits: 1n,
-                timeoutMs: 60_000,
-              }),
-            );
-          } catch {
-            // Counted by its absence: the teardown phase reports how many sessions it had.
+          for (let attempt = 0; attempt < 20; attempt++) {
+            try {
+              const c = chanOf(spec);
+              sessions.push(
+                await client.openSession({
+                  channel: { channelId: c.channelId, ...c.ref },
+                  mode: "second",
+                  unitPrice: SECOND_PRICE,
+                  tunnel: { kind: "proxy" },
+                  prepayUnits: 1n,
+                  timeoutMs: 60_000,
+                }),
+              );
+              break;
+            } catch (err) {
+              // BUSY: asked again after the hint. Anything else is counted by its absence: the
+              // teardown phase reports how many sessions it had.
+              const hint = isRelayError(err, "BUSY") ? retryAfterOf(err.message) : null;
+              if (hint === null) break;
+              await sleep(hint);
+            }
           }
         }
       }),
@@ -453,6 +510,8 @@ async function sessionsPhase(url: string) {
   const wires: { sendRaw(b: Buffer): void; close(): void }[] = [];
   const sendTo: ((b: Buffer) => void)[] = new Array(n);
   const closeOf: ((f: Frame) => void)[] = new Array(n);
+  const reopen: (() => void)[] = new Array(n);
+  let busyAnswers = 0;
   let maxGap = 0;
   let ready = 0;
   let failed = 0;
@@ -477,8 +536,16 @@ async function sessionsPhase(url: string) {
       if (i !== undefined) closed[i] = 1;
     } else if (f.type === "ERROR") {
       const i = f.ref === null ? undefined : index.get(f.ref);
-      // Before READY an ERROR about the channel is the session's refusal.
-      if (i !== undefined && readyAt[i]! < 0 && !closed[i]) {
+      if (i !== undefined && f.code === "BUSY" && readyAt[i]! < 0 && !closed[i]) {
+        // Not now: asked again after the node's hint, with the next proof (the first one
+        // reached no channel).
+        busyAnswers++;
+        setTimeout(() => reopen[i]!(), retryAfterOf(f.message) ?? 1_000);
+        return;
+      }
+      // Before READY an ERROR about the channel is the session's refusal. (After a BUSY the
+      // first proof's CHANNEL_UNKNOWN is part of that answer.)
+      if (i !== undefined && readyAt[i]! < 0 && !closed[i] && f.code !== "CHANNEL_UNKNOWN") {
         closed[i] = 1;
         failed++;
       }
@@ -520,6 +587,12 @@ async function sessionsPhase(url: string) {
           index.set(c.channelId, i);
           sendTo[i] = (b) => wire.sendRaw(b);
           closeOf[i] = (f) => wire.send(f);
+          reopen[i] = () => {
+            if (sent[i]! >= perSession) return;
+            wire.send(openFrame(spec, "second", SECOND_PRICE));
+            wire.sendRaw(frames[i]!.frame(sent[i]!));
+            sent[i] = sent[i]! + 1;
+          };
           wire.send(openFrame(spec, "second", SECOND_PRICE));
           wire.sendRaw(frames[i]!.frame(0));
           sent[i] = 1;
@@ -552,7 +625,17 @@ async function sessionsPhase(url: string) {
   }
   await new Promise((r) => setTimeout(r, 500));
   for (const w of wires) w.close();
-  return { ok: true, opened: ready, failed, held, behind, maxAckGapMs: maxGap, openMs, signMs };
+  return {
+    ok: true,
+    opened: ready,
+    failed,
+    busyAnswers,
+    held,
+    behind,
+    maxAckGapMs: maxGap,
+    openMs,
+    signMs,
+  };
 }
 
 async function teardownPhase(url: string) {
@@ -596,7 +679,7 @@ async function main(): Promise<void> {
     g.forEach(register);
   }
   const proxy = await createProxyDriver();
-  const node = await createProviderNode({
+  const nodeOptions: ProviderNodeOptions = {
     key: providerKey,
     domain,
     storeDir: dir,
@@ -612,7 +695,8 @@ async function main(): Promise<void> {
     },
     channels: directory,
     limits: { rate: { perSecond: 200_000, burst: 50_000 }, authTimeoutMs: 60_000 },
-  });
+  };
+  const node = await createProviderNode(nodeOptions);
   const closedEvents: SessionClosedEvent[] = [];
   node.on("session-closed", (e) => closedEvents.push(e));
 
@@ -651,9 +735,40 @@ async function main(): Promise<void> {
     `  ${Math.round(singleRate)} proofs/s (${st1.signaturesVerified - st0.signaturesVerified} signatures verified)`,
   );
 
-  log(`phase 2: ${CFG.aggConns} connections, pipelined`);
-  const agg = await ask({ phase: "aggregate", url: node.url });
-  const aggRate = Number(agg.proofs) / (Number(agg.ms) / 1000);
+  log(`phase 2: ${CFG.aggConns} connections, pipelined, guards on and off`);
+  // A second node on a store of its own (the same proofs are fresh there), its own verify pool,
+  // with the pipeline's guards off: the old path measured beside the new one, in two halves in
+  // turn (off then on, on then off), so that neither gains from coming second.
+  const offDir = mkdtempSync(join(tmpdir(), "tollway-bench-relay-off-"));
+  const offNode = await createProviderNode({
+    ...nodeOptions,
+    storeDir: offDir,
+    port: 0,
+    proofPipeline: PIPELINE_GUARDS_OFF,
+    admission: false,
+  });
+  const half = Math.floor(CFG.aggProofsPerConn / 2);
+  const totals = { on: { proofs: 0, ms: 0 }, off: { proofs: 0, ms: 0 } };
+  for (const [from, to, order] of [
+    [2, half, ["off", "on"]],
+    [half + 1, CFG.aggProofsPerConn, ["on", "off"]],
+  ] as const) {
+    for (const which of order) {
+      const r = await ask({
+        phase: which === "on" ? "aggregate" : "aggregate-off",
+        url: which === "on" ? node.url : offNode.url,
+        from,
+        to,
+      });
+      totals[which].proofs += Number(r.proofs);
+      totals[which].ms += Number(r.ms);
+    }
+  }
+  await offNode.close();
+  rmSync(offDir, { recursive: true, force: true });
+  const aggOffRate = totals.off.proofs / (totals.off.ms / 1000);
+  const aggRate = totals.on.proofs / (totals.on.ms / 1000);
+  log(`  ${Math.round(aggOffRate)} proofs/s with the guards off`);
   const st2 = node.stats();
   log(
     `  ${Math.round(aggRate)} proofs/s (${st2.signaturesVerified - st1.signaturesVerified} signatures verified)`,
@@ -740,6 +855,9 @@ async function main(): Promise<void> {
     singleChannelProofsPerSec: Math.round(singleRate),
     aggregateProofsPerSec: Math.round(aggRate),
     aggregateConnections: CFG.aggConns,
+    guardsOffProofsPerSec: Math.round(aggOffRate),
+    guardsOnProofsPerSec: Math.round(aggRate),
+    guardsCostPct: Math.round((1 - aggRate / aggOffRate) * 1000) / 10,
     latencyRateProofsPerSec: rate,
     ackP50Ms: Number(lat.p50Ms),
     ackP99Ms: Number(lat.p99Ms),
@@ -749,6 +867,7 @@ async function main(): Promise<void> {
     sessionsTarget: CFG.sessions,
     sessionsOpened: Number(sess.opened),
     sessionsHeld: Number(sess.held),
+    sessionsBusyAnswers: Number(sess.busyAnswers),
     sessionsBehind: Number(sess.behind),
     sessionConnections: CFG.sessionConns,
     maxAckGapMs: Math.round(Number(sess.maxAckGapMs)),
@@ -775,6 +894,11 @@ async function main(): Promise<void> {
     t.push(
       ["one channel, pipelined (proofs/s)", report.singleChannelProofsPerSec, ">= 10,000"],
       [`aggregate, ${CFG.aggConns} conns (proofs/s)`, report.aggregateProofsPerSec, ">= 20,000"],
+      [
+        "aggregate with the guards off / cost of the guards",
+        `${report.guardsOffProofsPerSec} / ${report.guardsCostPct} %`,
+        "report",
+      ],
       [
         `ACK p50 / p99 at ${rate}/s (ms)`,
         `${report.ackP50Ms} / ${report.ackP99Ms}`,

@@ -47,6 +47,10 @@ export type RelayErrorCode =
   | "SHUTTING_DOWN"
   | "TIMEOUT"
   | "INTERNAL"
+  // load: admission, the proof pipeline's bounds
+  | "BUSY"
+  | "PROOF_QUEUE_FULL"
+  | "TOO_MANY_INVALID_PROOFS"
   // the channel's own rules (nonce, signature, balance, settlement, store)
   | ChannelErrorCode;
 

@@ -75,6 +75,21 @@ interface Entry {
 interface WorkerSlot {
   readonly worker: Worker;
   outstanding: number;
+  /** Since when the slot has had jobs out (ms, `performance.now`), while it has. */
+  busySince: number;
+  /** Time it had jobs out, ms, up to its last idle moment. */
+  busyMs: number;
+}
+
+/** How busy a pool has been: cumulative counters, to be compared between two readings. */
+export interface PoolLoad {
+  /** Worker-milliseconds with jobs out (summed over workers), counted up to now. */
+  readonly busyMs: number;
+  /** Jobs answered. */
+  readonly jobsDone: number;
+  /** Batches sent to workers (one message each). */
+  readonly batches: number;
+  readonly threads: number;
 }
 
 interface Batch {
@@ -99,6 +114,7 @@ export class VerifyPool {
   #pending: Entry[] = [];
   #flushScheduled = false;
   #nextBatchId = 1;
+  #jobsDone = 0;
   #failure: ChannelError | undefined;
   #closed = false;
 
@@ -135,7 +151,10 @@ export class VerifyPool {
         worker.once("error", onError);
         worker.once("message", (m: { ready: boolean; backend: BackendName }) => {
           worker.off("error", onError);
-          resolve({ slot: { worker, outstanding: 0 }, backend: m.backend });
+          resolve({
+            slot: { worker, outstanding: 0, busySince: 0, busyMs: 0 },
+            backend: m.backend,
+          });
         });
       });
     });
@@ -163,6 +182,24 @@ export class VerifyPool {
   }
 
   /**
+   * How busy the workers have been so far, measured from this thread: a worker counts as busy
+   * from the moment a batch is sent to it until its last answer is read, so time an answer waits
+   * for a busy main thread counts too (that is headroom missing as well). Two clock readings per
+   * batch, none per job.
+   */
+  load(): PoolLoad {
+    const now = performance.now();
+    let busyMs = 0;
+    for (const s of this.#slots) busyMs += s.busyMs + (s.outstanding > 0 ? now - s.busySince : 0);
+    return {
+      busyMs,
+      jobsDone: this.#jobsDone,
+      batches: this.#nextBatchId - 1,
+      threads: this.#slots.length,
+    };
+  }
+
+  /**
    * Verifies one proof. Promises of the same channel settle in submission order.
    * @returns the check (a rejection value for a bad signature; never throws for peer input)
    * @throws ChannelError POOL_CLOSED after `close`, WORKER_FAILED when a worker died.
@@ -179,9 +216,13 @@ export class VerifyPool {
   /**
    * Verifies a batch of cumulative proofs with as little work as possible: per channel and
    * sender, only the highest-ranked proof (the contract's order: transferred, then nonce) is
-   * verified; lower ones are `superseded` when it is valid, and are tried next, in rank order,
-   * only when it is not. Filter out proofs the state machine would refuse anyway (see
-   * `precheckReceivedProof`) before calling, so that a refusable proof cannot hide a usable one.
+   * verified; lower ones are `superseded` when it is valid. When it is not, all the lower ones
+   * are verified in a second round, at once: the best valid one among them wins, valid ones
+   * below it are `superseded` by it, invalid ones are reported `checked`. (Trying them one by
+   * one would take one worker round trip each: a batch of forged proofs would hold every other
+   * channel's verdict back for as many round trips.) Filter out proofs the state machine would
+   * refuse anyway (see `precheckReceivedProof`) before calling, so that a refusable proof
+   * cannot hide a usable one.
    * @returns one result per job, in the order given
    */
   async verifyCumulative(jobs: readonly VerifyJob[]): Promise<CumulativeCheck[]> {
@@ -198,21 +239,31 @@ export class VerifyPool {
       open.push(g);
     }
     const out = new Array<CumulativeCheck>(jobs.length);
-    let round = open;
-    while (round.length > 0) {
-      const checks = await this.#submitRound(round.map((g) => jobs[g[0]!]!));
-      const next: number[][] = [];
-      round.forEach((g, k) => {
-        const check = checks[k]!;
-        const winner = g[0]!;
-        out[winner] = { kind: "checked", check };
-        if (check.ok) {
-          for (let j = 1; j < g.length; j++) out[g[j]!] = { kind: "superseded", by: winner };
-        } else if (g.length > 1) {
-          next.push(g.slice(1));
-        }
-      });
-      round = next;
+    const checks = await this.#submitRound(open.map((g) => jobs[g[0]!]!));
+    const failed: number[][] = [];
+    open.forEach((g, k) => {
+      const check = checks[k]!;
+      const top = g[0]!;
+      out[top] = { kind: "checked", check };
+      if (check.ok) {
+        for (let j = 1; j < g.length; j++) out[g[j]!] = { kind: "superseded", by: top };
+      } else if (g.length > 1) {
+        failed.push(g.slice(1));
+      }
+    });
+    if (failed.length === 0) return out;
+    const rest = failed.flat();
+    const second = await this.#submitRound(rest.map((i) => jobs[i]!));
+    let k = 0;
+    for (const g of failed) {
+      // In rank order: the first valid proof wins, valid ones below it are superseded.
+      let winner = -1;
+      for (const i of g) {
+        const check = second[k++]!;
+        out[i] =
+          check.ok && winner >= 0 ? { kind: "superseded", by: winner } : { kind: "checked", check };
+        if (check.ok && winner < 0) winner = i;
+      }
     }
     return out;
   }
@@ -328,6 +379,7 @@ export class VerifyPool {
     if (sent.length === 0) return;
     let slot = this.#slots[0]!;
     for (const s of this.#slots) if (s.outstanding < slot.outstanding) slot = s;
+    if (slot.outstanding === 0) slot.busySince = performance.now();
     slot.outstanding += sent.length;
     const id = this.#nextBatchId++;
     this.#batches.set(id, { slot, entries: sent });
@@ -340,7 +392,10 @@ export class VerifyPool {
     const batch = this.#batches.get(msg.id);
     if (batch === undefined) return;
     this.#batches.delete(msg.id);
-    batch.slot.outstanding -= batch.entries.length;
+    const { slot } = batch;
+    slot.outstanding -= batch.entries.length;
+    if (slot.outstanding === 0) slot.busyMs += performance.now() - slot.busySince;
+    this.#jobsDone += batch.entries.length;
     const { entries } = batch;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;

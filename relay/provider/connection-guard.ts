@@ -19,7 +19,7 @@
 import type { RelayResult } from "../errors.ts";
 
 /** Connection counts a node admits. */
-export interface AdmissionLimits {
+export interface SocketLimits {
   /** Authenticated connections, payers included (default 4,096). */
   readonly maxConnections: number;
   /** Of `maxConnections`, the slots only payers may take (default 512). */
@@ -30,8 +30,8 @@ export interface AdmissionLimits {
   readonly maxPerIp: number;
 }
 
-/** The defaults of `AdmissionLimits`. */
-export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
+/** The defaults of `SocketLimits`. */
+export const DEFAULT_SOCKET_LIMITS: SocketLimits = {
   maxConnections: 4_096,
   reservedForPayers: 512,
   maxHandshakes: 1_024,
@@ -97,7 +97,7 @@ export function ipKeyOf(address: string | undefined): string {
 
 /** Admission bookkeeping over slots of the shell's handles `T`. */
 export class ConnectionGuard<T> {
-  readonly #limits: AdmissionLimits;
+  readonly #limits: SocketLimits;
   /** Handshaking slots, oldest first (a Set keeps insertion order). */
   readonly #handshakes = new Set<MutableSlot<T>>();
   /** Slots holding no channel, by address key. */
@@ -106,7 +106,7 @@ export class ConnectionGuard<T> {
   #payers = 0;
 
   /** @param limits - the counts to admit */
-  constructor(limits: AdmissionLimits) {
+  constructor(limits: SocketLimits) {
     this.#limits = limits;
   }
 

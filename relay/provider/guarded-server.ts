@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
-import { type AdmissionLimits, ConnectionGuard, type Slot } from "./connection-guard.ts";
+import { ConnectionGuard, type Slot, type SocketLimits } from "./connection-guard.ts";
 
 /** What the node keeps of one socket. */
 export interface SocketHandle {
@@ -25,7 +25,7 @@ export interface GuardedServerOptions {
   readonly maxPayloadBytes: number;
   /** From TCP accept to the WebSocket upgrade, ms. */
   readonly upgradeTimeoutMs: number;
-  readonly admission: AdmissionLimits;
+  readonly admission: SocketLimits;
 }
 
 /** Called for each upgraded socket. */

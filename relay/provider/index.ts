@@ -1,8 +1,11 @@
 /**
  * The provider side of the relay: the node (WebSocket server, proof pipeline, sessions, tunnel
  * drivers), the channel directory it looks channels up in (and the cache in front of it), the
- * connection limits it admits sockets under, and the per-connection rate limit.
+ * socket limits it admits connections under, the per-connection rate limit, and session
+ * admission (BUSY past the node's measured headroom).
  */
+export type { AdmissionLimits, AdmissionStats } from "./admission.ts";
+export { DEFAULT_ADMISSION, retryAfterOf } from "./admission.ts";
 export type {
   ChannelDirectory,
   ChannelInfo,
@@ -10,10 +13,12 @@ export type {
   MemoryDirectory,
 } from "./channel-directory.ts";
 export { chainDirectory, channelIdOf, memoryDirectory } from "./channel-directory.ts";
-export type { AdmissionLimits } from "./connection-guard.ts";
-export { DEFAULT_ADMISSION_LIMITS } from "./connection-guard.ts";
+export type { SocketLimits } from "./connection-guard.ts";
+export { DEFAULT_SOCKET_LIMITS } from "./connection-guard.ts";
 export type { CachedDirectory, DirectoryCacheLimits } from "./directory-cache.ts";
 export { cachedDirectory, DEFAULT_DIRECTORY_CACHE_LIMITS } from "./directory-cache.ts";
+export type { PipelineStats, ProofPipelineLimits } from "./proof-pipeline.ts";
+export { DEFAULT_PIPELINE_LIMITS, PIPELINE_GUARDS_OFF } from "./proof-pipeline.ts";
 export type {
   ConnectionLimits,
   PricePolicy,

@@ -3,11 +3,7 @@
  * WebSocket protocol, authenticates requesters, opens sessions on channels it finds through a
  * `ChannelDirectory`, runs the proof pipeline, drives the tunnel drivers and the session timers.
  *
- * Proof pipeline (the hot path): every PAY of one event-loop turn is prechecked against the
- * channel's state (cheap, synchronous), then verified in the `VerifyPool` as one cumulative batch
- * (per channel only the best proof is verified; the rest are superseded by it); verdicts are
- * applied in arrival order of the batches through the channel transition, the new state goes to
- * the store's group commit, and the ACK leaves only once that batch is durable.
+ * The proof pipeline (the hot path) is proof-pipeline.ts.
  */
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
@@ -18,7 +14,6 @@ import { VerifyPool } from "../../channels/crypto/verify-pool.ts";
 import { type ChannelState, createChannel } from "../../channels/state/channel-state.ts";
 import type { ChannelEffect } from "../../channels/state/effects.ts";
 import { transition } from "../../channels/state/transition.ts";
-import { precheckReceivedProof } from "../../channels/state/validate.ts";
 import { ChannelStore } from "../../channels/store/channel-store.ts";
 import type { Address, ChannelDomain, ChannelId } from "../../channels/types.ts";
 import { CloseCode, closeCodeOf, type RelayErrorCode } from "../errors.ts";
@@ -41,18 +36,24 @@ import type {
   Frame,
   MeterMode,
   OpenFrame,
-  PayFrame,
   QuoteFrame,
   SettleProposeFrame,
 } from "../wire/frames.ts";
 import { PROTOCOL_VERSION } from "../wire/frames.ts";
 import { handshakeDigest } from "../wire/handshake.ts";
+import {
+  AdmissionControl,
+  type AdmissionLimits,
+  type AdmissionStats,
+  busyMessage,
+  DEFAULT_ADMISSION,
+} from "./admission.ts";
 import type { ChannelDirectory } from "./channel-directory.ts";
 import {
-  type AdmissionLimits,
-  DEFAULT_ADMISSION_LIMITS,
+  DEFAULT_SOCKET_LIMITS,
   OwnedChannels,
   type Slot,
+  type SocketLimits,
 } from "./connection-guard.ts";
 import { balanceOf, DebtLedger } from "./debt-ledger.ts";
 import {
@@ -62,6 +63,13 @@ import {
 } from "./directory-cache.ts";
 import { disablePretenuring } from "./gc-tuning.ts";
 import { GuardedServer, type SocketHandle } from "./guarded-server.ts";
+import { measureVerifyRate } from "./load-meter.ts";
+import {
+  DEFAULT_PIPELINE_LIMITS,
+  type PipelineStats,
+  ProofPipeline,
+  type ProofPipelineLimits,
+} from "./proof-pipeline.ts";
 import { type RateLimit, TokenBucket } from "./rate-limiter.ts";
 
 /** A provider's price and credit policy for one metering mode. */
@@ -92,7 +100,7 @@ export interface PricePolicy {
  * `reservedForPayers`, `maxHandshakes`, `maxPerIp`) are described in connection-guard.ts, the
  * channel-lookup limits in directory-cache.ts.
  */
-export interface ConnectionLimits extends AdmissionLimits, DirectoryCacheLimits {
+export interface ConnectionLimits extends SocketLimits, DirectoryCacheLimits {
   /** Our frame size limit, checked before decoding (default 4 KiB). */
   readonly maxFrameBytes: number;
   /** ws's hard limit; larger messages close the socket with 1009 (default 16 KiB). */
@@ -142,6 +150,10 @@ export interface ProviderNodeOptions {
    * gc-tuning.ts. Pass false when the process hosts work that keeps what it allocates.
    */
   readonly disablePretenuring?: boolean;
+  /** Bounds of the proof pipeline's queues and batches, the invalid-proof threshold. */
+  readonly proofPipeline?: Partial<ProofPipelineLimits>;
+  /** Admission limits (new OPENs past them get BUSY); false admits every OPEN. */
+  readonly admission?: Partial<AdmissionLimits> | false;
 }
 
 /** A session's outcome, emitted as `session-closed`. */
@@ -183,6 +195,10 @@ export interface ProviderStats {
   readonly errorsSent: number;
   /** ERROR frames sent, by code. */
   readonly errorsByCode: Readonly<Record<string, number>>;
+  /** Proof queue lengths and what was done against floods. */
+  readonly pipeline: PipelineStats;
+  /** Headroom as admission sees it (null: admission off). */
+  readonly admission: AdmissionStats | null;
 }
 
 /** A running provider node. */
@@ -254,14 +270,8 @@ interface Conn {
   idleTimer: NodeJS.Timeout | null;
 }
 
-interface PendingPay {
-  readonly conn: Conn;
-  readonly entry: ChannelEntry;
-  readonly frame: PayFrame;
-}
-
 const DEFAULT_LIMITS: ConnectionLimits = {
-  ...DEFAULT_ADMISSION_LIMITS,
+  ...DEFAULT_SOCKET_LIMITS,
   ...DEFAULT_DIRECTORY_CACHE_LIMITS,
   maxFrameBytes: MAX_FRAME_BYTES,
   maxPayloadBytes: 16 * 1024,
@@ -310,7 +320,18 @@ export async function createProviderNode(opts: ProviderNodeOptions): Promise<Pro
     await store.close();
     throw err;
   }
-  const node = new Node(opts, store, pool, opts.verifyPool === undefined, ledger);
+  let capacityPerSec = 0;
+  try {
+    if (opts.admission !== false) {
+      capacityPerSec = await measureVerifyRate(pool, createSigner(opts.key), opts.domain);
+    }
+  } catch (err) {
+    await ledger.close();
+    await store.close();
+    if (opts.verifyPool === undefined) await pool.close();
+    throw err;
+  }
+  const node = new Node(opts, store, pool, opts.verifyPool === undefined, ledger, capacityPerSec);
   reportLedger = (err) => node.emit("error", err);
   try {
     await node.listen();
@@ -339,17 +360,11 @@ class Node extends EventEmitter implements ProviderNode {
   readonly #opening = new Set<ChannelId>();
   #server: GuardedServer | null = null;
   #port = 0;
-  #pending: PendingPay[] = [];
-  #flushScheduled = false;
-  #verifying = 0;
-  #tail: Promise<void> = Promise.resolve();
+  readonly #pipeline: ProofPipeline<Conn, ChannelEntry>;
+  readonly #admission: AdmissionControl | null;
   #closing = false;
   readonly #errorsByCode: Record<string, number> = {};
   readonly #stats = {
-    proofsReceived: 0,
-    proofsAccepted: 0,
-    proofsRejected: 0,
-    signaturesVerified: 0,
     acksSent: 0,
     errorsSent: 0,
   };
@@ -360,6 +375,7 @@ class Node extends EventEmitter implements ProviderNode {
     pool: VerifyPool,
     ownPool: boolean,
     ledger: DebtLedger,
+    capacityPerSec: number,
   ) {
     super();
     this.#ledger = ledger;
@@ -373,6 +389,37 @@ class Node extends EventEmitter implements ProviderNode {
     // Every lookup goes through the negative cache and the concurrency cap.
     this.#opts = { ...opts, channels: cachedDirectory(opts.channels, this.#limits, this.#clock) };
     for (const d of opts.drivers) this.#drivers.set(d.kind, d);
+    this.#pipeline = new ProofPipeline<Conn, ChannelEntry>(
+      {
+        domain: opts.domain,
+        pool,
+        store,
+        channelOf: (conn, channelId) => {
+          const entry = this.#channels.get(channelId);
+          return entry !== undefined && entry.owner === conn ? entry : undefined;
+        },
+        ctx: () => this.#ctx(),
+        error: (conn, code, message, ref) => this.#error(conn, code, message, ref),
+        acknowledge: (entry, nonce, transferred) => {
+          const s = entry.session;
+          if (s !== null) this.#runSession(s, { type: "ReceivePayment", nonce, transferred });
+          else this.#sendAck(entry);
+        },
+        disconnect: (conn, code, reason) => this.#drop(conn, closeCodeOf(code), reason),
+        fail: (err) => this.emit("error", err),
+      },
+      { ...DEFAULT_PIPELINE_LIMITS, ...opts.proofPipeline },
+      capacityPerSec,
+    );
+    const pipeline = this.#pipeline;
+    this.#admission =
+      opts.admission === false
+        ? null
+        : new AdmissionControl(
+            { ...DEFAULT_ADMISSION, ...opts.admission },
+            (now) => pipeline.meter.reading(now),
+            () => pipeline.queued(),
+          );
     // An unhandled "error" event would throw; the node reports, it never crashes.
     this.on("error", () => undefined);
   }
@@ -404,8 +451,11 @@ class Node extends EventEmitter implements ProviderNode {
     let sessions = 0;
     for (const s of this.#sessions.values()) if (s.state.phase !== "closed") sessions++;
     return {
+      ...this.#pipeline.counters(),
       ...this.#stats,
       errorsByCode: { ...this.#errorsByCode },
+      pipeline: this.#pipeline.stats(),
+      admission: this.#admission?.stats(performance.now()) ?? null,
       connections: this.#conns.size,
       sessions,
       channels: this.#channels.size,
@@ -438,7 +488,7 @@ class Node extends EventEmitter implements ProviderNode {
     }
     for (const c of this.#conns) this.#drop(c, CloseCode.GOING_AWAY, "provider stops");
     await this.#server?.close();
-    await this.#tail.catch(() => undefined);
+    await this.#pipeline.settled().catch(() => undefined);
     await this.#store.close();
     await this.#ledger.close();
     if (this.#ownPool) await this.#pool.close();
@@ -596,7 +646,7 @@ class Node extends EventEmitter implements ProviderNode {
   #dispatch(conn: Conn, frame: Frame): void {
     switch (frame.type) {
       case "PAY":
-        this.#onPay(conn, frame);
+        this.#pipeline.onPay(conn, frame);
         return;
       case "OPEN":
         this.#serially(conn, () => this.#onOpen(conn, frame));
@@ -784,6 +834,7 @@ class Node extends EventEmitter implements ProviderNode {
       this.#sendAck(s.channel);
       return;
     }
+    if (this.#refuseBusy(conn, ref)) return;
     const offer = this.#offer(conn, frame.mode, frame.tunnelKind, ref, frame.unitPrice);
     if (offer === null) return;
     const { policy, driver } = offer;
@@ -1143,146 +1194,12 @@ class Node extends EventEmitter implements ProviderNode {
     );
   }
 
-  // ---- proofs ------------------------------------------------------------------------------
-
-  #onPay(conn: Conn, frame: PayFrame): void {
-    this.#stats.proofsReceived++;
-    const entry = this.#channels.get(frame.channelId);
-    if (entry === undefined || entry.owner !== conn) {
-      this.#stats.proofsRejected++;
-      this.#error(conn, "CHANNEL_UNKNOWN", "open a session on this channel first", frame.channelId);
-      return;
-    }
-    // Cheap rules first: a replayed, stale or overdrawn proof is refused before a signature
-    // verification is spent on it. (A PAY frame carries the proof's fields as they are.)
-    const pre = precheckReceivedProof(entry.state, frame, this.#opts.domain);
-    if (pre !== null) {
-      this.#stats.proofsRejected++;
-      this.#error(conn, pre.code, pre.reason, frame.channelId);
-      return;
-    }
-    this.#pending.push({ conn, entry, frame });
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => this.#flush());
-    }
-  }
-
-  #flush(): void {
-    this.#flushScheduled = false;
-    // Adaptive batching: while the workers are busy, proofs gather, and the more gather the
-    // more of them a newer proof of the same channel supersedes (never verified, never needed).
-    if (this.#verifying >= Math.max(2, this.#pool.threads) || this.#pending.length === 0) return;
-    const batch = this.#pending;
-    this.#pending = [];
-    this.#verifying++;
-    const verdicts = this.#pool.verifyCumulative(
-      batch.map((p) => ({
-        domain: this.#opts.domain,
-        proof: p.frame,
-        signature: p.frame.signature,
-        expectedSigner: p.entry.state.params.participantA,
-      })),
-    );
-    const settled = verdicts.finally(() => {
-      this.#verifying--;
-      if (this.#pending.length > 0 && !this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(() => this.#flush());
-      }
-    });
-    // Handled below once the tail reaches it; mark it now so that an early failure is not
-    // reported as unhandled.
-    settled.catch(() => undefined);
-    // Verification of later batches overlaps; their verdicts are applied strictly in order.
-    this.#tail = this.#tail
-      .then(() => settled)
-      .then(
-        (results) => this.#apply(batch, results),
-        (err: unknown) => {
-          this.emit("error", err);
-          for (const p of batch) {
-            this.#error(p.conn, "INTERNAL", "verification failed", p.frame.channelId);
-          }
-        },
-      );
-  }
-
-  #apply(
-    batch: readonly PendingPay[],
-    results: readonly Awaited<ReturnType<VerifyPool["verifyCumulative"]>>[number][],
-  ): void {
-    // Per channel: the best verified proof (the others are superseded by it or rejected).
-    const best = new Map<ChannelEntry, { p: PendingPay; covered: number }>();
-    results.forEach((r, i) => {
-      const p = batch[i]!;
-      if (r.kind === "superseded") return;
-      this.#stats.signaturesVerified++;
-      if (!r.check.ok) {
-        this.#stats.proofsRejected++;
-        this.#error(p.conn, r.check.code, r.check.reason, p.frame.channelId);
-        return;
-      }
-      const cur = best.get(p.entry);
-      if (cur === undefined || rank(p.frame, cur.p.frame) > 0) best.set(p.entry, { p, covered: 0 });
-    });
-    results.forEach((r, i) => {
-      if (r.kind !== "superseded") return;
-      const b = best.get(batch[i]!.entry);
-      if (b !== undefined) b.covered++;
-    });
-    const ctx = this.#ctx();
-    for (const [entry, { p, covered }] of best) {
-      const before = entry.state;
-      const signed = {
-        proof: {
-          channelId: p.frame.channelId,
-          nonce: p.frame.nonce,
-          transferred: p.frame.transferred,
-        },
-        signature: p.frame.signature,
-      };
-      const { state, effects } = transition(
-        before,
-        {
-          type: "ReceiveBalanceProof",
-          signed,
-          domain: this.#opts.domain,
-          check: { ok: true, signer: entry.state.params.participantA },
-        },
-        ctx,
-      );
-      const invalid = effects.find((e) => e.type === "InvalidReceivedBalanceProof");
-      if (invalid !== undefined && invalid.type === "InvalidReceivedBalanceProof") {
-        this.#stats.proofsRejected += 1 + covered;
-        this.#error(p.conn, invalid.code, invalid.reason, p.frame.channelId);
-        continue;
-      }
-      entry.state = state;
-      const { nonce, transferred } = signed.proof;
-      this.#store.persist(before, state).then(
-        () => this.#onDurable(entry, nonce, transferred, 1 + covered),
-        (err: unknown) => {
-          this.emit("error", err);
-          this.#error(
-            p.conn,
-            "STORE_WRITE_FAILED",
-            "could not persist the proof",
-            p.frame.channelId,
-          );
-        },
-      );
-    }
-  }
-
-  #onDurable(entry: ChannelEntry, nonce: bigint, transferred: bigint, proofs: number): void {
-    this.#stats.proofsAccepted += proofs;
-    if (nonce <= entry.durableNonce) return;
-    entry.durableNonce = nonce;
-    entry.durableTransferred = transferred;
-    const s = entry.session;
-    if (s !== null) this.#runSession(s, { type: "ReceivePayment", nonce, transferred });
-    else this.#sendAck(entry);
+  /** A new session past the node's headroom: ERROR BUSY with a retry hint; true if refused. */
+  #refuseBusy(conn: Conn, ref: string): boolean {
+    const d = this.#admission?.check(performance.now());
+    if (d === undefined || d.admit) return false;
+    this.#error(conn, "BUSY", busyMessage(d.retryAfterMs, d.reason), ref);
+    return true;
   }
 
   // ---- cooperative close -------------------------------------------------------------------
@@ -1294,7 +1211,7 @@ class Node extends EventEmitter implements ProviderNode {
       return;
     }
     // Payments are frozen once we sign: let every proof in flight land first.
-    await this.#tail;
+    await this.#pipeline.settled();
     await this.#store.flush();
     const settlement = {
       channelId: frame.channelId,
@@ -1364,11 +1281,4 @@ function sessionTerms(mode: MeterMode, unitPrice: bigint, policy: PricePolicy): 
     openTimeoutMs: policy.openTimeoutMs ?? 10_000,
     activateOnCredit: policy.activateOnCredit ?? false,
   };
-}
-
-/** > 0 when proof a ranks above b (the contract's order: transferred, then nonce). */
-function rank(a: PayFrame, b: PayFrame): number {
-  if (a.transferred !== b.transferred) return a.transferred > b.transferred ? 1 : -1;
-  if (a.nonce !== b.nonce) return a.nonce > b.nonce ? 1 : -1;
-  return 0;
 }

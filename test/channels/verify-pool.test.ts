@@ -133,3 +133,47 @@ describe("VerifyPool", () => {
     );
   });
 });
+
+describe("VerifyPool under forged proofs", () => {
+  it("checks a channel's forged proofs in two rounds, not one worker round trip each", async () => {
+    const p = await VerifyPool.create({ threads: 1 });
+    try {
+      const jobs = Array.from({ length: 400 }, (_, i) => job(400, BigInt(i + 2), 10n, mallory));
+      jobs.push(job(400, 1n, 5n)); // the only valid one, lowest in rank
+      jobs.push(job(401, 1n, 1n)); // another channel, valid
+      const before = p.load().batches;
+      const r = await p.verifyCumulative(jobs);
+      // Round one: the two channels' best proofs; round two: the other 400 of channel 400.
+      expect(p.load().batches - before).toBeLessThanOrEqual(4);
+      for (const x of r.slice(0, 400)) {
+        expect(x).toMatchObject({ kind: "checked", check: { ok: false, code: "SIGNER_MISMATCH" } });
+      }
+      expect(r[400]).toMatchObject({ kind: "checked", check: { ok: true } });
+      expect(r[401]).toMatchObject({ kind: "checked", check: { ok: true } });
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("a valid proof among forged ones wins, and valid ones below it are superseded by it", async () => {
+    const r = await pool.verifyCumulative([
+      job(410, 5n, 50n, mallory),
+      job(410, 4n, 40n),
+      job(410, 3n, 30n, mallory),
+      job(410, 2n, 20n),
+    ]);
+    expect(r[0]).toMatchObject({ kind: "checked", check: { ok: false } });
+    expect(r[1]).toMatchObject({ kind: "checked", check: { ok: true } });
+    expect(r[2]).toMatchObject({ kind: "checked", check: { ok: false } });
+    expect(r[3]).toEqual({ kind: "superseded", by: 1 });
+  });
+
+  it("counts the time its workers are busy and the jobs they answer", async () => {
+    const a = pool.load();
+    await pool.verifyMany(Array.from({ length: 50 }, (_, i) => job(420 + i, 1n, 1n)));
+    const b = pool.load();
+    expect(b.jobsDone - a.jobsDone).toBe(50);
+    expect(b.busyMs).toBeGreaterThan(a.busyMs);
+    expect(b.threads).toBe(2);
+  });
+});

@@ -19,10 +19,10 @@ import type { Address } from "../../channels/types.ts";
 import { CloseCode } from "../../relay/errors.ts";
 import { channelIdOf } from "../../relay/provider/channel-directory.ts";
 import {
-  type AdmissionLimits,
   ConnectionGuard,
   ipKeyOf,
   type Slot,
+  type SocketLimits,
 } from "../../relay/provider/connection-guard.ts";
 import type { ConnectionLimits } from "../../relay/provider/provider-node.ts";
 import type { ChannelRef } from "../../relay/requester/client.ts";
@@ -166,7 +166,7 @@ describe("connection bookkeeping (model)", () => {
       }),
     );
     fc.assert(
-      fc.property(limits, fc.array(op, { maxLength: 80 }), (l: AdmissionLimits, ops) => {
+      fc.property(limits, fc.array(op, { maxLength: 80 }), (l: SocketLimits, ops) => {
         const g = new ConnectionGuard<number>(l);
         const live: Slot<number>[] = [];
         let n = 0;
