@@ -55,7 +55,13 @@ describe("admission at twice the node's capacity", () => {
   it("admits what it can serve, keeps every admitted session, and answers the rest BUSY", async () => {
     // The whole suite shares this machine's cores with the test: the node keeps more headroom
     // than by default, for what other tests take from it after it has admitted its sessions.
-    const p = await startProvider({ verifyPool: pool, admission: { maxVerifyLoad: 0.6 } });
+    // Twenty sessions share each connection, and every BUSY is asked again: the per-connection
+    // OPEN budget (tested in directory-cache.test.ts) is lifted so that only admission answers.
+    const p = await startProvider({
+      verifyPool: pool,
+      admission: { maxVerifyLoad: 0.6 },
+      limits: { openRate: { perSecond: 10_000, burst: 10_000 } },
+    });
     const closed: SessionClosedEvent[] = [];
     p.node.on("session-closed", (e) => closed.push(e));
     const clients: RequesterClient[] = [];
