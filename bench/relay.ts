@@ -538,8 +538,10 @@ async function sessionsPhase(url: string) {
       if (i !== undefined) closed[i] = 1;
     } else if (f.type === "ERROR") {
       const i = f.ref === null ? undefined : index.get(f.ref);
-      if (i !== undefined && f.code === "BUSY" && readyAt[i]! < 0 && !closed[i]) {
-        // Not now: asked again after the node's hint, with the next proof (the first one
+      const later = f.code === "BUSY" || f.code === "DIRECTORY_BUSY";
+      if (i !== undefined && later && readyAt[i]! < 0 && !closed[i]) {
+        // Not now: asked again after the node's hint (DIRECTORY_BUSY: the node's channel
+        // lookups are all in use, and it gives none), with the next proof (the first one
         // reached no channel).
         busyAnswers++;
         setTimeout(() => reopen[i]!(), retryAfterOf(f.message) ?? 1_000);
