@@ -6,7 +6,7 @@
  * The journal is filled through the market service (journal before apply, fsync'd batches),
  * with offers and requests that do not cross, so that all N rest in the book.
  *
- *   node bench/market-restart.ts [--json] [--orders 100000] [--tail 1000]
+ *   npm run bench:market-restart -- [--json] [--orders 100000] [--tail 1000]
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
