@@ -1,7 +1,10 @@
 /**
  * tollway channels: EIP-712 balance proofs (sign, verify, worker pool), the pure channel state
- * machine, and the durable group-committing store. See DESIGN.md, "Channels".
+ * machine, the durable group-committing store, and the PaymentChannels chain client. See DESIGN.md,
+ * "Channels".
  */
+export type { ChainClientOptions } from "./chain/index.ts";
+export { ChainClient, connectChain, providerFor } from "./chain/index.ts";
 export type {
   BackendName,
   CumulativeCheck,

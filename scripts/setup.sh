@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Installs the project from the committed lockfile on the pinned Node 24.
 #
-# npm running on an older Node skips Hardhat's native EDR package (its engines field asks for
-# >= 22), so npm itself must run on Node 24. When the Node on PATH is older, the pinned version
-# (the `node` devDependency) is first fetched into .setup/ and npm runs on it.
+# tollway asks for Node 24 (`engines`), and npm running on an older Node skips Hardhat's native
+# EDR package (its engines field asks for >= 22), so npm itself must run on Node 24. When the Node
+# on PATH is older, the pinned version (the `node` devDependency) is first fetched into .setup/
+# and npm runs on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pinned=$(node -p "require('./package.json').devDependencies.node")
 major=$(node -p 'process.versions.node.split(".")[0]')
 
-if [ "$major" -lt 22 ]; then
+if [ "$major" -lt "${pinned%%.*}" ]; then
   bootstrap=.setup/node-$pinned
   if [ ! -x "$bootstrap/node_modules/.bin/node" ]; then
-    echo "setup: Node $(node --version) is too old for Hardhat 3; fetching node@$pinned into $bootstrap"
+    echo "setup: Node $(node --version) is older than tollway's Node ${pinned%%.*}; fetching node@$pinned into $bootstrap"
     rm -rf "$bootstrap"
     mkdir -p "$bootstrap"
     npm install --prefix "$bootstrap" --no-save --no-package-lock --loglevel=error "node@$pinned" >/dev/null

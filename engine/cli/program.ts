@@ -1,6 +1,6 @@
 /** The `tollway` CLI: each command is a thin shell over the library. */
 import { spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { chainCommand } from "./commands/chain.ts";
@@ -13,8 +13,12 @@ import type { Io } from "./io.ts";
 
 const BENCH_DIR = fileURLToPath(new URL("../../bench/", import.meta.url));
 
-/** The bench scripts that exist, by name (bench/<name>.ts). */
+/**
+ * The bench scripts that exist, by name (bench/<name>.ts); none in an installed package, which
+ * ships no bench/.
+ */
 export function benchNames(): string[] {
+  if (!existsSync(BENCH_DIR)) return [];
   return readdirSync(BENCH_DIR)
     .filter((f) => f.endsWith(".ts") && !f.startsWith("_"))
     .map((f) => f.slice(0, -3))
