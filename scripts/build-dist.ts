@@ -7,14 +7,12 @@
  * dist/ mirrors the repository, so every path a module resolves against its own
  * `import.meta.url` (`../../artifacts/…`) lands inside dist/ as it lands in the checkout.
  */
-import { cpSync, existsSync, rmSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const dist = `${root}dist/`;
-// The contracts `loadArtifact` reads (channels/chain/artifacts.ts).
-const CONTRACTS = ["Token", "PaymentChannels"];
 
 /**
  * `rewriteRelativeImportExtensions` rewrites import specifiers, not the URLs of modules started
@@ -81,13 +79,19 @@ function build(): void {
     process.exit(1);
   }
 
-  for (const name of CONTRACTS) {
-    const file = `artifacts/contracts/${name}.sol/${name}.json`;
-    if (!existsSync(`${root}${file}`)) {
-      process.stderr.write(`build-dist: no ${file}; compile the contracts first (hardhat build)\n`);
-      process.exit(1);
+  // Every contract of contracts/ (not contracts/test/): ABI and bytecode, as `loadArtifact` reads.
+  const compiled = `${root}artifacts/contracts/`;
+  const sources = existsSync(compiled)
+    ? readdirSync(compiled).filter((f) => f.endsWith(".sol"))
+    : [];
+  if (sources.length === 0) {
+    process.stderr.write("build-dist: no compiled contracts; compile them first (hardhat build)\n");
+    process.exit(1);
+  }
+  for (const sol of sources) {
+    for (const json of readdirSync(`${compiled}${sol}`).filter((f) => f.endsWith(".json"))) {
+      cpSync(`${compiled}${sol}/${json}`, `${dist}artifacts/contracts/${sol}/${json}`);
     }
-    cpSync(`${root}${file}`, `${dist}${file}`);
   }
 }
 
