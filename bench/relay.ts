@@ -32,12 +32,12 @@ import type { Address, ChannelDomain, ChannelId } from "../channels/types.ts";
 import { isRelayError } from "../relay/errors.ts";
 import { retryAfterOf } from "../relay/provider/admission.ts";
 import { channelIdOf, memoryDirectory } from "../relay/provider/channel-directory.ts";
-import { PIPELINE_GUARDS_OFF } from "../relay/provider/proof-pipeline.ts";
 import {
   createProviderNode,
   type ProviderNodeOptions,
   type SessionClosedEvent,
-} from "../relay/provider/provider-node.ts";
+} from "../relay/provider/index.ts";
+import { PIPELINE_GUARDS_OFF } from "../relay/provider/proof-pipeline.ts";
 import { connect, type RequesterClient, type Session } from "../relay/requester/client.ts";
 import { openWireConnection } from "../relay/requester/wire-connection.ts";
 import { createProxyDriver } from "../relay/tunnel/proxy/proxy-driver.ts";

@@ -39,6 +39,8 @@ export type { ChannelErrorCode, Rejection, Result } from "./errors.ts";
 export { ChannelError, isChannelError, reject } from "./errors.ts";
 export type { SignedBalanceProof } from "./signed.ts";
 export type {
+  BatchWinners,
+  ChainDeposits,
   ChannelEffect,
   ChannelInput,
   ChannelParams,
@@ -50,10 +52,12 @@ export type {
 } from "./state/index.ts";
 export {
   balanceOf,
+  batchWinners,
   compareProofs,
   computePayouts,
   createChannel,
   precheckReceivedProof,
+  syncDeposits,
   transition,
   validateReceivedProof,
 } from "./state/index.ts";

@@ -19,6 +19,8 @@ export type {
   Role,
 } from "./channel-state.ts";
 export { addressOf, createChannel, otherRole } from "./channel-state.ts";
+export type { ChainDeposits } from "./deposits.ts";
+export { syncDeposits } from "./deposits.ts";
 export type {
   ChainSendClose,
   ChainSendCooperativeClose,
@@ -54,6 +56,8 @@ export type {
   ReceiveSettlementProposal,
   ReceiveSettlementSignature,
 } from "./inputs.ts";
+export type { BatchWinners } from "./proof-batch.ts";
+export { batchWinners } from "./proof-batch.ts";
 export type { TransitionContext, TransitionResult } from "./transition.ts";
 export { transition } from "./transition.ts";
 export { precheckReceivedProof, validateReceivedProof } from "./validate.ts";

@@ -20,8 +20,8 @@ import {
   type IspSettlement,
 } from "../../relay/fastlane/lane-requester.ts";
 import { type RunningPath, runPath } from "../../relay/fastlane/path-runner.ts";
+import type { ProviderNode } from "../../relay/index.ts";
 import { chainDirectory } from "../../relay/provider/channel-directory.ts";
-import type { ProviderNode } from "../../relay/provider/provider-node.ts";
 import { createQosDriver, type QosDriver } from "../../relay/tunnel/qos/index.ts";
 import { deployContracts } from "../chain/deploy.ts";
 import { devWallet } from "../chain/dev-accounts.ts";

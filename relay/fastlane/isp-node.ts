@@ -8,7 +8,7 @@ import {
   createProviderNode,
   type ProviderNode,
   type ProviderNodeOptions,
-} from "../provider/provider-node.ts";
+} from "../provider/node.ts";
 import type { QosDriver } from "../tunnel/qos/qos-driver.ts";
 
 /** Options of `createIspNode`. */

@@ -1,8 +1,8 @@
 /**
- * The provider side of the relay: the node (WebSocket server, proof pipeline, sessions, tunnel
- * drivers), the channel directory it looks channels up in (and the cache in front of it), the
- * socket limits it admits connections under, the per-connection rate limit, and session
- * admission (BUSY past the node's measured headroom).
+ * The provider side of the relay: the node (node.ts, wiring its connections, channel loader,
+ * session runner, proof pipeline and cooperative close), the channel directory it looks channels
+ * up in (and the cache in front of it), the socket limits it admits connections under, the
+ * per-connection rate limit, and session admission (BUSY past the node's measured headroom).
  */
 export type { AdmissionLimits, AdmissionStats } from "./admission.ts";
 export { DEFAULT_ADMISSION, retryAfterOf } from "./admission.ts";
@@ -13,20 +13,15 @@ export type {
   MemoryDirectory,
 } from "./channel-directory.ts";
 export { chainDirectory, channelIdOf, memoryDirectory } from "./channel-directory.ts";
+export type { ConnectionLimits } from "./connection.ts";
 export type { SocketLimits } from "./connection-guard.ts";
 export { DEFAULT_SOCKET_LIMITS } from "./connection-guard.ts";
 export type { CachedDirectory, DirectoryCacheLimits } from "./directory-cache.ts";
 export { cachedDirectory, DEFAULT_DIRECTORY_CACHE_LIMITS } from "./directory-cache.ts";
+export type { ProviderNode, ProviderNodeOptions, ProviderStats } from "./node.ts";
+export { createProviderNode } from "./node.ts";
 export type { PipelineStats, ProofPipelineLimits } from "./proof-pipeline.ts";
 export { DEFAULT_PIPELINE_LIMITS, PIPELINE_GUARDS_OFF } from "./proof-pipeline.ts";
-export type {
-  ConnectionLimits,
-  PricePolicy,
-  ProviderNode,
-  ProviderNodeOptions,
-  ProviderStats,
-  SessionClosedEvent,
-} from "./provider-node.ts";
-export { createProviderNode } from "./provider-node.ts";
 export type { RateLimit } from "./rate-limiter.ts";
 export { TokenBucket } from "./rate-limiter.ts";
+export type { PricePolicy, SessionClosedEvent } from "./session-runner.ts";

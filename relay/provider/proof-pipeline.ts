@@ -16,16 +16,24 @@
  * batch or two, not by its backlog; and a connection whose proofs keep failing verification gets
  * ERROR TOO_MANY_INVALID_PROOFS and is closed, its queued proofs dropped.
  *
- * The pipeline knows connections and channel entries only as the node hands them over; the node
- * answers for sessions, ACK frames and sockets through `PipelineHost`.
+ * The pipeline knows connections and channel entries only as opaque keys; it talks straight to
+ * the parts that own them (`PipelineParts`): the channel table, the peers' sockets, and the
+ * sessions that a durable payment goes to. Which proof of a batch is verified is the channel
+ * core's rule (`batchWinners`).
  */
-import type { VerifyPool } from "../../channels/crypto/verify-pool.ts";
-import type { ChannelState } from "../../channels/state/channel-state.ts";
-import { type TransitionContext, transition } from "../../channels/state/transition.ts";
-import { precheckReceivedProof } from "../../channels/state/validate.ts";
-import type { ChannelStore } from "../../channels/store/channel-store.ts";
-import type { ChannelDomain, ChannelId } from "../../channels/types.ts";
-import type { RelayErrorCode } from "../errors.ts";
+import {
+  type BatchWinners,
+  batchWinners,
+  type ChannelDomain,
+  type ChannelId,
+  type ChannelState,
+  type ChannelStore,
+  precheckReceivedProof,
+  type TransitionContext,
+  transition,
+  type VerifyPool,
+} from "../../channels/index.ts";
+import { closeCodeOf, type RelayErrorCode } from "../errors.ts";
 import type { PayFrame } from "../wire/frames.ts";
 import { type FairBatch, FairQueue } from "./fair-queue.ts";
 import { LoadMeter } from "./load-meter.ts";
@@ -81,21 +89,22 @@ export interface PipelineChannel {
   durableTransferred: bigint;
 }
 
-/** The node's side of the pipeline. */
-export interface PipelineHost<C, E extends PipelineChannel> {
+/** The parts the pipeline works with. */
+export interface PipelineParts<C, E extends PipelineChannel> {
   readonly domain: ChannelDomain;
   readonly pool: VerifyPool;
   readonly store: ChannelStore;
-  /** The channel entry `conn` may pay on (it owns the channel), or undefined. */
-  channelOf(conn: C, channelId: ChannelId): E | undefined;
+  /** The channel table: the entry `conn` may pay on (it owns the channel), or undefined. */
+  readonly channels: { ownedBy(conn: C, channelId: ChannelId): E | undefined };
+  /** The peers' sockets: ERROR frames (counted there), and cutting a connection off. */
+  readonly peers: {
+    error(conn: C, code: RelayErrorCode, message: string, ref: string | null): void;
+    drop(conn: C, code: number, reason: string): void;
+  };
+  /** Where a newer durable payment of `entry` goes: its session, or an ACK. */
+  readonly payments: { acknowledge(entry: E, nonce: bigint, transferred: bigint): void };
   /** A transition context (time, block, signer) for one batch. */
   ctx(): TransitionContext;
-  /** Sends an ERROR frame to `conn` (counted by the node). */
-  error(conn: C, code: RelayErrorCode, message: string, ref: string | null): void;
-  /** A newer payment of `entry` is durable: tell its session, or ACK it. */
-  acknowledge(entry: E, nonce: bigint, transferred: bigint): void;
-  /** Closes `conn` after an ERROR with `code` (it is cut off for what it sent). */
-  disconnect(conn: C, code: RelayErrorCode, reason: string): void;
   /** A shell failure (verify pool, store) to report. */
   fail(err: unknown): void;
 }
@@ -141,7 +150,7 @@ type Verdicts = Awaited<ReturnType<VerifyPool["verifyCumulative"]>>;
 
 /** The proof pipeline of one provider node. */
 export class ProofPipeline<C extends object, E extends PipelineChannel> {
-  readonly #host: PipelineHost<C, E>;
+  readonly #parts: PipelineParts<C, E>;
   readonly #limits: ProofPipelineLimits;
   readonly #queue: FairQueue<C, PayFrame, E>;
   readonly #offenders = new WeakMap<C, Offender>();
@@ -162,19 +171,19 @@ export class ProofPipeline<C extends object, E extends PipelineChannel> {
   };
 
   /**
-   * @param host - the node's side
+   * @param parts - the parts it works with
    * @param limits - queue and batch bounds, the invalid-proof threshold
    * @param capacityPerSec - the verify pool's rate as first measured (see `measureVerifyRate`)
    */
-  constructor(host: PipelineHost<C, E>, limits: ProofPipelineLimits, capacityPerSec: number) {
-    this.#host = host;
+  constructor(parts: PipelineParts<C, E>, limits: ProofPipelineLimits, capacityPerSec: number) {
+    this.#parts = parts;
     this.#limits = limits;
     this.#queue = new FairQueue({
       perLane: limits.maxQueuedPerConnection,
       total: limits.maxQueued,
       reservedPerLane: limits.reservedPerConnection,
     });
-    this.meter = new LoadMeter(host.pool, capacityPerSec);
+    this.meter = new LoadMeter(parts.pool, capacityPerSec);
   }
 
   /** Queue lengths and what was done against floods. */
@@ -208,10 +217,10 @@ export class ProofPipeline<C extends object, E extends PipelineChannel> {
   /** Takes a PAY frame of an authenticated connection. */
   onPay(conn: C, frame: PayFrame): void {
     this.#counters.proofsReceived++;
-    const entry = this.#host.channelOf(conn, frame.channelId);
+    const entry = this.#parts.channels.ownedBy(conn, frame.channelId);
     if (entry === undefined) {
       this.#counters.proofsRejected++;
-      this.#host.error(
+      this.#parts.peers.error(
         conn,
         "CHANNEL_UNKNOWN",
         "open a session on this channel first",
@@ -221,10 +230,10 @@ export class ProofPipeline<C extends object, E extends PipelineChannel> {
     }
     // Cheap rules first: a replayed, stale or overdrawn proof is refused before a signature
     // verification is spent on it. (A PAY frame carries the proof's fields as they are.)
-    const pre = precheckReceivedProof(entry.state, frame, this.#host.domain);
+    const pre = precheckReceivedProof(entry.state, frame, this.#parts.domain);
     if (pre !== null) {
       this.#counters.proofsRejected++;
-      this.#host.error(conn, pre.code, pre.reason, frame.channelId);
+      this.#parts.peers.error(conn, pre.code, pre.reason, frame.channelId);
       return;
     }
     if (!this.#flushScheduled) {
@@ -243,7 +252,7 @@ export class ProofPipeline<C extends object, E extends PipelineChannel> {
     const now = performance.now();
     if (now - o.lastDropReport < 250) return;
     o.lastDropReport = now;
-    this.#host.error(
+    this.#parts.peers.error(
       conn,
       "PROOF_QUEUE_FULL",
       "too many proofs waiting for verification; some were dropped",
@@ -269,30 +278,31 @@ export class ProofPipeline<C extends object, E extends PipelineChannel> {
   #invalid(conn: C, code: RelayErrorCode, reason: string, ref: string): void {
     const o = this.#offender(conn);
     if (o.cut) return;
-    this.#host.error(conn, code, reason, ref);
+    this.#parts.peers.error(conn, code, reason, ref);
     if (o.invalid === null || o.invalid.take(performance.now())) return;
     o.cut = true;
     this.#connectionsCut++;
     this.#queue.drop(conn);
-    this.#host.error(
+    const peers = this.#parts.peers;
+    peers.error(
       conn,
       "TOO_MANY_INVALID_PROOFS",
       "too many proofs failed verification; closing",
       null,
     );
-    this.#host.disconnect(conn, "TOO_MANY_INVALID_PROOFS", "too many invalid proofs");
+    peers.drop(conn, closeCodeOf("TOO_MANY_INVALID_PROOFS"), "too many invalid proofs");
   }
 
   #flush(): void {
     this.#flushScheduled = false;
-    const pool = this.#host.pool;
+    const pool = this.#parts.pool;
     // Adaptive batching: while the workers are busy, proofs gather, and the more gather the
     // more of them a newer proof of the same channel supersedes (never verified, never needed).
     if (this.#verifying >= Math.max(2, pool.threads) || this.#queue.size === 0) return;
     const batch = this.#queue.take(this.#limits.maxBatchProofs);
     this.#verifying++;
-    const best = bestPerChannel(batch);
-    const domain = this.#host.domain;
+    const best = batchWinners(batch.a, batch.b);
+    const domain = this.#parts.domain;
     const jobs = new Array(best.index.length);
     for (let k = 0; k < jobs.length; k++) {
       const i = best.index[k]!;
@@ -321,9 +331,9 @@ export class ProofPipeline<C extends object, E extends PipelineChannel> {
       .then(
         (results) => this.#apply(batch, best, results),
         (err: unknown) => {
-          this.#host.fail(err);
+          this.#parts.fail(err);
           for (let i = 0; i < batch.a.length; i++) {
-            this.#host.error(
+            this.#parts.peers.error(
               batch.keys[i]!,
               "INTERNAL",
               "verification failed",
@@ -334,11 +344,11 @@ export class ProofPipeline<C extends object, E extends PipelineChannel> {
       );
   }
 
-  #apply(batch: Batch<C, E>, best: BestPerChannel, results: Verdicts): void {
-    const host = this.#host;
+  #apply(batch: Batch<C, E>, best: BatchWinners, results: Verdicts): void {
+    const parts = this.#parts;
     const appliedAt = performance.now();
     this.meter.noteVerdicts(appliedAt - batch.oldestAt, appliedAt);
-    const ctx = host.ctx();
+    const ctx = parts.ctx();
     let timed = false;
     let forged: Map<E, number> | null = null;
     for (let k = 0; k < results.length; k++) {
@@ -373,7 +383,7 @@ export class ProofPipeline<C extends object, E extends PipelineChannel> {
         {
           type: "ReceiveBalanceProof",
           signed,
-          domain: host.domain,
+          domain: parts.domain,
           check: { ok: true, signer: entry.state.params.participantA },
         },
         ctx,
@@ -381,7 +391,7 @@ export class ProofPipeline<C extends object, E extends PipelineChannel> {
       const invalid = effects.find((e) => e.type === "InvalidReceivedBalanceProof");
       if (invalid !== undefined && invalid.type === "InvalidReceivedBalanceProof") {
         this.#counters.proofsRejected += 1 + covered;
-        host.error(conn, invalid.code, invalid.reason, frame.channelId);
+        parts.peers.error(conn, invalid.code, invalid.reason, frame.channelId);
         continue;
       }
       entry.state = state;
@@ -389,7 +399,7 @@ export class ProofPipeline<C extends object, E extends PipelineChannel> {
       // One commit per batch is timed: they share the store's group commit.
       const timeIt = !timed;
       timed = true;
-      host.store.persist(before, state).then(
+      parts.store.persist(before, state).then(
         () => {
           if (timeIt) {
             const now = performance.now();
@@ -398,8 +408,13 @@ export class ProofPipeline<C extends object, E extends PipelineChannel> {
           this.#onDurable(entry, nonce, transferred, 1 + covered);
         },
         (err: unknown) => {
-          host.fail(err);
-          host.error(conn, "STORE_WRITE_FAILED", "could not persist the proof", frame.channelId);
+          parts.fail(err);
+          parts.peers.error(
+            conn,
+            "STORE_WRITE_FAILED",
+            "could not persist the proof",
+            frame.channelId,
+          );
         },
       );
     }
@@ -442,43 +457,6 @@ export class ProofPipeline<C extends object, E extends PipelineChannel> {
     if (nonce <= entry.durableNonce) return;
     entry.durableNonce = nonce;
     entry.durableTransferred = transferred;
-    this.#host.acknowledge(entry, nonce, transferred);
+    this.#parts.payments.acknowledge(entry, nonce, transferred);
   }
-}
-
-/** The best proof of each channel in a batch (its index) and how many proofs the channel has. */
-interface BestPerChannel {
-  readonly index: number[];
-  readonly count: number[];
-}
-
-/**
- * Only the best proof of a channel in a batch is verified: when it is valid the others are
- * superseded by it; when it is not, the others wait for the next batch (see `#retry`) instead
- * of costing a verification each in this one.
- */
-function bestPerChannel<C, E>(batch: Batch<C, E>): BestPerChannel {
-  const slot = new Map<E, number>();
-  const index: number[] = [];
-  const count: number[] = [];
-  for (let i = 0; i < batch.a.length; i++) {
-    const entry = batch.b[i]!;
-    const k = slot.get(entry);
-    if (k === undefined) {
-      slot.set(entry, index.length);
-      index.push(i);
-      count.push(1);
-    } else {
-      count[k]!++;
-      if (rank(batch.a[i]!, batch.a[index[k]!]!) > 0) index[k] = i;
-    }
-  }
-  return { index, count };
-}
-
-/** > 0 when proof a ranks above b (the contract's order: transferred, then nonce). */
-export function rank(a: PayFrame, b: PayFrame): number {
-  if (a.transferred !== b.transferred) return a.transferred > b.transferred ? 1 : -1;
-  if (a.nonce !== b.nonce) return a.nonce > b.nonce ? 1 : -1;
-  return 0;
 }

@@ -13,6 +13,7 @@
 import { EventEmitter } from "node:events";
 import { createSigner, type ProofSigner } from "../../channels/crypto/signer.ts";
 import { ProofVerifier } from "../../channels/crypto/verifier.ts";
+import { syncDeposits } from "../../channels/index.ts";
 import { type ChannelState, createChannel } from "../../channels/state/channel-state.ts";
 import { transition } from "../../channels/state/transition.ts";
 import type { ChannelStore } from "../../channels/store/channel-store.ts";
@@ -510,36 +511,18 @@ export class RequesterClient extends EventEmitter<{
       );
     }
     const before = s;
-    const ctx = this.#ctx();
-    if (s === undefined) {
-      s = createChannel({
-        channelId: ref.channelId,
-        domain: this.domain,
-        participantA: this.address,
-        participantB: this.provider,
-        self: "A",
-        settleTimeout: 0n,
-      });
-      s = transition(
-        s,
-        { type: "ChainChannelOpened", channelId: ref.channelId, depositA: ref.depositA },
-        ctx,
-      ).state;
-    }
-    s = transition(
+    s ??= createChannel({
+      channelId: ref.channelId,
+      domain: this.domain,
+      participantA: this.address,
+      participantB: this.provider,
+      self: "A",
+      settleTimeout: 0n,
+    });
+    s = syncDeposits(
       s,
-      { type: "ChainDeposited", channelId: ref.channelId, participant: "A", total: ref.depositA },
-      ctx,
-    ).state;
-    s = transition(
-      s,
-      {
-        type: "ChainDeposited",
-        channelId: ref.channelId,
-        participant: "B",
-        total: ref.depositB ?? 0n,
-      },
-      ctx,
+      { depositA: ref.depositA, depositB: ref.depositB ?? 0n },
+      this.#ctx(),
     ).state;
     await this.#setChannel(before, s);
     return s;

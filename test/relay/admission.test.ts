@@ -19,7 +19,7 @@ import {
   decideAdmission,
   retryAfterOf,
 } from "../../relay/provider/admission.ts";
-import type { SessionClosedEvent } from "../../relay/provider/provider-node.ts";
+import type { SessionClosedEvent } from "../../relay/provider/index.ts";
 import { connect, type RequesterClient, type Session } from "../../relay/requester/client.ts";
 import { domain, keyOf, removeDir, sleep, startProvider } from "./helpers.ts";
 

@@ -24,7 +24,7 @@ import {
   type Slot,
   type SocketLimits,
 } from "../../relay/provider/connection-guard.ts";
-import type { ConnectionLimits } from "../../relay/provider/provider-node.ts";
+import type { ConnectionLimits } from "../../relay/provider/index.ts";
 import type { ChannelRef } from "../../relay/requester/client.ts";
 import { openWireConnection, type WireConnection } from "../../relay/requester/wire-connection.ts";
 import { encodeFrame } from "../../relay/wire/codec.ts";

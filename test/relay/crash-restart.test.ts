@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChainClient, connectChain, providerFor } from "../../channels/chain/client.ts";
 import { ChannelStore } from "../../channels/store/channel-store.ts";
 import type { Address } from "../../channels/types.ts";
-import type { SessionClosedEvent } from "../../relay/provider/provider-node.ts";
+import type { SessionClosedEvent } from "../../relay/provider/index.ts";
 import { connect, type SessionResumed } from "../../relay/requester/client.ts";
 import { deployFixture, type Fixture } from "../helpers/chain.ts";
 import { keyOf, removeDir, startProvider, type TestProvider, until } from "./helpers.ts";

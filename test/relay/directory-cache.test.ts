@@ -15,7 +15,7 @@ import {
   memoryDirectory,
 } from "../../relay/provider/channel-directory.ts";
 import { cachedDirectory } from "../../relay/provider/directory-cache.ts";
-import type { ConnectionLimits } from "../../relay/provider/provider-node.ts";
+import type { ConnectionLimits } from "../../relay/provider/index.ts";
 import type { ChannelRef } from "../../relay/requester/client.ts";
 import { openWireConnection } from "../../relay/requester/wire-connection.ts";
 import type { Frame } from "../../relay/wire/frames.ts";

@@ -18,7 +18,7 @@ import {
   createProviderNode,
   type ProviderNode,
   type SessionClosedEvent,
-} from "../../relay/provider/provider-node.ts";
+} from "../../relay/provider/index.ts";
 import { connect, type RequesterClient } from "../../relay/requester/client.ts";
 import { createProxyDriver } from "../../relay/tunnel/proxy/proxy-driver.ts";
 import { deployFixture, type Fixture } from "../helpers/chain.ts";

@@ -15,7 +15,7 @@ import {
   createProviderNode,
   type ProviderNode,
   type ProviderNodeOptions,
-} from "../../relay/provider/provider-node.ts";
+} from "../../relay/provider/index.ts";
 import type { ChannelRef } from "../../relay/requester/client.ts";
 import type { MeteredTunnelDriver } from "../../relay/tunnel/metered.ts";
 import { createProxyDriver } from "../../relay/tunnel/proxy/proxy-driver.ts";

@@ -11,8 +11,8 @@ import { createSigner } from "../../channels/crypto/signer.ts";
 import { VerifyPool } from "../../channels/crypto/verify-pool.ts";
 import type { ChannelId } from "../../channels/types.ts";
 import { CloseCode } from "../../relay/errors.ts";
+import type { ProviderStats, SessionClosedEvent } from "../../relay/provider/index.ts";
 import { DEFAULT_PIPELINE_LIMITS } from "../../relay/provider/proof-pipeline.ts";
-import type { ProviderStats, SessionClosedEvent } from "../../relay/provider/provider-node.ts";
 import { connect } from "../../relay/requester/client.ts";
 import { domain, keyOf, removeDir, sleep, startProvider, type TestProvider } from "./helpers.ts";
 

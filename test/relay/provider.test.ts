@@ -3,7 +3,7 @@ import { WebSocket } from "ws";
 import { createSigner } from "../../channels/crypto/signer.ts";
 import { ChannelStore } from "../../channels/store/channel-store.ts";
 import { CloseCode } from "../../relay/errors.ts";
-import type { SessionClosedEvent } from "../../relay/provider/provider-node.ts";
+import type { SessionClosedEvent } from "../../relay/provider/index.ts";
 import { connect } from "../../relay/requester/client.ts";
 import { openWireConnection, type WireConnection } from "../../relay/requester/wire-connection.ts";
 import { encodeFrame } from "../../relay/wire/codec.ts";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChannelStore } from "../../channels/store/channel-store.ts";
-import type { SessionClosedEvent } from "../../relay/provider/provider-node.ts";
+import type { SessionClosedEvent } from "../../relay/provider/index.ts";
 import { connect } from "../../relay/requester/client.ts";
 import { keyOf, removeDir, startProvider, type TestProvider, until } from "./helpers.ts";
 

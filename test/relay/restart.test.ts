@@ -13,7 +13,7 @@ import { createSigner } from "../../channels/crypto/signer.ts";
 import { ChannelStore } from "../../channels/store/channel-store.ts";
 import type { ChannelId } from "../../channels/types.ts";
 import { isRelayError } from "../../relay/errors.ts";
-import type { SessionClosedEvent } from "../../relay/provider/provider-node.ts";
+import type { SessionClosedEvent } from "../../relay/provider/index.ts";
 import { connect } from "../../relay/requester/client.ts";
 import { openWireConnection } from "../../relay/requester/wire-connection.ts";
 import type { AcceptFrame, Frame } from "../../relay/wire/frames.ts";

@@ -22,7 +22,7 @@ import {
   runPath,
 } from "../../../relay/fastlane/path-runner.ts";
 import { chainDirectory } from "../../../relay/provider/channel-directory.ts";
-import type { ProviderNode, SessionClosedEvent } from "../../../relay/provider/provider-node.ts";
+import type { ProviderNode, SessionClosedEvent } from "../../../relay/provider/index.ts";
 import {
   createQosDriver,
   type LaneStatusEvent,

@@ -20,7 +20,7 @@ import {
   createProviderNode,
   type ProviderNode,
   type SessionClosedEvent,
-} from "../../../relay/provider/provider-node.ts";
+} from "../../../relay/provider/index.ts";
 import { type ChannelRef, connect } from "../../../relay/requester/client.ts";
 import {
   bringUpWireGuardClient,
