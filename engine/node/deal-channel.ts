@@ -1,6 +1,6 @@
 /**
- * A deal and its payment channel, from the market's match to the close: the one piece the CLI's
- * `requester` and `provider` and the demo all run. The requester places its request, accepts the
+ * A deal and its payment channel, from the market's match to the close, as the CLI's `requester`
+ * and `provider` and the demo run it. The requester places its request, accepts the
  * deal once its capacity allows, pays for it over a channel with the deal's provider (an open one
  * whose latest proof it holds, topped up when it runs short, else a new one), runs paid sessions
  * on it, and at the end leaves the channel open or closes it: cooperatively, else unilaterally,
