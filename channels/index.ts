@@ -1,9 +1,14 @@
 /**
  * tollway channels: EIP-712 balance proofs (sign, verify, worker pool), the pure channel state
- * machine, the durable group-committing store, and the PaymentChannels chain client. See DESIGN.md,
- * "Channels".
+ * machine, the durable group-committing store, the PaymentChannels chain client and the dispute
+ * watcher. See DESIGN.md, "Channels".
  */
-export type { ChainClientOptions } from "./chain/index.ts";
+export type {
+  ChainClientOptions,
+  ChannelParticipants,
+  OpenedChannel,
+  TxOutcome,
+} from "./chain/index.ts";
 export { ChainClient, connectChain, providerFor } from "./chain/index.ts";
 export type {
   BackendName,
@@ -65,3 +70,5 @@ export type { ChannelStoreOptions, Migration, StoreStats } from "./store/index.t
 export { ChannelStore, SCHEMA_VERSION } from "./store/index.ts";
 export type { Address, BalanceProof, ChannelDomain, ChannelId, Settlement } from "./types.ts";
 export { asChannelId } from "./types.ts";
+export type { WatchedChannel } from "./watcher/index.ts";
+export { readChannelHistory, startWatcher, Watcher } from "./watcher/index.ts";

@@ -6,6 +6,8 @@
  * const market = await createMarket({ dir: "./data/market", chainId: 31337 });
  * const provider = await createProvider({ wallet, chain, dataDir: "./data/provider", marketUrl: market.url, pricing });
  * const requester = createRequester({ wallet: other, chain: otherChain, marketUrl: market.url });
+ * // Or buy a deal and pay for it over a channel in one piece:
+ * const deal = createDealChannel({ wallet: other, chain: otherChain, marketUrl: market.url, relay: provider.url, deposit, settleWindow: 600 });
  */
 export type { Deployment, DeployOptions, EmbeddedChain } from "./chain/index.ts";
 export {
@@ -19,6 +21,9 @@ export {
 export type { DemoOptions, DemoProgress, DemoSummary } from "./demo/index.ts";
 export { runDemo } from "./demo/index.ts";
 export type {
+  DealChannel,
+  DealChannelEnd,
+  DealChannelOptions,
   DealView,
   Provider,
   ProviderOptions,
@@ -27,4 +32,11 @@ export type {
   RequesterOptions,
   RunningMarket,
 } from "./node/index.ts";
-export { createMarket, createProvider, createRequester, MarketClient } from "./node/index.ts";
+export {
+  createDealChannel,
+  createMarket,
+  createProvider,
+  createRequester,
+  MarketClient,
+  startServingDeals,
+} from "./node/index.ts";

@@ -4,7 +4,13 @@
  */
 export type { CloseCodeValue, RelayErrorCode, RelayResult } from "./errors.ts";
 export { CloseCode, closeCodeOf, isRelayError, RelayError } from "./errors.ts";
-export type { FastLaneHop, RunningPath, RunPathOptions } from "./fastlane/index.ts";
+export type {
+  FastLaneHop,
+  IspAccount,
+  IspSettlement,
+  RunningPath,
+  RunPathOptions,
+} from "./fastlane/index.ts";
 export { createIspNode, FastLaneRequester, runPath } from "./fastlane/index.ts";
 export type {
   ChannelDirectory,
@@ -68,5 +74,8 @@ export {
   renderWgQuickConfig,
   SystemTunnelError,
 } from "./tunnel/index.ts";
+export type { QosDriver } from "./tunnel/qos/index.ts";
+export type { WireGuardClient, WireGuardDriver } from "./tunnel/wireguard/index.ts";
+export { generateWireGuardKeyPair } from "./tunnel/wireguard/index.ts";
 export type { Frame, MeterMode } from "./wire/index.ts";
 export { decodeFrame, encodeFrame, FrameType, PROTOCOL_VERSION } from "./wire/index.ts";

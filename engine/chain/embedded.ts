@@ -34,7 +34,7 @@ function networkConfig(opts: EmbeddedChainOptions) {
 }
 
 async function runtime(opts: EmbeddedChainOptions) {
-  return createHardhatRuntimeEnvironment({ networks: { default: networkConfig(opts) } } as never);
+  return createHardhatRuntimeEnvironment({ networks: { default: networkConfig(opts) } });
 }
 
 /**
@@ -48,7 +48,7 @@ export async function startEmbeddedChain(opts: EmbeddedChainOptions = {}): Promi
   const hre = await runtime(opts);
   const connection = await hre.network.connect();
   return {
-    provider: connection.provider as unknown as Eip1193Provider,
+    provider: connection.provider,
     blockTimeSeconds: opts.blockTimeSeconds ?? 0,
     stop: () => connection.close(),
   };

@@ -1,21 +1,12 @@
 /** The token as the CLI speaks of it: its unit, and balance checks worded in tokens. */
-import { Contract } from "ethers";
-import { loadArtifact } from "../../channels/chain/artifacts.ts";
-import type { ChainClient } from "../../channels/chain/client.ts";
-import type { Address } from "../../channels/types.ts";
+import type { Address, ChainClient } from "../../channels/index.ts";
+import { tokenAllowance, tokenSymbol } from "../node/token-reads.ts";
 import { CliError } from "./errors.ts";
 import { formatTokens, type TokenUnit } from "./flags.ts";
 
-function token(chain: ChainClient): Contract {
-  return new Contract(chain.tokenAddress, loadArtifact("Token").abi, chain.signer);
-}
-
 /** The token's decimals and symbol, read from the chain. */
 export async function tokenUnit(chain: ChainClient): Promise<TokenUnit> {
-  const [decimals, symbol] = await Promise.all([
-    chain.tokenDecimals(),
-    token(chain).getFunction("symbol")() as Promise<string>,
-  ]);
+  const [decimals, symbol] = await Promise.all([chain.tokenDecimals(), tokenSymbol(chain)]);
   return { decimals, symbol: /^[A-Za-z0-9]{1,11}$/.test(symbol) ? symbol : "tokens" };
 }
 
@@ -39,10 +30,7 @@ export async function requireFunds(
     );
   }
   if (!opts.viaAllowance) return;
-  const allowance = (await token(chain).getFunction("allowance")(
-    me,
-    chain.channelsAddress,
-  )) as bigint;
+  const allowance = await tokenAllowance(chain, me);
   if (allowance < amount) {
     throw new CliError(
       "INSUFFICIENT_ALLOWANCE",

@@ -11,18 +11,25 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getBytes, type HDNodeWallet, parseUnits } from "ethers";
-import { type ChainClient, connectChain, providerFor } from "../../channels/chain/client.ts";
-import type { Address, ChannelId } from "../../channels/types.ts";
-import { createIspNode } from "../../relay/fastlane/isp-node.ts";
 import {
+  type Address,
+  type ChainClient,
+  type ChannelId,
+  connectChain,
+  providerFor,
+} from "../../channels/index.ts";
+import {
+  chainDirectory,
+  createIspNode,
+  createQosDriver,
   FastLaneRequester,
   type IspAccount,
   type IspSettlement,
-} from "../../relay/fastlane/lane-requester.ts";
-import { type RunningPath, runPath } from "../../relay/fastlane/path-runner.ts";
-import type { ProviderNode } from "../../relay/index.ts";
-import { chainDirectory } from "../../relay/provider/channel-directory.ts";
-import { createQosDriver, type QosDriver } from "../../relay/tunnel/qos/index.ts";
+  type ProviderNode,
+  type QosDriver,
+  type RunningPath,
+  runPath,
+} from "../../relay/index.ts";
 import { deployContracts } from "../chain/deploy.ts";
 import { devWallet } from "../chain/dev-accounts.ts";
 import { startEmbeddedChain } from "../chain/embedded.ts";

@@ -7,17 +7,22 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type HDNodeWallet, parseUnits } from "ethers";
-import { type ChainClient, connectChain, providerFor } from "../../channels/chain/client.ts";
-import type { Address } from "../../channels/types.ts";
-import type { RequesterClient, Session } from "../../relay/index.ts";
+import { type Address, type ChainClient, connectChain, providerFor } from "../../channels/index.ts";
+import type { Session } from "../../relay/index.ts";
 import { deployContracts } from "../chain/deploy.ts";
 import { devWallet } from "../chain/dev-accounts.ts";
 import { startEmbeddedChain } from "../chain/embedded.ts";
+import {
+  createDealChannel,
+  type DealChannel,
+  type DealChannelEnd,
+  DealChannelError,
+  startServingDeals,
+} from "../node/deal-channel.ts";
 import { createMarket, type RunningMarket } from "../node/market.ts";
 import type { DealView } from "../node/market-client.ts";
 import { proxyOffer, proxyRequest } from "../node/order-specs.ts";
 import { createProvider, type Provider } from "../node/provider.ts";
-import { createRequester, type RequesterChannel, waitForAcks } from "../node/requester.ts";
 import { type CrawlCounters, fetchThroughProxy } from "./crawler.ts";
 import { type Site, startSite } from "./site.ts";
 import {
@@ -126,8 +131,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
   const dir = await mkdtemp(join(tmpdir(), "tollway-demo-"));
   stops.push(() => rm(dir, { recursive: true, force: true }));
   let deal: DealView | undefined;
-  let channel: RequesterChannel | undefined;
-  let client: RequesterClient | undefined;
+  let buyer: DealChannel | undefined;
   let market: RunningMarket | undefined;
   let provider: Provider | undefined;
   let providerChain: ChainClient | undefined;
@@ -199,10 +203,17 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       provider = await createProvider(providerOpts);
     }
     stops.unshift(() => provider!.close());
-    const requester = createRequester({
+    // The provider answers its deals as `tollway provider` does: it accepts, then reports the
+    // tunnel once the requester has reported the channel.
+    const serving = startServingDeals(provider.market!, { intervalMs: 100 });
+    stops.unshift(() => serving.stop());
+    buyer = createDealChannel({
       wallet: requesterWallet,
       chain: requesterChain,
       marketUrl: market.url,
+      relay: provider.url,
+      deposit: DEPOSIT,
+      settleWindow: 600,
     });
     // The market operator credits the requester with what it could deposit, so that accepting a
     // deal can reserve its cost.
@@ -220,30 +231,25 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
         ipClass: "residential",
       }),
     );
-    const placed = await requester.market!.place(
+    deal = await buyer.place(
       proxyRequest(lower(requesterWallet.address), 2n * PRICE_PER_SECOND, seconds, {
         ipClasses: ["residential"],
       }),
     );
-    deal = placed.deals[0];
-    if (!deal) throw new Error("the market made no deal");
     progress.dealId = deal.id;
     progress.dealStatus = deal.status;
-    await provider.market!.accept(deal);
-    deal = await requester.market!.accept(deal);
+    deal = await buyer.accept();
     progress.dealStatus = deal.status;
 
     enter("opening the channel (permit + open, one transaction)");
-    channel = await requester.openChannel(providerWallet.address as Address, DEPOSIT, 600);
+    const { channel } = await buyer.openChannel();
     transactions.push({
       step: "open channel with permit",
       hash: channel.hash,
       gasUsed: channel.gasUsed,
     });
     progress.channelId = channel.channelId;
-    await requester.market!.channelReady(deal.id, channel.channelId);
 
-    client = await requester.connect(provider.url);
     const track = (s: Session, label: string) => {
       progress.session = label;
       s.on("ack", (a) => {
@@ -259,25 +265,21 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       enter("crawling, paying per second");
       const leg = world ? wireGuardLeg(world, gateway, "wc1") : undefined;
       if (leg) stops.unshift(() => leg.close());
-      const perSecond = await client.openSession({
-        channel: channel.ref,
-        dealId: deal.id,
+      const perSecond = await buyer.openSession({
         mode: "second",
         unitPrice: PRICE_PER_SECOND,
         tunnel: leg?.tunnel ?? { kind: "proxy" },
       });
       track(perSecond, "per second");
       await leg?.attach(perSecond);
-      await provider.market!.tunnelUp(deal.id);
       const until = performance.now() + seconds * 1000;
       for (let n = 0; performance.now() < until && !signal.aborted; n++) {
         await crawl(leg, perSecond, site, `/page/${n}`, counters);
-        sync(progress, counters, client, channel);
+        sync(progress, counters, buyer);
       }
-      const end = await perSecond.close();
+      const end = await buyer.endSession(perSecond);
       await leg?.close();
-      await waitForAcks(client, perSecond);
-      sessions.push({ mode: "second", end: end.code, signed: perSecond.signed });
+      sessions.push({ mode: "second", end: end?.code ?? "TIMEOUT", signed: perSecond.signed });
     }
 
     if (!signal.aborted) {
@@ -285,9 +287,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       const startBytes = counters.bytes;
       const leg = world ? wireGuardLeg(world, gateway, "wc2") : undefined;
       if (leg) stops.unshift(() => leg.close());
-      const perByte = await client.openSession({
-        channel: channel.ref,
-        dealId: deal.id,
+      const perByte = await buyer.openSession({
         mode: "byte",
         unitPrice: PRICE_PER_BYTE,
         prepayUnits: 64n * 1024n,
@@ -301,20 +301,19 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       await leg?.attach(perByte);
       for (let n = 0; n < pages && !signal.aborted; n++) {
         await crawl(leg, perByte, site, `/page/${1000 + n}`, counters);
-        sync(progress, counters, client, channel);
+        sync(progress, counters, buyer);
       }
-      const end = await perByte.close();
+      const end = await buyer.endSession(perByte);
       await leg?.close();
-      await waitForAcks(client, perByte);
-      sessions.push({ mode: "byte", end: end.code, signed: perByte.signed });
+      sessions.push({ mode: "byte", end: end?.code ?? "TIMEOUT", signed: perByte.signed });
     }
 
     enter("settling the channel cooperatively");
-    sync(progress, counters, client, channel);
-    const paidOffChain = client.channel(channel.channelId)?.sent?.proof.transferred ?? 0n;
-    const settled = await requester.settle(client, channel);
-    transactions.push({ step: "cooperative close", hash: settled.hash, gasUsed: settled.gasUsed });
-    channel = { ...channel };
+    sync(progress, counters, buyer);
+    const paidOffChain = buyer.sent()?.transferred ?? 0n;
+    const closed = await buyer.finish();
+    if (closed.status !== "closed") throw closeFailure(closed);
+    transactions.push({ step: "cooperative close", hash: closed.tx, gasUsed: closed.gasUsed });
     const after = {
       provider: await providerChain.tokenBalance(),
       requester: await requesterChain.tokenBalance(),
@@ -322,12 +321,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     await market.service
       .execute({
         type: "ReportUsage",
-        dealId: deal.id as never,
+        dealId: deal.id,
         paid: paidOffChain,
         bytes: counters.bytes,
       })
       .catch(() => []);
-    deal = await requester.market!.deal(deal.id);
+    deal = await buyer.market.deal(deal.id);
     progress.dealStatus = deal.status;
     enter("done");
     const elapsed = performance.now() - started;
@@ -369,7 +368,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
   } finally {
     clearInterval(ticker);
     report();
-    await client?.close().catch(() => undefined);
+    await buyer?.close().catch(() => undefined);
     for (const stop of stops) await stop().catch(() => undefined);
   }
 }
@@ -387,15 +386,19 @@ async function crawl(
     await fetchThroughProxy(session.tunnel, { host: "127.0.0.1", port: site.port }, path, counters);
 }
 
-function sync(
-  p: DemoProgress,
-  c: CrawlCounters,
-  client: RequesterClient,
-  channel: RequesterChannel,
-) {
+function sync(p: DemoProgress, c: CrawlCounters, buyer: DealChannel) {
   p.bytesCrawled = c.bytes;
   p.pagesCrawled = c.pages;
-  p.proofsSent = Number(client.channel(channel.channelId)?.sent?.proof.nonce ?? 0n);
+  p.proofsSent = Number(buyer.sent()?.nonce ?? 0n);
+}
+
+/**
+ * Why the channel did not close cooperatively. The demo's provider runs beside it, so a close it
+ * does not countersign fails the run (the unilateral close has been started all the same).
+ */
+function closeFailure(end: Exclude<DealChannelEnd, { status: "closed" }>): unknown {
+  const why = "cooperativeError" in end ? end.cooperativeError : undefined;
+  return why ?? new DealChannelError("OUT_OF_ORDER", `the channel is ${end.status}, not closed`);
 }
 
 function lower(a: string): Address {

@@ -6,21 +6,19 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { getBytes, type Wallet } from "ethers";
+import { getBytes } from "ethers";
 import type { ResultPromise } from "execa";
 import {
+  bringUpWireGuardClient,
   chainDirectory,
   createProviderNode,
-  type ProviderNode,
-  type Session,
-} from "../../relay/index.ts";
-import {
-  bringUpWireGuardClient,
   createWireGuardDriver,
   generateWireGuardKeyPair,
+  type ProviderNode,
+  type Session,
   type WireGuardClient,
   type WireGuardDriver,
-} from "../../relay/tunnel/wireguard/index.ts";
+} from "../../relay/index.ts";
 import { MarketClient } from "../node/market-client.ts";
 import type { Provider, ProviderOptions } from "../node/provider.ts";
 import type { CrawlCounters } from "./crawler.ts";
@@ -120,11 +118,7 @@ export async function createWireGuardProvider(
     url: node.url,
     ...(opts.marketUrl
       ? {
-          market: new MarketClient(
-            opts.marketUrl,
-            opts.wallet as Wallet,
-            Number(opts.chain.chainId),
-          ),
+          market: new MarketClient(opts.marketUrl, opts.wallet, Number(opts.chain.chainId)),
         }
       : {}),
     async close() {

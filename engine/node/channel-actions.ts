@@ -2,11 +2,15 @@
  * Channel operations on chain that both a running node and a one-shot CLI command carry out: find
  * who is in a channel, find an open channel with a partner, close with the latest proof.
  */
-import type { ChainClient } from "../../channels/chain/client.ts";
-import type { ChannelParticipants } from "../../channels/chain/types.ts";
-import type { SignedBalanceProof } from "../../channels/signed.ts";
-import type { Address, ChannelId } from "../../channels/types.ts";
-import { readChannelHistory } from "../../channels/watcher/history.ts";
+import { EventLog } from "ethers";
+import {
+  type Address,
+  type ChainClient,
+  type ChannelId,
+  type ChannelParticipants,
+  readChannelHistory,
+  type SignedBalanceProof,
+} from "../../channels/index.ts";
 
 /** A failure of a channel operation; `code` says which. */
 export class ChannelActionError extends Error {
@@ -31,7 +35,8 @@ export async function participantsOf(
     chain.contract.filters.ChannelOpened!(channelId),
     fromBlock,
   );
-  const ev = logs[0] as unknown as { args: unknown[] } | undefined;
+  // ethers decodes the logs it can into EventLogs (with args); anything else stays a plain Log.
+  const ev = logs.find((log): log is EventLog => log instanceof EventLog);
   if (!ev) throw new ChannelActionError("NOT_FOUND", `no channel ${channelId} on this contract`);
   return {
     a: ev.args[1] as Address,

@@ -7,7 +7,7 @@
  *   → {"op":"poll"}                      ← {"ok":true,"result":{"watched","cursor","events"}}
  *   ← {"ok":false,"error":{"code":"BAD_REQUEST","message":"…"}} on any failure
  */
-import { asChannelId, type ChannelId } from "../../channels/types.ts";
+import { asChannelId, type ChannelId } from "../../channels/index.ts";
 
 /** Longest request line accepted, bytes (a close is about 100). */
 export const MAX_CONTROL_REQUEST_BYTES = 1024;

@@ -10,10 +10,26 @@ export type { ControlRequest, ControlResponse } from "./control-protocol.ts";
 export { MAX_CONTROL_REQUEST_BYTES, parseControlRequest } from "./control-protocol.ts";
 export type { ControlHandlers, ControlLimits, ControlServer } from "./control-server.ts";
 export { startControlServer } from "./control-server.ts";
+export type {
+  DealChannel,
+  DealChannelEnd,
+  DealChannelErrorCode,
+  DealChannelOpened,
+  DealChannelOptions,
+  DealServer,
+  DealSessionOptions,
+  DealTimeouts,
+} from "./deal-channel.ts";
+export {
+  createDealChannel,
+  DealChannelError,
+  serveDeals,
+  startServingDeals,
+} from "./deal-channel.ts";
 export type { AccountLayout, MigrationReport } from "./layout.ts";
 export { accountLayout, legacyStoreDirs, migrateLegacyStores } from "./layout.ts";
-export type { RunningMarket } from "./market.ts";
-export { createMarket, readChainId } from "./market.ts";
+export type { ChainCapacity, RunningMarket } from "./market.ts";
+export { chainCapacity, createMarket, readChainId } from "./market.ts";
 export type { DealView } from "./market-client.ts";
 export { MarketApiError, MarketClient } from "./market-client.ts";
 export type { NodeServices, NodeServicesOptions } from "./node-services.ts";

@@ -12,8 +12,7 @@
 import { existsSync } from "node:fs";
 import { chmod, mkdir, rename } from "node:fs/promises";
 import { join } from "node:path";
-import { ChannelStore } from "../../channels/store/index.ts";
-import type { Address } from "../../channels/types.ts";
+import { type Address, ChannelStore } from "../../channels/index.ts";
 
 /** The paths of one account in a data directory. */
 export interface AccountLayout {

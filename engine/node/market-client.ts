@@ -1,5 +1,5 @@
 /** A market participant's HTTP client: signs its orders and deal answers with its wallet. */
-import type { Wallet } from "ethers";
+import type { HDNodeWallet, Wallet } from "ethers";
 import {
   MARKET_TYPES,
   type MarketDomain,
@@ -7,14 +7,14 @@ import {
   offerMessage,
   requestMessage,
 } from "../market/api/index.ts";
-import type { OfferSpec, RequestSpec } from "../market/types.ts";
+import type { Address, DealId, OfferSpec, RequestSpec } from "../market/types.ts";
 
 /** A deal as the API returns it (amounts as decimal strings). */
 export interface DealView {
-  readonly id: string;
+  readonly id: DealId;
   readonly status: string;
-  readonly provider: string;
-  readonly requester: string;
+  readonly provider: Address;
+  readonly requester: Address;
   readonly price: string;
   readonly quantity: number;
   readonly maxCost: string;
@@ -35,10 +35,10 @@ export class MarketApiError extends Error {
 
 export class MarketClient {
   readonly url: string;
-  readonly wallet: Wallet;
+  readonly wallet: Wallet | HDNodeWallet;
   readonly domain: MarketDomain;
 
-  constructor(url: string, wallet: Wallet, chainId = 31337) {
+  constructor(url: string, wallet: Wallet | HDNodeWallet, chainId = 31337) {
     this.url = url;
     this.wallet = wallet;
     this.domain = marketDomain(chainId);

@@ -1,6 +1,12 @@
-/** A market served over HTTP and WebSocket on loopback (or any host). */
+/**
+ * A market served over HTTP and WebSocket on loopback (or any host), and what it reads from the
+ * chain: the chain id its orders are signed for, and requesters' capacity.
+ */
+import { VoidSigner, ZeroAddress } from "ethers";
 import type { FastifyInstance } from "fastify";
 import WebSocket from "ws";
+import { connectChain, providerFor } from "../../channels/index.ts";
+import { loadDeployment } from "../chain/deploy.ts";
 import {
   type Address,
   buildMarketServer,
@@ -104,6 +110,43 @@ export async function readChainId(rpc: string, timeoutMs = 3_000): Promise<numbe
       `${rpc} answered eth_chainId with ${JSON.stringify(answer)}`,
     );
   return id;
+}
+
+/** Requesters' capacity as the chain holds it, for {@link createMarket}'s `capacityOf`. */
+export interface ChainCapacity {
+  /** The token balance of `address`: what its channels could be funded with. */
+  of(address: Address): Promise<bigint>;
+  close(): void;
+}
+
+/**
+ * Reads requesters' token balances from the chain at `rpc`, on the PaymentChannels deployment
+ * at `channels` (default: the one saved in `dataDir` for that chain). The market signs nothing on
+ * chain, so the client has no key: a void signer only names an account.
+ * @returns undefined when no deployment is known for the chain.
+ * @throws ChainError RPC_UNREACHABLE, RPC_TIMEOUT, NO_CONTRACT (and the chain's other read errors).
+ */
+export async function chainCapacity(
+  rpc: string,
+  dataDir: string,
+  channels?: Address,
+): Promise<ChainCapacity | undefined> {
+  const provider = providerFor(rpc);
+  try {
+    const address = channels ?? (await loadDeployment(dataDir, provider))?.channels;
+    if (!address) {
+      provider.destroy();
+      return undefined;
+    }
+    const chain = await connectChain({
+      signer: new VoidSigner(ZeroAddress, provider),
+      channels: address,
+    });
+    return { of: (a) => chain.tokenBalance(a), close: () => provider.destroy() };
+  } catch (err) {
+    provider.destroy();
+    throw err;
+  }
 }
 
 function overWebSocket(url: string, request: string, timeoutMs: number): Promise<unknown> {

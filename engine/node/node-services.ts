@@ -2,10 +2,14 @@
  * What every provider and requester node runs beside its sessions: the dispute watcher over its
  * own channels (on by default) and the control socket through which the CLI reaches it.
  */
-import type { ChainClient } from "../../channels/chain/client.ts";
-import type { ChannelState } from "../../channels/state/channel-state.ts";
-import type { Address, ChannelId } from "../../channels/types.ts";
-import { startWatcher, type Watcher } from "../../channels/watcher/watcher.ts";
+import {
+  type Address,
+  type ChainClient,
+  type ChannelId,
+  type ChannelState,
+  startWatcher,
+  type Watcher,
+} from "../../channels/index.ts";
 import { closeWithProof } from "./channel-actions.ts";
 import { type ControlServer, startControlServer } from "./control-server.ts";
 import type { AccountLayout } from "./layout.ts";

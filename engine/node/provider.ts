@@ -1,7 +1,6 @@
 /** A provider: a relay node selling a metered proxy, paid over channels found on chain. */
 import { getBytes, type HDNodeWallet, type Wallet } from "ethers";
-import type { ChainClient } from "../../channels/chain/client.ts";
-import type { Address } from "../../channels/types.ts";
+import type { Address, ChainClient } from "../../channels/index.ts";
 import {
   chainDirectory,
   createProviderNode,
@@ -103,9 +102,7 @@ export async function createProvider(opts: ProviderOptions): Promise<Provider> {
     node,
     url: node.url,
     services,
-    ...(opts.marketUrl
-      ? { market: new MarketClient(opts.marketUrl, opts.wallet as Wallet, chainId) }
-      : {}),
+    ...(opts.marketUrl ? { market: new MarketClient(opts.marketUrl, opts.wallet, chainId) } : {}),
     async close() {
       await services.close();
       await node.close();

@@ -1,11 +1,23 @@
 /** A requester: opens channels on chain, pays providers over the relay, settles cooperatively. */
 import { getBytes, type HDNodeWallet, type Wallet } from "ethers";
-import type { ChainClient } from "../../channels/chain/client.ts";
-import type { OpenedChannel, TxOutcome } from "../../channels/chain/types.ts";
-import type { ChannelStore } from "../../channels/store/channel-store.ts";
-import type { Address } from "../../channels/types.ts";
-import { type ChannelRef, connect, type RequesterClient, type Session } from "../../relay/index.ts";
+import type {
+  Address,
+  ChainClient,
+  ChannelId,
+  ChannelParticipants,
+  ChannelStore,
+  OpenedChannel,
+  TxOutcome,
+} from "../../channels/index.ts";
+import {
+  type ChannelRef,
+  connect,
+  RelayError,
+  type RequesterClient,
+  type Session,
+} from "../../relay/index.ts";
 import { MarketClient } from "./market-client.ts";
+import { within } from "./within.ts";
 
 /** Options of {@link createRequester}. */
 export interface RequesterOptions {
@@ -29,10 +41,17 @@ export interface Requester {
   openChannel(partner: Address, deposit: bigint, settleWindow?: number): Promise<RequesterChannel>;
   /** Connects and authenticates to a provider's relay. */
   connect(url: string): Promise<RequesterClient>;
-  /** Settles a channel cooperatively: both sign over the socket, then one transaction. */
+  /**
+   * Settles a channel cooperatively: both sign over the socket, then one transaction.
+   * @param countersignMs how long to wait for the provider's signature (default: no limit); past
+   *   it nothing is submitted, so a unilateral close can follow without racing this one.
+   * @throws RelayError TIMEOUT past `countersignMs`, the provider's refusal, CONNECTION_LOST;
+   *   ChainError.
+   */
   settle(
     client: RequesterClient,
     channel: RequesterChannel,
+    countersignMs?: number,
   ): Promise<TxOutcome & { payoutA: bigint; payoutB: bigint }>;
 }
 
@@ -47,9 +66,7 @@ export interface Requester {
 export function createRequester(opts: RequesterOptions): Requester {
   const chainId = Number(opts.chain.chainId);
   return {
-    ...(opts.marketUrl
-      ? { market: new MarketClient(opts.marketUrl, opts.wallet as Wallet, chainId) }
-      : {}),
+    ...(opts.marketUrl ? { market: new MarketClient(opts.marketUrl, opts.wallet, chainId) } : {}),
     async openChannel(partner, deposit, settleWindow = 3600) {
       const opened = await opts.chain.open({
         partner,
@@ -57,15 +74,7 @@ export function createRequester(opts: RequesterOptions): Requester {
         settleWindow,
         permit: true,
       });
-      return {
-        ...opened,
-        ref: {
-          channelId: opened.channelId,
-          salt: opened.participants.salt,
-          openBlock: opened.participants.openBlock,
-          depositA: deposit,
-        },
-      };
+      return { ...opened, ref: channelRefOf(opened.channelId, opened.participants, deposit) };
     },
     connect(url) {
       return connect({
@@ -75,8 +84,19 @@ export function createRequester(opts: RequesterOptions): Requester {
         ...(opts.store ? { store: opts.store } : {}),
       });
     },
-    async settle(client, channel) {
-      const signed = await client.settle(channel.channelId);
+    async settle(client, channel, countersignMs) {
+      const asked = client.settle(channel.channelId);
+      const signed =
+        countersignMs === undefined
+          ? await asked
+          : await within(
+              asked,
+              countersignMs,
+              () =>
+                new RelayError("TIMEOUT", "timed out waiting for the provider's countersignature", {
+                  ms: countersignMs,
+                }),
+            );
       const tx = await opts.chain.cooperativeClose(
         channel.participants,
         signed.settlement.payoutA,
@@ -86,6 +106,22 @@ export function createRequester(opts: RequesterOptions): Requester {
       );
       return { ...tx, payoutA: signed.settlement.payoutA, payoutB: signed.settlement.payoutB };
     },
+  };
+}
+
+/** The reference to a channel that the relay's OPEN carries, with the deposits it holds. */
+export function channelRefOf(
+  channelId: ChannelId,
+  participants: ChannelParticipants,
+  depositA: bigint,
+  depositB?: bigint,
+): ChannelRef {
+  return {
+    channelId,
+    salt: participants.salt,
+    openBlock: participants.openBlock,
+    depositA,
+    ...(depositB !== undefined ? { depositB } : {}),
   };
 }
 

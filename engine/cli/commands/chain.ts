@@ -4,8 +4,7 @@
  */
 import type { Command } from "commander";
 import { parseUnits } from "ethers";
-import { providerFor } from "../../../channels/chain/client.ts";
-import type { Address } from "../../../channels/types.ts";
+import { type Address, providerFor } from "../../../channels/index.ts";
 import { deployContracts, saveDeployment } from "../../chain/deploy.ts";
 import { devWallet } from "../../chain/dev-accounts.ts";
 import { MAX_BLOCK_TIME_SECONDS } from "../../chain/mining.ts";

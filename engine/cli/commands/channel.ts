@@ -1,12 +1,16 @@
 /** `tollway channel open|topup|close|dispute|settle|list`: on-chain channel operations. */
 import type { Command } from "commander";
 import { formatUnits, isAddress } from "ethers";
-import { isChannelError } from "../../../channels/errors.ts";
-import { ChannelStore } from "../../../channels/store/index.ts";
-import { type Address, asChannelId, type ChannelId } from "../../../channels/types.ts";
-import type { WatchedChannel } from "../../../channels/watcher/core.ts";
-import { readChannelHistory } from "../../../channels/watcher/history.ts";
-import { startWatcher } from "../../../channels/watcher/watcher.ts";
+import {
+  type Address,
+  asChannelId,
+  type ChannelId,
+  ChannelStore,
+  isChannelError,
+  readChannelHistory,
+  startWatcher,
+  type WatchedChannel,
+} from "../../../channels/index.ts";
 import { ChannelActionError, closeWithProof } from "../../node/channel-actions.ts";
 import { accountLayout, migrateLegacyStores } from "../../node/layout.ts";
 import { type ChainContext, loadConfig, openChainContext } from "../context.ts";

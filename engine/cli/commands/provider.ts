@@ -1,7 +1,7 @@
 /** `tollway provider`: sell a metered proxy, with the dispute watcher and control socket on. */
 import type { Command } from "commander";
 import type { Wallet } from "ethers";
-import type { Address } from "../../../channels/types.ts";
+import { startServingDeals } from "../../node/deal-channel.ts";
 import { proxyOffer } from "../../node/order-specs.ts";
 import { createProvider } from "../../node/provider.ts";
 import { loadConfig, openChainContext } from "../context.ts";
@@ -80,31 +80,19 @@ export function providerCommand(program: Command, io: Io) {
           },
           `provider ${ctx.me}\n  relay  ${provider.url}\n  offer  ${offer.orderId}\n  watch  ${provider.services?.watcher ? "on: disputes stale closes and settles this account's channels" : "off (--no-watch)"}\nAccepting deals; Ctrl-C stops.`,
         );
-        const timer = setInterval(() => {
-          serveDeals(provider.market!, ctx.me).catch((err: unknown) =>
+        const deals = startServingDeals(provider.market!, {
+          onError: (err) =>
             io.err(
               `tollway: ${errorCode(err)}: ${err instanceof Error ? err.message : String(err)}\n`,
             ),
-          );
-        }, 500);
+        });
         await untilSignal();
-        clearInterval(timer);
+        await deals.stop();
       } finally {
         await provider.close();
         ctx.close();
       }
     });
-}
-
-/** The provider's side of its deals: accept what is proposed, report the tunnel once the channel is. */
-async function serveDeals(
-  market: NonNullable<Awaited<ReturnType<typeof createProvider>>["market"]>,
-  me: Address,
-) {
-  for (const d of await market.deals(me)) {
-    if (d.status === "proposed" && !d.providerAccepted) await market.accept(d);
-    else if (d.status === "accepted" && d.channelReady && !d.tunnelUp) await market.tunnelUp(d.id);
-  }
 }
 
 /** A comma-separated flag as its entries (the driver checks each and names a bad one). */

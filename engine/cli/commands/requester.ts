@@ -1,6 +1,6 @@
 /** `tollway requester`: buy a metered proxy and pay for it over a channel; see requester-run.ts. */
 import type { Command } from "commander";
-import { ChannelStore } from "../../../channels/store/channel-store.ts";
+import { ChannelStore } from "../../../channels/index.ts";
 import { accountLayout, migrateLegacyStores } from "../../node/layout.ts";
 import { startNodeServices } from "../../node/node-services.ts";
 import { loadConfig, openChainContext } from "../context.ts";

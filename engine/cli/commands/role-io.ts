@@ -1,6 +1,5 @@
 /** What the role commands share: printing a result, reading URL and country flags, stopping on a signal. */
-import { isChannelError } from "../../../channels/errors.ts";
-import type { Address } from "../../../channels/types.ts";
+import { type Address, isChannelError } from "../../../channels/index.ts";
 import { accountLayout } from "../../node/layout.ts";
 import { CliError } from "../errors.ts";
 import type { Io } from "../io.ts";

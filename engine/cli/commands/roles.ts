@@ -1,10 +1,6 @@
 /** `tollway market`, `tollway provider`, `tollway requester`: each role on its own. */
 import { join } from "node:path";
 import type { Command } from "commander";
-import { Contract } from "ethers";
-import { loadArtifact } from "../../../channels/chain/artifacts.ts";
-import type { Address } from "../../../channels/types.ts";
-import { loadDeployment } from "../../chain/deploy.ts";
 import {
   DEFAULT_MAX_RESTING_PER_OWNER,
   DEFAULT_PER_IP_LIMIT,
@@ -13,7 +9,7 @@ import {
   DEFAULT_SNAPSHOT_INTERVAL_MS,
   MarketError,
 } from "../../market/index.ts";
-import { createMarket, readChainId } from "../../node/market.ts";
+import { chainCapacity, createMarket, readChainId } from "../../node/market.ts";
 import { loadConfig } from "../context.ts";
 import { CliError } from "../errors.ts";
 import type { Io } from "../io.ts";
@@ -133,27 +129,4 @@ async function marketChainId(
     "CHAIN",
     `the market needs the chain id orders are signed for: ${why}; start the chain, fix --rpc, or give --chain-id`,
   );
-}
-
-/** Reads requesters' token balances from the configured chain, for the market's capacity. */
-async function chainCapacity(rpc: string, dataDir: string, channels?: Address) {
-  const { providerFor } = await import("../../../channels/chain/client.ts");
-  const provider = providerFor(rpc);
-  try {
-    const address = channels ?? (await loadDeployment(dataDir, provider))?.channels;
-    if (!address) throw new Error("no deployment");
-    const pc = new Contract(address, loadArtifact("PaymentChannels").abi, provider);
-    const token = new Contract(
-      await pc.getFunction("token")(),
-      loadArtifact("Token").abi,
-      provider,
-    );
-    return {
-      of: async (a: Address) => (await token.getFunction("balanceOf")(a)) as bigint,
-      close: () => provider.destroy(),
-    };
-  } catch (err) {
-    provider.destroy();
-    throw err;
-  }
 }

@@ -8,12 +8,14 @@
  * used twice and that nothing has expired. A refused command returns a rejection and changes
  * nothing.
  */
-import { PROTOCOLS, type Protocol } from "../book/attributes.ts";
+import { IP_CLASSES, KINDS, PRICE_UNITS, PROTOCOLS, type Protocol } from "../book/attributes.ts";
 import { EFFECT_FILL, type MatchEffects } from "../book/match-effects.ts";
 import {
   type BookOrderView,
   Matcher,
   type MatcherImage,
+  type MatcherRejection,
+  type OfferInput,
   type RequestInput,
 } from "../book/matcher.ts";
 import {
@@ -363,17 +365,25 @@ export class MarketCore {
     const limit = Math.max(1, Math.min(q.limit, 500));
     let views: BookOrderView[];
     if (q.side === "offer") {
+      // The query's names come from a URL: any that is not one of ours is refused, as the codec
+      // refuses it in an order.
+      const kind = memberOf(KINDS, q.kind);
+      const priceUnit = memberOf(PRICE_UNITS, q.priceUnit);
+      const ipClasses = membersOf(IP_CLASSES, q.ipClasses);
+      const protocols = membersOf(PROTOCOLS, q.protocols);
+      if (!kind || !priceUnit || !ipClasses || !protocols)
+        return rejection("INVALID_ATTRIBUTE", "a request filter is unknown or out of range");
       const filter = encodeRequest(
         {
           side: "request",
           owner: "0x0000000000000000000000000000000000000000",
-          kind: q.kind as never,
-          priceUnit: q.priceUnit as never,
+          kind,
+          priceUnit,
           countries: q.countries,
           regions: q.regions.filter((r) => this.regions.lookup(r) !== undefined),
           asns: q.asns,
-          ipClasses: q.ipClasses as never,
-          protocols: q.protocols as never,
+          ipClasses,
+          protocols,
           minBandwidthMbps: q.minBandwidthMbps,
           minRatingMilli: q.minRatingMilli,
           minCompletedDeals: 0,
@@ -628,10 +638,7 @@ export class MarketCore {
         `the owner already has ${maxResting} orders resting in the book`,
       );
     const ownerIdx = this.owners.lookup(spec.owner) ?? this.owners.intern(spec.owner);
-    const enc =
-      spec.side === "offer"
-        ? encodeOffer(spec, ownerIdx, this.regions)
-        : encodeRequest(spec, ownerIdx, this.regions);
+    const enc = encodeOrder(spec, ownerIdx, this.regions);
     if (!enc.ok) return enc;
     const o: MutableOrder = {
       id,
@@ -644,10 +651,7 @@ export class MarketCore {
     };
     if (spec.side === "offer" && !this.profiles.has(spec.owner))
       this.setProfile(emptyProfile(spec.owner));
-    const r =
-      spec.side === "offer"
-        ? this.matcher.placeOffer(enc.value as never, now)
-        : this.matcher.placeRequest(enc.value as never, now);
+    const r = this.placeEncoded(enc.value, now);
     if (typeof r !== "number") return r;
     this.orders.set(id, o);
     this.remember(id, spec.expiry);
@@ -655,6 +659,13 @@ export class MarketCore {
     this.afterTaker(o, now, ev);
     ev.push({ type: "OrderPlaced", orderId: id, to: [spec.owner], open: o.open });
     return undefined;
+  }
+
+  /** Places an encoded order in the matcher: its matcher id, or why it was refused. */
+  private placeEncoded(enc: EncodedOrder, now: number): number | MatcherRejection {
+    return enc.side === "offer"
+      ? this.matcher.placeOffer(enc.input, now)
+      : this.matcher.placeRequest(enc.input, now);
   }
 
   /** Reads the matcher's effects for the order just placed or amended and makes deals. */
@@ -790,15 +801,9 @@ export class MarketCore {
         quantity: qty,
         ...(o.spec.side === "offer" ? { price: o.price } : { maxPrice: o.price }),
       } as OrderSpec;
-      const enc =
-        spec.side === "offer"
-          ? encodeOffer(spec, ownerIdx, this.regions)
-          : encodeRequest(spec, ownerIdx, this.regions);
+      const enc = encodeOrder(spec, ownerIdx, this.regions);
       if (!enc.ok) return;
-      const r =
-        spec.side === "offer"
-          ? this.matcher.placeOffer(enc.value as never, now)
-          : this.matcher.placeRequest(enc.value as never, now);
+      const r = this.placeEncoded(enc.value, now);
       if (typeof r !== "number") return;
       o.status = "open";
       this.rest(o, r);
@@ -918,6 +923,39 @@ type Row =
       makerLeft: number;
     }
   | { type: "expired"; id: number };
+
+/** An order encoded for the matcher, tagged with its side so that each reaches its own call. */
+type EncodedOrder =
+  | { readonly side: "offer"; readonly input: OfferInput }
+  | { readonly side: "request"; readonly input: RequestInput };
+
+function encodeOrder(spec: OrderSpec, owner: number, regions: Interner): Result<EncodedOrder> {
+  if (spec.side === "offer") {
+    const enc = encodeOffer(spec, owner, regions);
+    return enc.ok ? { ok: true, value: { side: "offer", input: enc.value } } : enc;
+  }
+  const enc = encodeRequest(spec, owner, regions);
+  return enc.ok ? { ok: true, value: { side: "request", input: enc.value } } : enc;
+}
+
+/** `name` as one of `names`, or undefined. */
+function memberOf<T extends string>(names: readonly T[], name: string): T | undefined {
+  return names.find((n) => n === name);
+}
+
+/** Every one of `given` as one of `names`, or undefined when one is not. */
+function membersOf<T extends string>(
+  names: readonly T[],
+  given: readonly string[],
+): T[] | undefined {
+  const out: T[] = [];
+  for (const g of given) {
+    const m = memberOf(names, g);
+    if (m === undefined) return undefined;
+    out.push(m);
+  }
+  return out;
+}
 
 function collectFills(out: MatchEffects): Row[] {
   const rows: Row[] = [];

@@ -295,7 +295,7 @@ export class MarketJournal {
       done = r;
     });
     try {
-      await this.db.batch(ops as never, { sync: true });
+      await this.db.batch<string, string | Uint8Array>(ops, { sync: true });
     } catch (err) {
       // Not durable, so not applied: the callers hear of it, and later entries keep their
       // order (a gap in sequence numbers is harmless to replay).
@@ -350,7 +350,7 @@ export class MarketJournal {
       valueEncoding: "view",
     }));
     ops.push({ type: "put", key: manifestKey(seq), value: JSON.stringify(snap.manifest) });
-    await this.db.batch(ops as never, { sync: true });
+    await this.db.batch<string, string | Uint8Array>(ops, { sync: true });
     this.sinceSnapshot = Math.max(0, this.sinceSnapshot - covered);
     this.snapshots.push(seq);
     await this.prune();

@@ -323,6 +323,18 @@ describe("market HTTP API", () => {
         "DEAL_NOT_FOUND",
       ],
       ["bad book filter", get("/book?kind=ip&priceUnit=hour"), 400, "INVALID_BODY"],
+      [
+        "unknown IP class in a book filter",
+        get("/book?kind=ip&priceUnit=second&ipClasses=residential,castle"),
+        400,
+        "INVALID_ATTRIBUTE",
+      ],
+      [
+        "unknown protocol in a book filter",
+        get("/book?kind=ip&priceUnit=second&protocols=gopher"),
+        400,
+        "INVALID_ATTRIBUTE",
+      ],
     ];
     for (const [name, p, status, code] of cases) {
       const r = await p;
