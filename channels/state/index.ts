@@ -20,10 +20,6 @@ export type {
 } from "./channel-state.ts";
 export { addressOf, createChannel, otherRole } from "./channel-state.ts";
 export type {
-  ChainSendClose,
-  ChainSendCooperativeClose,
-  ChainSendSettle,
-  ChainSendUpdateProof,
   ChannelEffect,
   InvalidReceivedBalanceProof,
   InvalidReceivedChainEvent,
@@ -40,15 +36,12 @@ export type {
   SendSettlementSignature,
 } from "./effects.ts";
 export type {
-  ActionClose,
   ActionPay,
   ActionProposeSettlement,
-  ActionSettle,
   ChainChannelClosed,
   ChainChannelOpened,
   ChainChannelSettled,
   ChainDeposited,
-  ChainProofUpdated,
   ChannelInput,
   ReceiveBalanceProof,
   ReceiveSettlementProposal,

@@ -280,7 +280,7 @@ async function reusable(
   for (const f of await openChannelsTo(ctx.chain, ctx.me, provider, ctx.fromBlock)) {
     // Only a channel whose latest proof we hold: paying on one we lost would reuse its nonces.
     const stored = await store.loadChannel(f.channelId);
-    if (stored?.status !== "open" || stored.settlement || stored.closeRequested) continue;
+    if (stored?.status !== "open" || stored.settlement) continue;
     const left =
       f.depositA -
       (stored.sent?.proof.transferred ?? 0n) +
