@@ -153,6 +153,8 @@ export function watcherTransition(state: WatcherState, input: WatcherInput): Out
     case "ChainDeposited": {
       const ch = state.channels.get(input.channelId);
       if (ch?.status !== "open") return none;
+      // Totals, not deltas: a replayed event carries a total we already have.
+      if (input.total <= (input.participant === "B" ? ch.depositB : ch.depositA)) return none;
       return put(
         state,
         input.participant === "B"
