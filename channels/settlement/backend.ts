@@ -52,7 +52,7 @@ export interface SendOutcomes {
   readonly ChainSendSettle: SettlementTx;
 }
 
-/** An open channel as the chain holds it. */
+/** An open channel as the chain holds it (addresses lowercase, in every view). */
 export interface OpenChannelView {
   readonly status: "open";
   readonly channelId: ChannelId;

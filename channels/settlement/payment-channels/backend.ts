@@ -117,7 +117,7 @@ export class PaymentChannelsSettlement implements SettlementBackend {
   async channel(channelId: ChannelId): Promise<ChannelView> {
     const info = await this.chain.readChannel(channelId);
     if (info.status === "none") return { status: "none", channelId };
-    const p = await this.#participantsOf(channelId);
+    const p = lowercase(await this.#participantsOf(channelId));
     if (info.status === "open") {
       return {
         status: "open",
@@ -251,6 +251,11 @@ export class PaymentChannelsSettlement implements SettlementBackend {
       throw new SettlementError("CHANNEL_NOT_CLOSING", `no close of ${channelId} found`);
     return closing;
   }
+}
+
+/** Participants with lowercase addresses, as every view has them. */
+function lowercase(p: ChannelParticipants): ChannelParticipants {
+  return { ...p, a: p.a.toLowerCase() as Address, b: p.b.toLowerCase() as Address };
 }
 
 /** The contract's `Closing` struct for a committed state. */
