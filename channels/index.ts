@@ -37,9 +37,10 @@ export type { ChannelErrorCode, Rejection, Result } from "./errors.ts";
 export { ChannelError, isChannelError, reject } from "./errors.ts";
 export type {
   ChainBlock,
-  ChainChannelClosed as ChainChannelClosedEvent,
-  ChainChannelOpened as ChainChannelOpenedEvent,
-  ChainChannelSettled as ChainChannelSettledEvent,
+  ChainChannelClosed,
+  ChainChannelOpened,
+  ChainChannelSettled,
+  ChainDeposited,
   ChainEvent,
   ChainNow,
   ChainProofUpdated,
