@@ -1,7 +1,7 @@
 /**
  * tollway channels: EIP-712 balance proofs (sign, verify, worker pool), the pure channel state
- * machine, the durable group-committing store, the PaymentChannels chain client and the dispute
- * watcher. See DESIGN.md, "Channels".
+ * machine, the durable group-committing store, the settlement interface with its backends, and
+ * the dispute machine with its watcher shell. See DESIGN.md, "Channels".
  */
 export type {
   ChainClientOptions,
@@ -42,6 +42,50 @@ export type { Eip712Domain } from "./eip712.ts";
 export { balanceProofDigest, eip712Domain, settlementDigest } from "./eip712.ts";
 export type { ChannelErrorCode, Rejection, Result } from "./errors.ts";
 export { ChannelError, isChannelError, reject } from "./errors.ts";
+export type {
+  ChainBlock,
+  ChainChannelClosed,
+  ChainChannelOpened,
+  ChainChannelSettled,
+  ChainDeposited,
+  ChainEvent,
+  ChainNow,
+  ChainProofUpdated,
+  ChainSendClose,
+  ChainSendCooperativeClose,
+  ChainSendDeposit,
+  ChainSendOpen,
+  ChainSendSettle,
+  ChainSendUpdateProof,
+  ChannelRef,
+  ChannelView,
+  ClosedChannelTx,
+  ClosingChannelView,
+  CommittedState,
+  MemoryChainOptions,
+  OpenChannelView,
+  OpenedChannelTx,
+  PaymentChannelsOptions,
+  PaymentProof,
+  ProofPosition,
+  ResolvedChannel,
+  SendOutcomes,
+  SettlementBackend,
+  SettlementEffect,
+  SettlementErrorCode,
+  SettlementResult,
+  SettlementTx,
+  SignedPaymentProof,
+} from "./settlement/index.ts";
+export {
+  asChannelRef,
+  isSettlementError,
+  MAX_CHANNEL_REF_BYTES,
+  MemoryChain,
+  PaymentChannelsSettlement,
+  paymentChannelsSettlement,
+  SettlementError,
+} from "./settlement/index.ts";
 export type { SignedBalanceProof } from "./signed.ts";
 export type {
   BatchWinners,
@@ -70,5 +114,18 @@ export type { ChannelStoreOptions, Migration, StoreStats } from "./store/index.t
 export { ChannelStore, SCHEMA_VERSION } from "./store/index.ts";
 export type { Address, BalanceProof, ChannelDomain, ChannelId, Settlement } from "./types.ts";
 export { asChannelId } from "./types.ts";
-export type { WatchedChannel } from "./watcher/index.ts";
-export { readChannelHistory, startWatcher, Watcher } from "./watcher/index.ts";
+export type {
+  WatchedChannel,
+  WatcherEffect,
+  WatcherInput,
+  WatcherOptions,
+  WatcherState,
+} from "./watcher/index.ts";
+export {
+  initialWatcherState,
+  readChannelHistory,
+  startWatcher,
+  Watcher,
+  WatcherStore,
+  watcherTransition,
+} from "./watcher/index.ts";

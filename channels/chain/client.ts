@@ -419,10 +419,22 @@ export class ChainClient {
     };
   }
 
-  /** The channel contract's logs in blocks `fromBlock..toBlock`. */
-  async channelLogs(fromBlock: number, toBlock: number): Promise<readonly Log[]> {
+  /**
+   * The channel contract's logs in blocks `fromBlock..toBlock`, optionally only those matching
+   * `topics` (e.g. `[null, channelId]`: one channel's, every event indexes its id first).
+   */
+  async channelLogs(
+    fromBlock: number,
+    toBlock: number,
+    topics?: readonly (string | null)[],
+  ): Promise<readonly Log[]> {
     return this.#read("read the channel events", () =>
-      this.#provider.getLogs({ address: this.channelsAddress, fromBlock, toBlock }),
+      this.#provider.getLogs({
+        address: this.channelsAddress,
+        fromBlock,
+        toBlock,
+        ...(topics ? { topics: [...topics] } : {}),
+      }),
     );
   }
 

@@ -1,5 +1,5 @@
-/** Balance arithmetic shared by the state machine, tests and the (future) watcher. */
-import type { BalanceProof } from "../types.ts";
+/** Balance arithmetic and the proof order, shared by the channel core, the dispute machine and the backends. */
+import type { ProofPosition } from "../settlement/payment-proof.ts";
 import type { ChannelState, Role } from "./channel-state.ts";
 
 /** Cumulative amount `role` has sent, as this node knows it. */
@@ -40,10 +40,13 @@ export function computePayouts(
 }
 
 /**
- * The contract's order on proofs of one signer: higher `transferred` wins; equal `transferred`,
- * higher nonce wins. Returns > 0 when `a` beats `b`; null counts as lowest.
+ * The one order on payment proofs of one signer (the contract's): higher `transferred` wins;
+ * equal `transferred`, higher nonce wins. For proofs an honest receiver accepted this is nonce
+ * order, and a signer cannot bury its partner's best proof under a high nonce with a low amount.
+ * Any payment proof fits (a balance proof as it is). Returns > 0 when `a` beats `b`; null counts
+ * as lowest.
  */
-export function compareProofs(a: BalanceProof | null, b: BalanceProof | null): number {
+export function compareProofs(a: ProofPosition | null, b: ProofPosition | null): number {
   if (a === null) return b === null ? 0 : -1;
   if (b === null) return 1;
   if (a.transferred !== b.transferred) return a.transferred > b.transferred ? 1 : -1;

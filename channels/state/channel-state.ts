@@ -1,7 +1,7 @@
 /** The state of one channel as one participant sees it, and its creation. */
 import { normalizeAddress } from "../crypto/address.ts";
 import type { SignedBalanceProof } from "../signed.ts";
-import type { Address, BalanceProof, ChannelDomain, ChannelId, Settlement } from "../types.ts";
+import type { Address, ChannelDomain, ChannelId, Settlement } from "../types.ts";
 
 /** Which participant: A opened the channel, B is its partner. */
 export type Role = "A" | "B";
@@ -22,7 +22,8 @@ export interface ChannelParams {
 
 /**
  * Lifecycle on chain: `opening` (known locally, not yet seen open on chain), `open`, `closed`
- * (a unilateral close started the settle window), `settled` (paid out, cooperatively or not).
+ * (a unilateral close started the settle window; the dispute machine takes it from there),
+ * `settled` (paid out, cooperatively or not).
  */
 export type ChannelStatus = "opening" | "open" | "closed" | "settled";
 
@@ -34,15 +35,14 @@ export interface PendingSettlement {
   readonly signatureB: Uint8Array | null;
 }
 
-/** What the contract holds after a unilateral close. */
+/**
+ * A unilateral close as this core knows it. The proofs the chain holds are the dispute machine's
+ * business (channels/watcher), not this core's.
+ */
 export interface OnChainClose {
   readonly closedBy: Role;
-  /** Unix seconds after which `settle` may be called. */
+  /** Unix seconds from which the channel can be settled. */
   readonly settleDeadline: bigint;
-  /** The proof of A's transfers the contract holds (null: none, counts as 0). */
-  readonly proofA: BalanceProof | null;
-  /** The proof of B's transfers the contract holds. */
-  readonly proofB: BalanceProof | null;
 }
 
 /** Final payouts once settled. */
@@ -68,8 +68,6 @@ export interface ChannelState {
   readonly received: SignedBalanceProof | null;
   /** Set once this node has signed a settlement: payments are frozen from then on. */
   readonly settlement: PendingSettlement | null;
-  /** This node asked the chain for a unilateral close (no more payments from it). */
-  readonly closeRequested: boolean;
   /** Set by `ChainChannelClosed`. */
   readonly close: OnChainClose | null;
   /** Set by `ChainChannelSettled`. */
@@ -97,7 +95,6 @@ export function createChannel(params: ChannelParams): ChannelState {
     sent: null,
     received: null,
     settlement: null,
-    closeRequested: false,
     close: null,
     payouts: null,
   };

@@ -1,9 +1,10 @@
 /**
  * Effects of the channel state machine, named by destination: `Send*` to the partner,
- * `ChainSend*` to the contract, `Notify*` to this node's application, `InvalidReceived*` for
- * rejected peer or chain input (recorded, state unchanged).
+ * `ChainSend*` to the chain (through `SettlementBackend.send`), `Notify*` to this node's
+ * application, `InvalidReceived*` for rejected peer or chain input (recorded, state unchanged).
  */
 import type { ChannelErrorCode } from "../errors.ts";
+import type { ChainSendCooperativeClose } from "../settlement/effects.ts";
 import type { SignedBalanceProof } from "../signed.ts";
 import type { ChannelId, Settlement } from "../types.ts";
 import type { Role } from "./channel-state.ts";
@@ -30,35 +31,6 @@ export interface SendSettlementSignature {
   readonly channelId: ChannelId;
   readonly settlement: Settlement;
   readonly signature: Uint8Array;
-}
-
-/** Submit `cooperativeClose` with both signatures. */
-export interface ChainSendCooperativeClose {
-  readonly type: "ChainSendCooperativeClose";
-  readonly channelId: ChannelId;
-  readonly settlement: Settlement;
-  readonly signatureA: Uint8Array;
-  readonly signatureB: Uint8Array;
-}
-
-/** Submit `close` with the partner's latest proof (null: none received). */
-export interface ChainSendClose {
-  readonly type: "ChainSendClose";
-  readonly channelId: ChannelId;
-  readonly proof: SignedBalanceProof | null;
-}
-
-/** Submit `updateProof`: the contract holds a stale proof of the partner's transfers. */
-export interface ChainSendUpdateProof {
-  readonly type: "ChainSendUpdateProof";
-  readonly channelId: ChannelId;
-  readonly signed: SignedBalanceProof;
-}
-
-/** Submit `settle` (the window is over). */
-export interface ChainSendSettle {
-  readonly type: "ChainSendSettle";
-  readonly channelId: ChannelId;
 }
 
 /** The channel is open on chain. */
@@ -147,10 +119,8 @@ export type ChannelEffect =
   | SendBalanceProof
   | SendSettlementProposal
   | SendSettlementSignature
+  /** Submit `cooperativeClose` with both signatures (the settlement interface's effect). */
   | ChainSendCooperativeClose
-  | ChainSendClose
-  | ChainSendUpdateProof
-  | ChainSendSettle
   | NotifyChannelOpened
   | NotifyDeposit
   | NotifyPaymentReceived

@@ -22,10 +22,6 @@ export { addressOf, createChannel, otherRole } from "./channel-state.ts";
 export type { ChainDeposits } from "./deposits.ts";
 export { syncDeposits } from "./deposits.ts";
 export type {
-  ChainSendClose,
-  ChainSendCooperativeClose,
-  ChainSendSettle,
-  ChainSendUpdateProof,
   ChannelEffect,
   InvalidReceivedBalanceProof,
   InvalidReceivedChainEvent,
@@ -42,15 +38,12 @@ export type {
   SendSettlementSignature,
 } from "./effects.ts";
 export type {
-  ActionClose,
   ActionPay,
   ActionProposeSettlement,
-  ActionSettle,
   ChainChannelClosed,
   ChainChannelOpened,
   ChainChannelSettled,
   ChainDeposited,
-  ChainProofUpdated,
   ChannelInput,
   ReceiveBalanceProof,
   ReceiveSettlementProposal,

@@ -1,26 +1,25 @@
 /**
  * Inputs of the channel state machine, named by origin: `Receive*` from the partner, `Chain*`
- * from the contract's events, `Action*` from this node.
+ * from the settlement feed (each the feed's own event, of which the core reads a part, so that an
+ * event from the feed is an input as it is), `Action*` from this node. Unilateral closes, proof
+ * updates and settles are the dispute machine's (channels/watcher); this core only learns that a
+ * channel closed and that it was paid out.
  */
 import type { SignatureCheck } from "../crypto/verifier.ts";
+import type {
+  ChainChannelClosed as ClosedEvent,
+  ChainDeposited as DepositedEvent,
+  ChainChannelOpened as OpenedEvent,
+  ChainChannelSettled as SettledEvent,
+} from "../settlement/events.ts";
 import type { SignedBalanceProof } from "../signed.ts";
-import type { BalanceProof, ChannelDomain, ChannelId, Settlement } from "../types.ts";
-import type { Role } from "./channel-state.ts";
+import type { ChannelDomain, Settlement } from "../types.ts";
 
-/** The contract opened the channel (with A's initial deposit, possibly 0). */
-export interface ChainChannelOpened {
-  readonly type: "ChainChannelOpened";
-  readonly channelId: ChannelId;
-  readonly depositA: bigint;
-}
+/** The channel was opened (with A's initial deposit, possibly 0). */
+export type ChainChannelOpened = Pick<OpenedEvent, "type" | "channelId" | "depositA">;
 
 /** A deposit (top-up) was credited; `total` is the participant's new total deposit. */
-export interface ChainDeposited {
-  readonly type: "ChainDeposited";
-  readonly channelId: ChannelId;
-  readonly participant: Role;
-  readonly total: bigint;
-}
+export type ChainDeposited = DepositedEvent;
 
 /** Pay the partner `amount` more (signs and sends a new balance proof). */
 export interface ActionPay {
@@ -69,44 +68,14 @@ export interface ReceiveSettlementSignature {
   readonly check: SignatureCheck;
 }
 
-/** Close unilaterally with the partner's latest proof. */
-export interface ActionClose {
-  readonly type: "ActionClose";
-}
+/** A participant closed the channel unilaterally: payments stop; the window ends at `finalizesAt`. */
+export type ChainChannelClosed = Pick<ClosedEvent, "type" | "channelId" | "closer" | "finalizesAt">;
 
 /**
- * A participant closed the channel unilaterally; the contract stored the proof of the other
- * participant's transfers (`proof`, null when none was given).
+ * The channel was paid out: after a unilateral close's window, or at once by `cooperativeClose`
+ * (cooperative exactly when no close came first: a closing channel cannot close cooperatively).
  */
-export interface ChainChannelClosed {
-  readonly type: "ChainChannelClosed";
-  readonly channelId: ChannelId;
-  readonly closedBy: Role;
-  readonly proof: BalanceProof | null;
-  readonly settleDeadline: bigint;
-}
-
-/** A proof of `signer`'s transfers was submitted during the settle window and kept. */
-export interface ChainProofUpdated {
-  readonly type: "ChainProofUpdated";
-  readonly channelId: ChannelId;
-  readonly signer: Role;
-  readonly proof: BalanceProof;
-}
-
-/** Settle after the window (checks ctx.now against the deadline). */
-export interface ActionSettle {
-  readonly type: "ActionSettle";
-}
-
-/** The contract paid out (after `settle`, or at once by `cooperativeClose`). */
-export interface ChainChannelSettled {
-  readonly type: "ChainChannelSettled";
-  readonly channelId: ChannelId;
-  readonly payoutA: bigint;
-  readonly payoutB: bigint;
-  readonly cooperative: boolean;
-}
+export type ChainChannelSettled = Pick<SettledEvent, "type" | "channelId" | "payoutA" | "payoutB">;
 
 /** Every input of `transition`. */
 export type ChannelInput =
@@ -117,8 +86,5 @@ export type ChannelInput =
   | ActionProposeSettlement
   | ReceiveSettlementProposal
   | ReceiveSettlementSignature
-  | ActionClose
   | ChainChannelClosed
-  | ChainProofUpdated
-  | ActionSettle
   | ChainChannelSettled;

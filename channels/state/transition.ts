@@ -9,7 +9,7 @@ import { sameDomain } from "../crypto/domain-cache.ts";
 import type { ProofSigner } from "../crypto/signer.ts";
 import type { ChannelErrorCode } from "../errors.ts";
 import type { Settlement } from "../types.ts";
-import { balanceOf, compareProofs, depositOf, sentBy } from "./balances.ts";
+import { balanceOf, depositOf, sentBy } from "./balances.ts";
 import {
   addressOf,
   type ChannelState,
@@ -25,7 +25,6 @@ import type {
   ChainChannelOpened,
   ChainChannelSettled,
   ChainDeposited,
-  ChainProofUpdated,
   ChannelInput,
   ReceiveBalanceProof,
   ReceiveSettlementProposal,
@@ -35,9 +34,12 @@ import { validateReceivedProof } from "./validate.ts";
 
 /** What a transition may read from the outside world, passed in so that it stays pure. */
 export interface TransitionContext {
-  /** Unix seconds (for the settle deadline). */
+  /**
+   * Unix seconds. No rule of this core reads it since settle windows became the dispute
+   * machine's; relay/ still passes it.
+   */
   readonly now: bigint;
-  /** Latest block number seen. */
+  /** Latest block number seen (read by no rule either; see `now`). */
   readonly blockNumber: bigint;
   /**
    * This node's key. Signing is deterministic (RFC 6979), so a transition that signs is still a
@@ -84,14 +86,8 @@ export function transition(
       return onSettlementProposal(state, input, ctx);
     case "ReceiveSettlementSignature":
       return onSettlementSignature(state, input);
-    case "ActionClose":
-      return onClose(state);
     case "ChainChannelClosed":
       return onClosed(state, input);
-    case "ChainProofUpdated":
-      return onProofUpdated(state, input);
-    case "ActionSettle":
-      return onSettle(state, ctx);
     case "ChainChannelSettled":
       return onSettled(state, input);
   }
@@ -191,7 +187,7 @@ function onPay(state: ChannelState, input: ActionPay, ctx: TransitionContext): T
   if (state.status === "opening") {
     return actionRejected(state, input.type, "CHANNEL_NOT_OPEN", "channel not open yet");
   }
-  if (state.status !== "open" || state.closeRequested) {
+  if (state.status !== "open") {
     return actionRejected(state, input.type, "CHANNEL_CLOSED", "channel is closing or closed");
   }
   if (state.settlement !== null) {
@@ -282,7 +278,7 @@ function signatureOf(p: PendingSettlement, role: Role): Uint8Array | null {
 function onProposeSettlement(state: ChannelState, ctx: TransitionContext): TransitionResult {
   const type = "ActionProposeSettlement";
   const { params } = state;
-  if (state.status !== "open" || state.closeRequested) {
+  if (state.status !== "open") {
     return actionRejected(state, type, "CHANNEL_CLOSED", "channel is not open");
   }
   if (ctx.signer.address !== addressOf(params, params.self)) {
@@ -448,16 +444,6 @@ function onSettlementSignature(
   };
 }
 
-function onClose(state: ChannelState): TransitionResult {
-  if (state.status !== "open" || state.closeRequested) {
-    return actionRejected(state, "ActionClose", "CHANNEL_CLOSED", "channel is not open");
-  }
-  return {
-    state: { ...state, closeRequested: true },
-    effects: [{ type: "ChainSendClose", channelId: state.params.channelId, proof: state.received }],
-  };
-}
-
 function onClosed(state: ChannelState, input: ChainChannelClosed): TransitionResult {
   const { params } = state;
   if (input.channelId !== params.channelId) {
@@ -467,71 +453,18 @@ function onClosed(state: ChannelState, input: ChainChannelClosed): TransitionRes
   if (state.status !== "open") {
     return chainRejected(state, input.type, "CHAIN_EVENT_UNEXPECTED", "channel not open");
   }
-  // The closer submits its partner's proof, so the stored proof is the other side's transfers.
-  const provenSide = otherRole(input.closedBy);
-  const close: OnChainClose = {
-    closedBy: input.closedBy,
-    settleDeadline: input.settleDeadline,
-    proofA: provenSide === "A" ? input.proof : null,
-    proofB: provenSide === "B" ? input.proof : null,
+  const closer = input.closer.toLowerCase();
+  const closedBy: Role | null =
+    closer === params.participantA ? "A" : closer === params.participantB ? "B" : null;
+  if (closedBy === null) {
+    return chainRejected(state, input.type, "CHAIN_EVENT_UNEXPECTED", "closed by a stranger");
+  }
+  // Payments stop here; answering a stale close is the dispute machine's job.
+  const close: OnChainClose = { closedBy, settleDeadline: BigInt(input.finalizesAt) };
+  return {
+    state: { ...state, status: "closed", close },
+    effects: [{ type: "NotifyChannelClosed", channelId: params.channelId, closedBy }],
   };
-  const next: ChannelState = { ...state, status: "closed", close };
-  const effects: ChannelEffect[] = [
-    { type: "NotifyChannelClosed", channelId: params.channelId, closedBy: input.closedBy },
-  ];
-  pushUpdateIfStale(next, effects);
-  return { state: next, effects };
-}
-
-/** When the contract holds a proof of the partner's transfers older than ours, submit ours. */
-function pushUpdateIfStale(state: ChannelState, effects: ChannelEffect[]): void {
-  const partner = otherRole(state.params.self);
-  const onChain = partner === "A" ? state.close!.proofA : state.close!.proofB;
-  const ours = state.received;
-  // The contract keeps the higher (transferred, nonce): only a strictly better proof helps.
-  if (ours !== null && compareProofs(ours.proof, onChain) > 0) {
-    effects.push({ type: "ChainSendUpdateProof", channelId: state.params.channelId, signed: ours });
-  }
-}
-
-function onProofUpdated(state: ChannelState, input: ChainProofUpdated): TransitionResult {
-  if (input.channelId !== state.params.channelId) {
-    return chainRejected(state, input.type, "CHANNEL_MISMATCH", "event for another channel");
-  }
-  if (state.status === "settled") return unchanged(state);
-  if (state.status !== "closed" || state.close === null) {
-    return chainRejected(state, input.type, "CHAIN_EVENT_UNEXPECTED", "channel not closed");
-  }
-  const held = input.signer === "A" ? state.close.proofA : state.close.proofB;
-  if (compareProofs(input.proof, held) <= 0) return unchanged(state);
-  const close: OnChainClose =
-    input.signer === "A"
-      ? { ...state.close, proofA: input.proof }
-      : { ...state.close, proofB: input.proof };
-  const next: ChannelState = { ...state, close };
-  const effects: ChannelEffect[] = [];
-  if (input.signer !== state.params.self) pushUpdateIfStale(next, effects);
-  return { state: next, effects };
-}
-
-function onSettle(state: ChannelState, ctx: TransitionContext): TransitionResult {
-  if (state.status !== "closed" || state.close === null) {
-    return actionRejected(
-      state,
-      "ActionSettle",
-      "CHANNEL_NOT_CLOSED",
-      `channel is ${state.status}`,
-    );
-  }
-  if (ctx.now < state.close.settleDeadline) {
-    return actionRejected(
-      state,
-      "ActionSettle",
-      "SETTLE_TOO_EARLY",
-      `settle window ends at ${state.close.settleDeadline}`,
-    );
-  }
-  return { state, effects: [{ type: "ChainSendSettle", channelId: state.params.channelId }] };
 }
 
 function onSettled(state: ChannelState, input: ChainChannelSettled): TransitionResult {
@@ -542,11 +475,10 @@ function onSettled(state: ChannelState, input: ChainChannelSettled): TransitionR
   if (state.status === "opening") {
     return chainRejected(state, input.type, "CHAIN_EVENT_UNEXPECTED", "channel not open");
   }
-  const payouts = {
-    payoutA: input.payoutA,
-    payoutB: input.payoutB,
-    cooperative: input.cooperative,
-  };
+  // The feed delivers in order and a closing channel cannot close cooperatively: a payout with no
+  // close before it is the cooperative one.
+  const cooperative = state.status === "open";
+  const payouts = { payoutA: input.payoutA, payoutB: input.payoutB, cooperative };
   return {
     state: { ...state, status: "settled", payouts },
     effects: [
@@ -555,7 +487,7 @@ function onSettled(state: ChannelState, input: ChainChannelSettled): TransitionR
         channelId: state.params.channelId,
         payoutA: input.payoutA,
         payoutB: input.payoutB,
-        cooperative: input.cooperative,
+        cooperative,
       },
     ],
   };

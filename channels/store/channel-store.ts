@@ -301,7 +301,6 @@ function recordChanged(a: ChannelState, b: ChannelState): boolean {
     a.depositA !== b.depositA ||
     a.depositB !== b.depositB ||
     a.settlement !== b.settlement ||
-    a.closeRequested !== b.closeRequested ||
     a.close !== b.close ||
     a.payouts !== b.payouts
   );

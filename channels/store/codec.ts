@@ -104,12 +104,6 @@ function oneOf<T extends string>(v: unknown, allowed: readonly T[], what: string
   return v as T;
 }
 
-function proofOrNull(v: unknown, channelId: ChannelId, what: string): BalanceProof | null {
-  if (v === null) return null;
-  const p = obj(v, what);
-  return { channelId, nonce: big(p.nonce, `${what}.nonce`), transferred: big(p.transferred, what) };
-}
-
 function reviveRecord(raw: unknown): ChannelRecord {
   const r = obj(raw, "record");
   const p = obj(r.params, "params");
@@ -144,11 +138,10 @@ function reviveRecord(raw: unknown): ChannelRecord {
   let close: OnChainClose | null = null;
   if (r.close !== null) {
     const c = obj(r.close, "close");
+    // Records written before the dispute machine took over also hold the chain's proofs: ignored.
     close = {
       closedBy: oneOf(c.closedBy, ["A", "B"] as const, "closedBy"),
       settleDeadline: big(c.settleDeadline, "settleDeadline"),
-      proofA: proofOrNull(c.proofA, channelId, "proofA"),
-      proofB: proofOrNull(c.proofB, channelId, "proofB"),
     };
   }
   let payouts: ChannelRecord["payouts"] = null;
@@ -161,14 +154,12 @@ function reviveRecord(raw: unknown): ChannelRecord {
       cooperative: o.cooperative,
     };
   }
-  if (typeof r.closeRequested !== "boolean") throw new Error("closeRequested: boolean");
   return {
     params,
     status: oneOf(r.status, ["opening", "open", "closed", "settled"] as const, "status"),
     depositA: big(r.depositA, "depositA"),
     depositB: big(r.depositB, "depositB"),
     settlement,
-    closeRequested: r.closeRequested,
     close,
     payouts,
   };

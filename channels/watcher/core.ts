@@ -1,14 +1,32 @@
 /**
- * The dispute watcher's pure core: it follows the contract's events for our channels, rebuilds
- * each closing channel's committed state, and decides when to submit a better proof and when to
- * settle. No I/O, no clock: the chain's time arrives in `ActionTick`, as the time the next block
- * will carry (the one that would carry our update or our settle).
+ * The dispute machine, the one in tollway (docs/adr/0007-one-dispute-machine.md): for one
+ * account, over every channel it is in, it follows the settlement feed, keeps each channel's
+ * deposits and, once closing, the committed state, and decides when to close unilaterally, when
+ * to answer a close with a better proof, and when to settle. It speaks only the settlement
+ * interface's events and effects and the payment-proof abstraction, so any backend fits. Pure: no
+ * I/O, no clock; the chain's time arrives in `ActionTick` as the time the next block will carry
+ * (the one that would carry our update or our settle).
  */
-import type { ClosingState } from "../chain/types.ts";
-import type { SignedBalanceProof } from "../signed.ts";
+
+import type { ChannelErrorCode } from "../errors.ts";
+import {
+  type CommittedState,
+  committedAtClose,
+  heldProof,
+  roleOf,
+  withProofUpdate,
+} from "../settlement/committed.ts";
+import type {
+  ChainSendClose,
+  ChainSendSettle,
+  ChainSendUpdateProof,
+} from "../settlement/effects.ts";
+import type { ChainEvent } from "../settlement/events.ts";
+import type { SignedPaymentProof } from "../settlement/payment-proof.ts";
+import { compareProofs } from "../state/balances.ts";
 import type { Address, ChannelId } from "../types.ts";
 
-/** What the watcher knows of one of our channels. */
+/** What the machine knows of one of our channels. */
 export interface WatchedChannel {
   readonly channelId: ChannelId;
   readonly a: Address;
@@ -18,9 +36,11 @@ export interface WatchedChannel {
   readonly depositA: bigint;
   readonly depositB: bigint;
   readonly status: "open" | "closing";
-  /** The committed preimage while closing. */
-  readonly closing?: ClosingState;
+  /** What the chain holds while closing. */
+  readonly closing?: CommittedState;
   readonly finalizesAt?: number;
+  /** A close we sent and wait to see mined; not persisted across restarts. */
+  readonly closePending?: boolean;
   /** An update we sent and wait to see mined (its nonce); not persisted across restarts. */
   readonly updatePendingNonce?: bigint;
   readonly settlePending?: boolean;
@@ -28,101 +48,104 @@ export interface WatchedChannel {
 
 export interface WatcherState {
   readonly me: Address;
-  /** The last block whose events are applied. */
+  /** The last block whose events are applied: where the feed resumes. */
   readonly cursor: number;
   readonly channels: ReadonlyMap<ChannelId, WatchedChannel>;
 }
 
+/** Time passed: answer stale closes, settle ended windows. */
+export interface ActionTick {
+  readonly type: "ActionTick";
+  /**
+   * The time the next block will carry (Unix seconds): the pending block's timestamp, or the
+   * clock where the node has none. Not the latest block's: on a chain that mines only on
+   * transactions it stops while time goes on, and a window would never end.
+   */
+  readonly now: number;
+  /** Our best proof from the partner, per closing channel. */
+  readonly partnerProofs: ReadonlyMap<ChannelId, SignedPaymentProof>;
+}
+
+/** Close unilaterally with the partner's best proof (null: none received). */
+export interface ActionClose {
+  readonly type: "ActionClose";
+  readonly channelId: ChannelId;
+  readonly partnerProof: SignedPaymentProof | null;
+}
+
+/** Settle now (`now` as in `ActionTick`); a tick past the window settles by itself as well. */
+export interface ActionSettle {
+  readonly type: "ActionSettle";
+  readonly channelId: ChannelId;
+  readonly now: number;
+}
+
+/** An effect the shell carried out failed: clear its pending mark so it is decided again. */
+export interface ActionEffectFailed {
+  readonly type: "ActionEffectFailed";
+  readonly channelId: ChannelId;
+  readonly effect: "close" | "update" | "settle";
+}
+
 export type WatcherInput =
-  | {
-      readonly type: "ChainChannelOpened";
-      readonly channelId: ChannelId;
-      readonly a: Address;
-      readonly b: Address;
-      readonly deposit: bigint;
-    }
-  | {
-      readonly type: "ChainDeposited";
-      readonly channelId: ChannelId;
-      readonly forB: boolean;
-      readonly total: bigint;
-    }
-  | {
-      readonly type: "ChainChannelClosed";
-      readonly channelId: ChannelId;
-      readonly closer: Address;
-      readonly nonce: bigint;
-      readonly transferred: bigint;
-      readonly finalizesAt: number;
-    }
-  | {
-      readonly type: "ChainProofUpdated";
-      readonly channelId: ChannelId;
-      readonly ofB: boolean;
-      readonly nonce: bigint;
-      readonly transferred: bigint;
-    }
-  | { readonly type: "ChainChannelSettled"; readonly channelId: ChannelId }
-  | { readonly type: "ChainBlock"; readonly block: number }
-  | {
-      readonly type: "ActionTick";
-      /**
-       * The time the next block will carry (Unix seconds): the pending block's timestamp, or the
-       * clock where the node has none. Not the latest block's: on a chain that mines only on
-       * transactions it stops while time goes on, and a window would never end.
-       */
-      readonly now: number;
-      /** Our best proof from the partner, per closing channel. */
-      readonly partnerProofs: ReadonlyMap<ChannelId, SignedBalanceProof>;
-    }
-  | {
-      readonly type: "ActionEffectFailed";
-      readonly channelId: ChannelId;
-      readonly effect: "update" | "settle";
-    };
+  | ChainEvent
+  | ActionTick
+  | ActionClose
+  | ActionSettle
+  | ActionEffectFailed;
+
+/** The partner closed; our watcher answers by itself until `finalizesAt`. */
+export interface NotifyPartnerClosed {
+  readonly type: "NotifyPartnerClosed";
+  readonly channelId: ChannelId;
+  readonly finalizesAt: number;
+}
+
+/** The channel was paid out. */
+export interface NotifySettled {
+  readonly type: "NotifySettled";
+  readonly channelId: ChannelId;
+}
+
+/** A local action was refused (state unchanged). */
+export interface NotifyActionRejected {
+  readonly type: "NotifyActionRejected";
+  readonly channelId: ChannelId;
+  readonly action: "ActionClose" | "ActionSettle";
+  readonly code: ChannelErrorCode;
+  readonly reason: string;
+}
 
 export type WatcherEffect =
-  | {
-      readonly type: "ChainSendUpdateProof";
-      readonly channelId: ChannelId;
-      readonly closing: ClosingState;
-      readonly ofB: boolean;
-      readonly signed: SignedBalanceProof;
-    }
-  | {
-      readonly type: "ChainSendSettle";
-      readonly channelId: ChannelId;
-      readonly closing: ClosingState;
-    }
-  | {
-      readonly type: "NotifyPartnerClosed";
-      readonly channelId: ChannelId;
-      readonly finalizesAt: number;
-    }
-  | { readonly type: "NotifySettled"; readonly channelId: ChannelId };
+  | ChainSendClose
+  | ChainSendUpdateProof
+  | ChainSendSettle
+  | NotifyPartnerClosed
+  | NotifySettled
+  | NotifyActionRejected;
+
+type Out = { state: WatcherState; effects: readonly WatcherEffect[] };
 
 /** A fresh state for account `me`, starting after block `cursor`. */
 export function initialWatcherState(me: Address, cursor: number): WatcherState {
   return { me: me.toLowerCase() as Address, cursor, channels: new Map() };
 }
 
-/** Applies one input; returns the new state and what the shell must do. */
-export function watcherTransition(
-  state: WatcherState,
-  input: WatcherInput,
-): { state: WatcherState; effects: readonly WatcherEffect[] } {
-  const none = { state, effects: [] as WatcherEffect[] };
+/** Applies one input; returns the new state (the same object when nothing changed) and what the shell must do. */
+export function watcherTransition(state: WatcherState, input: WatcherInput): Out {
+  const none: Out = { state, effects: [] };
   switch (input.type) {
     case "ChainChannelOpened": {
       const weAreA = input.a.toLowerCase() === state.me;
       const weAreB = input.b.toLowerCase() === state.me;
-      if (!weAreA && !weAreB) return none;
+      // Feeds are re-read after a restart: an opening we know is not news.
+      if ((!weAreA && !weAreB) || state.channels.has(input.channelId)) return none;
       return put(state, {
         channelId: input.channelId,
         a: input.a,
         b: input.b,
         weAreB,
-        depositA: input.deposit,
+        depositA: input.depositA,
         depositB: 0n,
         status: "open",
       });
@@ -130,33 +153,28 @@ export function watcherTransition(
     case "ChainDeposited": {
       const ch = state.channels.get(input.channelId);
       if (ch?.status !== "open") return none;
+      // Totals, not deltas: a replayed event carries a total we already have.
+      if (input.total <= (input.participant === "B" ? ch.depositB : ch.depositA)) return none;
       return put(
         state,
-        input.forB ? { ...ch, depositB: input.total } : { ...ch, depositA: input.total },
+        input.participant === "B"
+          ? { ...ch, depositB: input.total }
+          : { ...ch, depositA: input.total },
       );
     }
     case "ChainChannelClosed": {
       const ch = state.channels.get(input.channelId);
       if (ch?.status !== "open") return none;
-      // The closer submitted its partner's proof; the closer's own side starts empty.
-      const closerIsA = input.closer.toLowerCase() === ch.a.toLowerCase();
-      const closing: ClosingState = {
-        a: ch.a,
-        b: ch.b,
-        depositA: ch.depositA,
-        depositB: ch.depositB,
-        nonceA: closerIsA ? 0n : input.nonce,
-        sentA: closerIsA ? 0n : input.transferred,
-        nonceB: closerIsA ? input.nonce : 0n,
-        sentB: closerIsA ? input.transferred : 0n,
-      };
-      const weClosed = input.closer.toLowerCase() === state.me;
+      const closedBy = roleOf(ch, input.closer);
+      if (closedBy === undefined) return none;
+      const { closePending: _sent, ...rest } = ch;
       const next = put(state, {
-        ...ch,
+        ...rest,
         status: "closing",
-        closing,
+        closing: committedAtClose(ch, ch, closedBy, input.proof),
         finalizesAt: input.finalizesAt,
       });
+      const weClosed = input.closer.toLowerCase() === state.me;
       return weClosed
         ? next
         : {
@@ -173,11 +191,11 @@ export function watcherTransition(
     case "ChainProofUpdated": {
       const ch = state.channels.get(input.channelId);
       if (!ch?.closing) return none;
-      const closing = input.ofB
-        ? { ...ch.closing, nonceB: input.nonce, sentB: input.transferred }
-        : { ...ch.closing, nonceA: input.nonce, sentA: input.transferred };
       const { updatePendingNonce: _done, ...rest } = ch;
-      return put(state, { ...rest, closing });
+      return put(state, {
+        ...rest,
+        closing: withProofUpdate(ch.closing, input.signer, input.proof),
+      });
     }
     case "ChainChannelSettled": {
       if (!state.channels.has(input.channelId)) return none;
@@ -194,15 +212,21 @@ export function watcherTransition(
         : none;
     case "ActionTick":
       return tick(state, input.now, input.partnerProofs);
+    case "ActionClose":
+      return close(state, input);
+    case "ActionSettle":
+      return settleNow(state, input);
     case "ActionEffectFailed": {
       const ch = state.channels.get(input.channelId);
       if (!ch) return none;
-      // Clear the pending mark so that the next tick tries again.
+      // Clear the pending mark so that the next tick (or action) tries again.
       return put(
         state,
-        input.effect === "update"
-          ? { ...ch, updatePendingNonce: undefined }
-          : { ...ch, settlePending: false },
+        input.effect === "close"
+          ? { ...ch, closePending: undefined }
+          : input.effect === "update"
+            ? { ...ch, updatePendingNonce: undefined }
+            : { ...ch, settlePending: undefined },
       );
     }
   }
@@ -211,8 +235,8 @@ export function watcherTransition(
 function tick(
   state: WatcherState,
   now: number,
-  partnerProofs: ReadonlyMap<ChannelId, SignedBalanceProof>,
-): { state: WatcherState; effects: readonly WatcherEffect[] } {
+  partnerProofs: ReadonlyMap<ChannelId, SignedPaymentProof>,
+): Out {
   const effects: WatcherEffect[] = [];
   let channels: Map<ChannelId, WatchedChannel> | undefined;
   for (const ch of state.channels.values()) {
@@ -221,20 +245,17 @@ function tick(
     if (now < ch.finalizesAt) {
       // The partner's side on chain is whatever it or its closing left there; ours to fix.
       const proof = partnerProofs.get(ch.channelId);
-      const partnerIsB = !ch.weAreB;
-      const [storedNonce, storedSent] = partnerIsB
-        ? [ch.closing.nonceB, ch.closing.sentB]
-        : [ch.closing.nonceA, ch.closing.sentA];
+      const partner = ch.weAreB ? "A" : "B";
       if (
         proof &&
-        beats(proof, storedNonce, storedSent) &&
+        compareProofs(proof.proof, heldProof(ch.closing, partner)) > 0 &&
         ch.updatePendingNonce !== proof.proof.nonce
       ) {
         effects.push({
           type: "ChainSendUpdateProof",
           channelId: ch.channelId,
           closing: ch.closing,
-          ofB: partnerIsB,
+          signer: partner,
           signed: proof,
         });
         next = { ...next, updatePendingNonce: proof.proof.nonce };
@@ -251,14 +272,58 @@ function tick(
   return { state: channels ? { ...state, channels } : state, effects };
 }
 
-/** The contract's order: more transferred wins, then a higher nonce. */
-function beats(p: SignedBalanceProof, storedNonce: bigint, storedSent: bigint): boolean {
-  const { nonce, transferred } = p.proof;
-  return transferred > storedSent || (transferred === storedSent && nonce > storedNonce);
+function close(state: WatcherState, input: ActionClose): Out {
+  const ch = state.channels.get(input.channelId);
+  if (!ch) return rejected(state, input, "CHANNEL_NOT_OPEN", "no such open channel of ours");
+  // One close per channel: a second would only revert, and the first may still be on its way.
+  if (ch.status !== "open" || ch.closePending) {
+    return rejected(state, input, "CHANNEL_CLOSED", "channel is closing or closed");
+  }
+  const next = put(state, { ...ch, closePending: true });
+  return {
+    state: next.state,
+    effects: [{ type: "ChainSendClose", channelId: ch.channelId, proof: input.partnerProof }],
+  };
 }
 
-function put(state: WatcherState, ch: WatchedChannel) {
+function settleNow(state: WatcherState, input: ActionSettle): Out {
+  const ch = state.channels.get(input.channelId);
+  if (ch?.status !== "closing" || !ch.closing || ch.finalizesAt === undefined) {
+    return rejected(state, input, "CHANNEL_NOT_CLOSED", `channel is ${ch?.status ?? "unknown"}`);
+  }
+  if (input.now < ch.finalizesAt) {
+    return rejected(state, input, "SETTLE_TOO_EARLY", `settle window ends at ${ch.finalizesAt}`);
+  }
+  if (ch.settlePending) return { state, effects: [] };
+  const next = put(state, { ...ch, settlePending: true });
+  return {
+    state: next.state,
+    effects: [{ type: "ChainSendSettle", channelId: ch.channelId, closing: ch.closing }],
+  };
+}
+
+function rejected(
+  state: WatcherState,
+  input: ActionClose | ActionSettle,
+  code: ChannelErrorCode,
+  reason: string,
+): Out {
+  return {
+    state,
+    effects: [
+      {
+        type: "NotifyActionRejected",
+        channelId: input.channelId,
+        action: input.type,
+        code,
+        reason,
+      },
+    ],
+  };
+}
+
+function put(state: WatcherState, ch: WatchedChannel): Out {
   const channels = new Map(state.channels);
   channels.set(ch.channelId, ch);
-  return { state: { ...state, channels }, effects: [] as WatcherEffect[] };
+  return { state: { ...state, channels }, effects: [] };
 }

@@ -7,7 +7,7 @@ const CURSOR = "cursor";
 const ME = "me";
 const CHANNEL = "ch:";
 
-type Stored = Omit<WatchedChannel, "updatePendingNonce" | "settlePending">;
+type Stored = Omit<WatchedChannel, "closePending" | "updatePendingNonce" | "settlePending">;
 
 /** The watcher's level database. */
 export class WatcherStore {
@@ -50,7 +50,7 @@ export class WatcherStore {
     batch.put(CURSOR, String(state.cursor));
     const live = new Set<string>();
     for (const ch of state.channels.values()) {
-      const { updatePendingNonce: _u, settlePending: _s, ...stored } = ch;
+      const { closePending: _c, updatePendingNonce: _u, settlePending: _s, ...stored } = ch;
       live.add(`${CHANNEL}${ch.channelId}`);
       batch.put(`${CHANNEL}${ch.channelId}`, JSON.stringify(stored satisfies Stored, replace));
     }

@@ -1,13 +1,17 @@
 /**
- * The dispute watcher's shell: polls the contract's events from the last processed block,
- * persists what it learned, then submits better proofs and settles when windows end. It survives
- * restarts (state and cursor in level) and RPC outages: every request is bounded by the chain
- * client's timeout and retries, a failed poll changes nothing and is an `error` event, and the
+ * The dispute machine's shell: reads the settlement feed from the last processed block,
+ * persists what it learned, then carries out the machine's effects through `settlement.send`:
+ * better proofs while a window runs, the settle when it ends, and the closes asked of it. It
+ * survives restarts (state and cursor in level) and RPC outages: every request is bounded by the
+ * backend's timeout and retries, a failed poll changes nothing and is an `error` event, and the
  * next poll starts again from the saved cursor.
  */
 import { EventEmitter } from "node:events";
-import type { ChainClient } from "../chain/client.ts";
-import type { SignedBalanceProof } from "../signed.ts";
+import { ChainClient } from "../chain/client.ts";
+import { ChannelError } from "../errors.ts";
+import type { ClosedChannelTx, SettlementBackend, SettlementTx } from "../settlement/backend.ts";
+import { paymentChannelsSettlement } from "../settlement/payment-channels/backend.ts";
+import type { SignedPaymentProof } from "../settlement/payment-proof.ts";
 import type { ChannelId } from "../types.ts";
 import {
   initialWatcherState,
@@ -16,37 +20,54 @@ import {
   type WatcherState,
   watcherTransition,
 } from "./core.ts";
-import { decodeChannelLog } from "./decode.ts";
 import { WatcherStore } from "./store.ts";
 
 /** Options of {@link startWatcher}. */
 export interface WatcherOptions {
-  readonly chain: ChainClient;
+  /** The chain, through the settlement interface. */
+  readonly settlement?: SettlementBackend;
+  /**
+   * A PaymentChannels client, read through its settlement backend: the form relay/ and engine/
+   * still pass. One of `settlement` and `chain` is required.
+   */
+  readonly chain?: ChainClient;
   /** Directory of the watcher's level database. */
   readonly dir: string;
   /** Our best proof received from the partner of a channel, if any. */
   readonly partnerProof: (
     channelId: ChannelId,
-  ) => SignedBalanceProof | undefined | Promise<SignedBalanceProof | undefined>;
+  ) => SignedPaymentProof | undefined | Promise<SignedPaymentProof | undefined>;
   /** First block to read on a new store (default: the current head). */
   readonly fromBlock?: number;
   readonly pollIntervalMs?: number;
-  /** Most blocks per getLogs request. */
+  /** Most blocks per getLogs request (with `chain`). */
   readonly maxBlockRange?: number;
 }
 
-/** Events: `closed` (partner closed), `updated` / `settled` (we sent it), `error` (a poll or effect failed). */
+/**
+ * Events: `closed` (partner closed), `updated` (we sent a better proof), `settled` (paid out),
+ * `error` (a poll or effect failed).
+ */
 export class Watcher extends EventEmitter {
   readonly #opts: WatcherOptions;
+  readonly #settlement: SettlementBackend;
   readonly #store: WatcherStore;
   #state: WatcherState;
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
+  /** Polls and actions run one at a time, each on the state the previous one left. */
+  #tail: Promise<unknown> = Promise.resolve();
   #stopped = false;
 
-  constructor(opts: WatcherOptions, store: WatcherStore, state: WatcherState) {
+  constructor(
+    opts: WatcherOptions,
+    settlement: SettlementBackend,
+    store: WatcherStore,
+    state: WatcherState,
+  ) {
     super();
     this.#opts = opts;
+    this.#settlement = settlement;
     this.#store = store;
     this.#state = state;
   }
@@ -71,7 +92,7 @@ export class Watcher extends EventEmitter {
 
   /** One round: read new events, persist, act. Never rejects; failures are `error` events. */
   poll(): Promise<void> {
-    this.#polling ??= this.#pollOnce()
+    this.#polling ??= this.#exclusive(() => this.#pollOnce())
       .catch((err: unknown) => {
         this.emit("error", err);
       })
@@ -81,16 +102,47 @@ export class Watcher extends EventEmitter {
     return this.#polling;
   }
 
+  /**
+   * Closes `channelId` unilaterally with the partner's best proof; the machine then answers and
+   * settles as for any close.
+   * @throws ChannelError CHANNEL_NOT_OPEN (not a known open channel of ours), CHANNEL_CLOSED
+   *   (closing, or a close already sent); SettlementError when the chain refuses.
+   */
+  close(channelId: ChannelId): Promise<ClosedChannelTx> {
+    return this.#exclusive(async () => {
+      const proof = (await this.#opts.partnerProof(channelId)) ?? null;
+      return this.#act({ type: "ActionClose", channelId, partnerProof: proof }, "close");
+    }) as Promise<ClosedChannelTx>;
+  }
+
+  /**
+   * Settles `channelId` now, if its window has ended by the chain's clock.
+   * @throws ChannelError CHANNEL_NOT_CLOSED, SETTLE_TOO_EARLY; SettlementError when the chain refuses.
+   */
+  settle(channelId: ChannelId): Promise<SettlementTx | undefined> {
+    return this.#exclusive(async () => {
+      const { time } = await this.#settlement.now();
+      return this.#act({ type: "ActionSettle", channelId, now: time }, "settle");
+    });
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#polling;
+    await this.#tail.catch(() => undefined);
     await this.#store.close();
   }
 
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(fn);
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
   async #pollOnce(): Promise<void> {
-    const chain = this.#opts.chain;
-    const time = await chain.chainTime();
+    const settlement = this.#settlement;
+    const now = await settlement.now();
     let state = this.#state;
     const effects: WatcherEffect[] = [];
     const apply = (input: WatcherInput) => {
@@ -98,17 +150,8 @@ export class Watcher extends EventEmitter {
       state = out.state;
       effects.push(...out.effects);
     };
-    const range = this.#opts.maxBlockRange ?? 2_000;
-    for (let from = state.cursor + 1; from <= time.latestBlock; from += range) {
-      const to = Math.min(time.latestBlock, from + range - 1);
-      const logs = await chain.channelLogs(from, to);
-      for (const log of logs) {
-        const input = decodeChannelLog(chain.contract.interface, log);
-        if (input) apply(input);
-      }
-      apply({ type: "ChainBlock", block: to });
-    }
-    const partnerProofs = new Map<ChannelId, SignedBalanceProof>();
+    for await (const event of settlement.events(state.cursor, now.block)) apply(event);
+    const partnerProofs = new Map<ChannelId, SignedPaymentProof>();
     for (const ch of state.channels.values()) {
       if (ch.status !== "closing") continue;
       const proof = await this.#opts.partnerProof(ch.channelId);
@@ -116,52 +159,73 @@ export class Watcher extends EventEmitter {
     }
     // Windows end by the clock of the block that would settle them: the next one, not the
     // latest (on a chain that mines only on transactions, the latest may never move again).
-    apply({ type: "ActionTick", now: time.nextTimestamp, partnerProofs });
+    apply({ type: "ActionTick", now: now.time, partnerProofs });
     // What we learned is durable before we act on it.
     await this.#store.save(state);
     this.#state = state;
-    for (const effect of effects) await this.#carryOut(effect);
+    for (const effect of effects) {
+      try {
+        await this.#carryOut(effect);
+      } catch (err) {
+        this.emit("error", err);
+      }
+    }
   }
 
-  async #carryOut(effect: WatcherEffect): Promise<void> {
-    const chain = this.#opts.chain;
+  /** Runs a local action through the machine and carries out its one effect. */
+  async #act(
+    input: WatcherInput,
+    what: "close" | "settle",
+  ): Promise<SettlementTx | ClosedChannelTx | undefined> {
+    const out = watcherTransition(this.#state, input);
+    this.#state = out.state;
+    let tx: SettlementTx | undefined;
+    for (const effect of out.effects) {
+      if (effect.type === "NotifyActionRejected") {
+        throw new ChannelError(effect.code, `${what} ${effect.channelId}: ${effect.reason}`, {
+          channelId: effect.channelId,
+        });
+      }
+      tx = await this.#carryOut(effect);
+    }
+    return tx;
+  }
+
+  /** Carries out one effect; a failed send clears its pending mark and rethrows. */
+  async #carryOut(effect: WatcherEffect): Promise<SettlementTx | undefined> {
     switch (effect.type) {
       case "NotifyPartnerClosed":
         this.emit("closed", effect.channelId, effect.finalizesAt);
-        return;
+        return undefined;
       case "NotifySettled":
         this.emit("settled", effect.channelId);
-        return;
+        return undefined;
+      case "NotifyActionRejected":
+        return undefined;
+      case "ChainSendClose":
       case "ChainSendUpdateProof":
+      case "ChainSendSettle": {
+        let tx: SettlementTx;
         try {
-          const tx = await chain.updateProof(
-            effect.channelId,
-            effect.closing,
-            effect.ofB,
-            effect.signed,
-          );
+          tx = await this.#settlement.send(effect);
+        } catch (err) {
+          this.#state = watcherTransition(this.#state, {
+            type: "ActionEffectFailed",
+            channelId: effect.channelId,
+            effect:
+              effect.type === "ChainSendClose"
+                ? "close"
+                : effect.type === "ChainSendUpdateProof"
+                  ? "update"
+                  : "settle",
+          }).state;
+          throw err;
+        }
+        if (effect.type === "ChainSendUpdateProof") {
           this.emit("updated", effect.channelId, effect.signed.proof, tx);
-        } catch (err) {
-          this.#state = watcherTransition(this.#state, {
-            type: "ActionEffectFailed",
-            channelId: effect.channelId,
-            effect: "update",
-          }).state;
-          this.emit("error", err);
         }
-        return;
-      case "ChainSendSettle":
-        try {
-          await chain.settle(effect.channelId, effect.closing);
-        } catch (err) {
-          this.#state = watcherTransition(this.#state, {
-            type: "ActionEffectFailed",
-            channelId: effect.channelId,
-            effect: "settle",
-          }).state;
-          this.emit("error", err);
-        }
-        return;
+        return tx;
+      }
     }
   }
 }
@@ -169,13 +233,24 @@ export class Watcher extends EventEmitter {
 /**
  * Opens the watcher's store in `opts.dir` (resuming from its saved block) and returns a watcher;
  * call `start()` to poll, or `poll()` to run one round.
+ * @throws TypeError when neither `settlement` nor `chain` is given; Error when the store belongs
+ *   to another account.
  * @example
- * const watcher = await startWatcher({ chain, dir: "./data/watcher", partnerProof: (id) => store.latestReceived(id) });
+ * const watcher = await startWatcher({ settlement, dir: "./data/watcher", partnerProof: (id) => store.latestReceived(id) });
  * watcher.on("updated", (id) => console.log("disputed", id)).start();
  */
 export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
+  const settlement =
+    opts.settlement ??
+    (opts.chain instanceof ChainClient
+      ? paymentChannelsSettlement(opts.chain, {
+          fromBlock: opts.fromBlock,
+          maxBlockRange: opts.maxBlockRange,
+        })
+      : undefined);
+  if (!settlement) throw new TypeError("startWatcher needs a settlement backend or a chain client");
   const store = await WatcherStore.open(opts.dir);
-  const me = await opts.chain.address();
+  const me = await settlement.account();
   let state: WatcherState | undefined;
   try {
     state = await store.load(me);
@@ -184,8 +259,8 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
     throw err;
   }
   if (!state) {
-    const from = opts.fromBlock ?? (await opts.chain.blockNumber());
+    const from = opts.fromBlock ?? (await settlement.now()).block;
     state = initialWatcherState(me, from - 1);
   }
-  return new Watcher(opts, store, state);
+  return new Watcher(opts, settlement, store, state);
 }

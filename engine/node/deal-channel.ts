@@ -308,7 +308,7 @@ export function createDealChannel(opts: DealChannelOptions): DealChannel {
     for (const f of await openChannelsTo(chain, me, provider, opts.fromBlock ?? 0)) {
       // Only a channel whose latest proof we hold: paying on one we lost would reuse its nonces.
       const stored = await store.loadChannel(f.channelId);
-      if (stored?.status !== "open" || stored.settlement || stored.closeRequested) continue;
+      if (stored?.status !== "open" || stored.settlement) continue;
       return {
         channel: {
           channelId: f.channelId,

@@ -1,35 +1,39 @@
 /**
- * Model-based test (fast-check commands): two peers drive the real `transition` through random
- * payments both ways, top-ups, delivered/duplicated/reordered/replayed/forged messages, and
- * cooperative or unilateral closes (also with stale proofs), against a simple model. After every
- * step: each view matches the model, no balance is negative, tokens are conserved; replays and
- * forgeries change nothing; at settlement every honest party gets at least its balance.
+ * Model-based test (fast-check commands): two peers drive the real cores through random payments
+ * both ways, top-ups, delivered/duplicated/reordered/replayed/forged messages, and cooperative or
+ * unilateral closes (also with stale proofs), against a simple model. Each peer runs the channel
+ * core (payments, cooperative settlement) and the dispute machine (unilateral close, updates,
+ * settle), both fed by the in-memory settlement chain, which carries out their effects. After
+ * every step: each view matches the model, no balance is negative, tokens are conserved on and
+ * off chain; replays and forgeries change nothing; at settlement every honest party gets at least
+ * its balance.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ProofVerifier } from "../../channels/crypto/verifier.ts";
-import { balanceProofDigest, eip712Domain } from "../../channels/eip712.ts";
+import { isSettlementError } from "../../channels/settlement/errors.ts";
+import type { ChainEvent } from "../../channels/settlement/events.ts";
+import { MemoryChain } from "../../channels/settlement/memory/memory-chain.ts";
 import type { SignedBalanceProof } from "../../channels/signed.ts";
-import { balanceOf, compareProofs, computePayouts } from "../../channels/state/balances.ts";
-import type { ChannelState, Role } from "../../channels/state/channel-state.ts";
+import { balanceOf } from "../../channels/state/balances.ts";
+import { type ChannelState, createChannel, type Role } from "../../channels/state/channel-state.ts";
 import type { ChannelEffect } from "../../channels/state/effects.ts";
 import type { ChannelInput } from "../../channels/state/inputs.ts";
 import { transition } from "../../channels/state/transition.ts";
-import type { BalanceProof, ChannelDomain, Settlement } from "../../channels/types.ts";
+import type { ChannelDomain, ChannelId, Settlement } from "../../channels/types.ts";
 import {
-  alice,
-  bob,
-  channelIdOf,
-  ctxA,
-  ctxB,
-  domain,
-  mallory,
-  openPair,
-  otherDomain,
-} from "./helpers.ts";
+  initialWatcherState,
+  type WatcherEffect,
+  type WatcherInput,
+  type WatcherState,
+  watcherTransition,
+} from "../../channels/watcher/core.ts";
+import { alice, bob, channelIdOf, ctxA, ctxB, domain, mallory, otherDomain } from "./helpers.ts";
 
-const id = channelIdOf(42);
 const verifier = new ProofVerifier();
+/** Each participant's tokens outside the channel at the start. */
+const FUNDS = 1_000_000n;
+const WINDOW = 1_000;
 const signerOf = (r: Role) => (r === "A" ? alice : bob);
 const other = (r: Role): Role => (r === "A" ? "B" : "A");
 
@@ -48,26 +52,23 @@ interface Msg {
   readonly genuine: boolean;
 }
 
-/** A reference contract: what PaymentChannels.sol does, enough for the test. */
-interface Chain {
-  status: "open" | "closed" | "settled";
-  depA: bigint;
-  depB: bigint;
-  proofA: BalanceProof | null;
-  proofB: BalanceProof | null;
-  deadline: bigint;
-  closer: Role | null;
-  closerHonest: boolean;
-  payouts: { payoutA: bigint; payoutB: bigint; cooperative: boolean } | null;
-}
-
 interface Real {
+  readonly id: ChannelId;
+  /** The settlement backend both peers act on; its events reach both cores and both machines. */
+  readonly chain: MemoryChain;
+  /** The feed's cursor: every event up to here was delivered. */
+  cursor: number;
   views: Record<Role, ChannelState>;
+  machines: Record<Role, WatcherState>;
   net: Msg[];
   delivered: Msg[];
   /** Every proof each side signed, oldest first (for stale closes). */
   signedBy: Record<Role, SignedBalanceProof[]>;
-  chain: Chain;
+  closer: Role | null;
+  closerHonest: boolean;
+  payouts: { payoutA: bigint; payoutB: bigint; cooperative: boolean } | null;
+  depA: bigint;
+  depB: bigint;
 }
 
 interface PeerModel {
@@ -87,8 +88,14 @@ interface Model {
   B: PeerModel;
 }
 
-const dep = (m: Model | Chain, r: Role) =>
-  r === "A" ? ("depA" in m ? m.depA : 0n) : "depB" in m ? m.depB : 0n;
+const dep = (m: Model, r: Role) => (r === "A" ? m.depA : m.depB);
+const addressOf = (r: Role) => signerOf(r).address;
+
+/** The channel's status on chain, named as the cores name it. */
+function chainStatus(real: Real): ChannelState["status"] {
+  const status = real.chain.read(real.id).status;
+  return status === "open" ? "open" : status === "closing" ? "closed" : "settled";
+}
 
 function modelBalance(m: Model, r: Role): bigint {
   const p = m[r];
@@ -98,8 +105,8 @@ function modelBalance(m: Model, r: Role): bigint {
 const ctxOf = (r: Role) => (r === "A" ? ctxA : ctxB);
 
 /** Applies an input to one view and carries out its effects (network and chain). */
-function apply(real: Real, r: Role, input: ChannelInput, now = 1_000n): ChannelEffect[] {
-  const { state, effects } = transition(real.views[r], input, { ...ctxOf(r), now });
+function apply(real: Real, r: Role, input: ChannelInput): ChannelEffect[] {
+  const { state, effects } = transition(real.views[r], input, ctxOf(r));
   real.views[r] = state;
   for (const e of effects) {
     switch (e.type) {
@@ -124,17 +131,9 @@ function apply(real: Real, r: Role, input: ChannelInput, now = 1_000n): ChannelE
           },
         });
         break;
-      case "ChainSendClose":
-        chainClose(real, r, e.proof?.proof ?? null, true);
-        break;
-      case "ChainSendUpdateProof":
-        chainUpdate(real, e.signed);
-        break;
       case "ChainSendCooperativeClose":
-        chainCoopClose(real, e.settlement, e.signatureA, e.signatureB);
-        break;
-      case "ChainSendSettle":
-        chainSettle(real, now);
+        submit(real, r, e);
+        pump(real);
         break;
       default:
         break;
@@ -143,74 +142,100 @@ function apply(real: Real, r: Role, input: ChannelInput, now = 1_000n): ChannelE
   return [...effects];
 }
 
-function broadcast(real: Real, input: ChannelInput, now = 1_000n): void {
-  apply(real, "A", input, now);
-  apply(real, "B", input, now);
+/** Runs an input through `r`'s dispute machine; its chain effects go to the chain. */
+function machine(real: Real, r: Role, input: WatcherInput): WatcherEffect[] {
+  const { state, effects } = watcherTransition(real.machines[r], input);
+  real.machines[r] = state;
+  for (const e of effects) {
+    if (
+      e.type !== "ChainSendClose" &&
+      e.type !== "ChainSendUpdateProof" &&
+      e.type !== "ChainSendSettle"
+    )
+      continue;
+    if (!submit(real, r, e)) {
+      const effect =
+        e.type === "ChainSendClose"
+          ? "close"
+          : e.type === "ChainSendUpdateProof"
+            ? "update"
+            : "settle";
+      real.machines[r] = watcherTransition(real.machines[r], {
+        type: "ActionEffectFailed",
+        channelId: e.channelId,
+        effect,
+      }).state;
+    }
+  }
+  return [...effects];
 }
 
-function chainClose(
-  real: Real,
-  closer: Role,
-  partnerProof: BalanceProof | null,
-  honest: boolean,
-): void {
-  const c = real.chain;
-  if (c.status !== "open") return;
-  c.status = "closed";
-  c.closer = closer;
-  c.closerHonest = honest;
-  c.deadline = 2_000n;
-  if (closer === "A") c.proofB = partnerProof;
-  else c.proofA = partnerProof;
-  broadcast(real, {
-    type: "ChainChannelClosed",
-    channelId: id,
-    closedBy: closer,
-    proof: partnerProof,
-    settleDeadline: c.deadline,
-  });
+/** Sends an effect as `r`; a refusal (the contract would revert) changes nothing. */
+function submit(real: Real, r: Role, effect: Parameters<MemoryChain["execute"]>[1]): boolean {
+  try {
+    real.chain.execute(addressOf(r), effect);
+    return true;
+  } catch (err) {
+    if (!isSettlementError(err)) throw err;
+    return false;
+  }
 }
 
-function chainUpdate(real: Real, signed: SignedBalanceProof): void {
-  const c = real.chain;
-  if (c.status !== "closed") return;
-  const r = verifier.recoverAddress(digestOf(signed.proof), signed.signature);
-  if (!r.ok) return;
-  const role: Role | null = r.value === alice.address ? "A" : r.value === bob.address ? "B" : null;
-  if (role === null || signed.proof.channelId !== id) return;
-  const held = role === "A" ? c.proofA : c.proofB;
-  if (compareProofs(signed.proof, held) <= 0) return;
-  if (role === "A") c.proofA = signed.proof;
-  else c.proofB = signed.proof;
-  broadcast(real, { type: "ChainProofUpdated", channelId: id, signer: role, proof: signed.proof });
+/** The part of a feed event the channel core takes, if any. */
+function coreInput(e: ChainEvent): ChannelInput | undefined {
+  return e.type === "ChainChannelOpened" ||
+    e.type === "ChainDeposited" ||
+    e.type === "ChainChannelClosed" ||
+    e.type === "ChainChannelSettled"
+    ? e
+    : undefined;
 }
 
-const dom = eip712Domain(domain);
-const digestOf = (p: BalanceProof) => balanceProofDigest(dom, p);
-
-function chainCoopClose(real: Real, s: Settlement, sigA: Uint8Array, sigB: Uint8Array): void {
-  const c = real.chain;
-  if (c.status !== "open") return;
-  if (!verifier.verifySettlement(domain, s, sigA, alice.address).ok) return;
-  if (!verifier.verifySettlement(domain, s, sigB, bob.address).ok) return;
-  if (s.payoutA + s.payoutB !== c.depA + c.depB) return; // the contract reverts
-  c.status = "settled";
-  c.payouts = { payoutA: s.payoutA, payoutB: s.payoutB, cooperative: true };
-  broadcast(real, { type: "ChainChannelSettled", channelId: id, ...c.payouts });
+/**
+ * Delivers the feed to both cores and both machines and lets the machines act on the chain's
+ * clock, until nothing more happens (what each peer's shell does on every poll).
+ */
+function pump(real: Real): void {
+  for (let round = 0; ; round++) {
+    if (round > 50) throw new Error("the peers never settle down");
+    const events = real.chain.eventsBetween(real.cursor, real.chain.block);
+    for (const e of events) {
+      if (e.type === "ChainBlock") real.cursor = e.block;
+      if (e.type === "ChainChannelClosed") {
+        real.closer ??= e.closer === addressOf("A") ? "A" : "B";
+      }
+      if (e.type === "ChainChannelSettled") {
+        real.payouts = {
+          payoutA: e.payoutA,
+          payoutB: e.payoutB,
+          cooperative: real.closer === null,
+        };
+      }
+      const input = coreInput(e);
+      if (input) {
+        apply(real, "A", input);
+        apply(real, "B", input);
+      }
+      machine(real, "A", e);
+      machine(real, "B", e);
+    }
+    const before = real.chain.block;
+    for (const r of ["A", "B"] as const) {
+      const received = real.views[r].received;
+      machine(real, r, {
+        type: "ActionTick",
+        now: real.chain.time,
+        partnerProofs: new Map(received ? [[real.id, received]] : []),
+      });
+    }
+    if (events.length === 0 && real.chain.block === before) return;
+  }
 }
 
-function chainSettle(real: Real, now: bigint): void {
-  const c = real.chain;
-  if (c.status !== "closed" || now < c.deadline) return;
-  const p = computePayouts(
-    c.depA,
-    c.depB,
-    c.proofA?.transferred ?? 0n,
-    c.proofB?.transferred ?? 0n,
-  );
-  c.status = "settled";
-  c.payouts = { ...p, cooperative: false };
-  broadcast(real, { type: "ChainChannelSettled", channelId: id, ...c.payouts }, now);
+/** The committed state on chain while closing. */
+function committed(real: Real) {
+  const view = real.chain.read(real.id);
+  return view.status === "closing" ? view.closing : undefined;
 }
 
 /** Turns a wire message into the input the shell would give the receiver (verifying first). */
@@ -244,7 +269,7 @@ function deliver(model: Model, real: Real, msg: Msg, isReplay: boolean): void {
     const p = model[to];
     const accept =
       msg.genuine &&
-      real.chain.status === "open" &&
+      chainStatus(real) === "open" &&
       !p.frozen &&
       w.signed.proof.nonce > p.recvNonce &&
       dep(model, other(to)) + p.sent - w.signed.proof.transferred >= 0n;
@@ -288,19 +313,24 @@ function checkInvariants(model: Model, real: Real): void {
     expect(balanceOf(v, "A") >= 0n).toBe(true);
     expect(balanceOf(v, "B") >= 0n).toBe(true);
     expect(balanceOf(v, "A") + balanceOf(v, "B")).toBe(model.depA + model.depB);
-    expect(v.status).toBe(real.chain.status);
+    expect(v.status).toBe(chainStatus(real));
   }
   // What one side accepted, the other really signed: received never exceeds the partner's sent.
   expect(model.A.recv <= model.B.sent && model.B.recv <= model.A.sent).toBe(true);
-  const c = real.chain;
-  if (c.payouts !== null) {
-    expect(c.payouts.payoutA + c.payouts.payoutB).toBe(c.depA + c.depB);
+  // Tokens are conserved on chain: what the participants hold plus what the channel holds.
+  const chain = real.chain;
+  expect(chain.balanceOf(alice.address) + chain.balanceOf(bob.address) + chain.locked).toBe(
+    2n * FUNDS,
+  );
+  const c = real.payouts;
+  if (c !== null) {
+    expect(c.payoutA + c.payoutB).toBe(real.depA + real.depB);
     for (const r of ["A", "B"] as const) {
-      const honest = c.payouts.cooperative || c.closer !== r || c.closerHonest;
-      const payout = r === "A" ? c.payouts.payoutA : c.payouts.payoutB;
+      const honest = c.cooperative || real.closer !== r || real.closerHonest;
+      const payout = r === "A" ? c.payoutA : c.payoutB;
       // A stale proof never wins: an honest party is paid at least its own view's balance.
       if (honest) expect(payout >= balanceOf(real.views[r], r)).toBe(true);
-      expect(real.views[r].payouts).toEqual(c.payouts);
+      expect(real.views[r].payouts).toEqual(c);
     }
   }
 }
@@ -315,7 +345,7 @@ class Pay implements Cmd {
   check = () => true;
   run(m: Model, r: Real): void {
     const p = m[this.from];
-    const ok = r.chain.status === "open" && !p.frozen && modelBalance(m, this.from) >= this.amount;
+    const ok = chainStatus(r) === "open" && !p.frozen && modelBalance(m, this.from) >= this.amount;
     apply(r, this.from, { type: "ActionPay", amount: this.amount });
     if (ok) {
       p.sentNonce += 1n;
@@ -371,7 +401,7 @@ class Forge implements Cmd {
   run(m: Model, r: Real): void {
     const from = other(this.to);
     const p = m[from];
-    const proof = { channelId: id, nonce: p.sentNonce + 1n, transferred: p.sent + this.amount };
+    const proof = { channelId: r.id, nonce: p.sentNonce + 1n, transferred: p.sent + this.amount };
     let wire: Wire;
     if (this.how === 0) {
       wire = {
@@ -400,7 +430,7 @@ class Forge implements Cmd {
         signed: { proof: elsewhere, signature: signerOf(from).signBalanceProof(domain, elsewhere) },
       };
     } else {
-      const s = { channelId: id, payoutA: m.depA + m.depB, payoutB: 0n };
+      const s = { channelId: r.id, payoutA: m.depA + m.depB, payoutB: 0n };
       const flipped = this.to === "A" ? s : { ...s, payoutA: 0n, payoutB: m.depA + m.depB };
       wire = {
         kind: "proposal",
@@ -428,7 +458,7 @@ class Overspend implements Cmd {
     // The receiver's view of the sender's balance: deposit + what the receiver sent − sent so far.
     const room = dep(m, this.from) + m[to].sent - m[to].recv;
     const proof = {
-      channelId: id,
+      channelId: r.id,
       nonce: p.sentNonce + 1n,
       transferred: m[to].recv + room + this.extra,
     };
@@ -446,16 +476,35 @@ class TopUp implements Cmd {
   ) {}
   check = () => true;
   run(m: Model, r: Real): void {
-    if (r.chain.status !== "open") return;
-    if (this.who === "A") r.chain.depA = m.depA += this.amount;
-    else r.chain.depB = m.depB += this.amount;
+    if (chainStatus(r) !== "open") return;
+    const deposited = submit(r, this.who, {
+      type: "ChainSendDeposit",
+      channelId: r.id,
+      participant: this.who,
+      amount: this.amount,
+    });
+    expect(deposited).toBe(true);
+    if (this.who === "A") r.depA = m.depA += this.amount;
+    else r.depB = m.depB += this.amount;
+    pump(r);
+    // A replayed chain event changes nothing, for the cores and for the machines.
     const total = this.who === "A" ? m.depA : m.depB;
-    broadcast(r, { type: "ChainDeposited", channelId: id, participant: this.who, total });
-    // A replayed chain event changes nothing.
+    const replay = {
+      type: "ChainDeposited",
+      channelId: r.id,
+      participant: this.who,
+      total,
+    } as const;
     const before = { ...r.views };
-    broadcast(r, { type: "ChainDeposited", channelId: id, participant: this.who, total });
+    const machines = { ...r.machines };
+    apply(r, "A", replay);
+    apply(r, "B", replay);
+    machine(r, "A", replay);
+    machine(r, "B", replay);
     expect(r.views.A).toBe(before.A);
     expect(r.views.B).toBe(before.B);
+    expect(r.machines.A).toBe(machines.A);
+    expect(r.machines.B).toBe(machines.B);
     checkInvariants(m, r);
   }
   toString = () => `TopUp(${this.who}, ${this.amount})`;
@@ -468,7 +517,7 @@ class Propose implements Cmd {
   check = late;
   run(m: Model, r: Real): void {
     apply(r, this.who, { type: "ActionProposeSettlement" });
-    if (r.chain.status === "open") m[this.who].frozen = true;
+    if (chainStatus(r) === "open") m[this.who].frozen = true;
     checkInvariants(m, r);
   }
   toString = () => `Propose(${this.who})`;
@@ -478,7 +527,20 @@ class HonestClose implements Cmd {
   constructor(readonly who: Role) {}
   check = late;
   run(m: Model, r: Real): void {
-    apply(r, this.who, { type: "ActionClose" });
+    const open = chainStatus(r) === "open";
+    const effects = machine(r, this.who, {
+      type: "ActionClose",
+      channelId: r.id,
+      partnerProof: r.views[this.who].received,
+    });
+    if (open) {
+      expect(effects.map((e) => e.type)).toEqual(["ChainSendClose"]);
+      r.closer = this.who;
+      r.closerHonest = true;
+    } else {
+      expect(effects.map((e) => e.type)).toEqual(["NotifyActionRejected"]);
+    }
+    pump(r);
     checkInvariants(m, r);
   }
   toString = () => `HonestClose(${this.who})`;
@@ -491,14 +553,26 @@ class StaleClose implements Cmd {
   ) {}
   check = late;
   run(m: Model, r: Real): void {
-    if (r.chain.status !== "open") return;
+    if (chainStatus(r) !== "open") return;
     // A dishonest closer: submits an old proof of the partner's (or none), then an old one of its own.
     const partnerProofs = r.signedBy[other(this.who)];
     const pick =
       partnerProofs.length === 0 ? null : partnerProofs[this.index % partnerProofs.length]!;
-    chainClose(r, this.who, pick === null || this.index % 3 === 0 ? null : pick.proof, false);
+    const proof = pick === null || this.index % 3 === 0 ? null : pick;
+    expect(submit(r, this.who, { type: "ChainSendClose", channelId: r.id, proof })).toBe(true);
+    r.closer = this.who;
+    r.closerHonest = false;
     const own = r.signedBy[this.who];
-    if (own.length > 0) chainUpdate(r, own[this.index % own.length]!);
+    if (own.length > 0) {
+      submit(r, this.who, {
+        type: "ChainSendUpdateProof",
+        channelId: r.id,
+        closing: committed(r)!,
+        signer: this.who,
+        signed: own[this.index % own.length]!,
+      });
+    }
+    pump(r);
     checkInvariants(m, r);
   }
   toString = () => `StaleClose(${this.who}, ${this.index})`;
@@ -508,11 +582,20 @@ class Settle implements Cmd {
   constructor(readonly who: Role) {}
   check = () => true;
   run(m: Model, r: Real): void {
-    const early = apply(r, this.who, { type: "ActionSettle" }, 1_500n);
-    if (r.chain.status === "closed") {
-      expect(early.map((e) => e.type)).toEqual(["NotifyActionRejected"]);
+    const early = machine(r, this.who, {
+      type: "ActionSettle",
+      channelId: r.id,
+      now: r.chain.time,
+    });
+    if (chainStatus(r) === "closed") {
+      expect(early).toEqual([
+        expect.objectContaining({ type: "NotifyActionRejected", code: "SETTLE_TOO_EARLY" }),
+      ]);
     }
-    apply(r, this.who, { type: "ActionSettle" }, 2_000n);
+    // The window passes; both machines settle by themselves on their next tick.
+    r.chain.advance(WINDOW);
+    pump(r);
+    expect(chainStatus(r)).not.toBe("closed");
     checkInvariants(m, r);
   }
   toString = () => `Settle(${this.who})`;
@@ -555,24 +638,56 @@ describe("two peers, model-based", () => {
         fc.bigInt({ min: 0n, max: 200n }),
         fc.commands(commands, { maxCommands: 100, size: "max" }),
         (depA, depB, cmds) => {
-          const { a, b } = openPair(depA, depB, id);
+          const chain = new MemoryChain({
+            domain,
+            time: 1_000,
+            balances: [
+              [alice.address, FUNDS],
+              [bob.address, FUNDS],
+            ],
+          });
+          const { channelId: id } = chain.execute(alice.address, {
+            type: "ChainSendOpen",
+            partner: bob.address,
+            amount: depA,
+            settleWindow: WINDOW,
+          });
+          if (depB > 0n) {
+            chain.execute(bob.address, {
+              type: "ChainSendDeposit",
+              channelId: id,
+              participant: "B",
+              amount: depB,
+            });
+          }
+          const view = (self: Role) =>
+            createChannel({
+              channelId: id,
+              domain,
+              participantA: alice.address,
+              participantB: bob.address,
+              self,
+              settleTimeout: BigInt(WINDOW),
+            });
           const real: Real = {
-            views: { A: a, B: b },
+            id,
+            chain,
+            cursor: 0,
+            views: { A: view("A"), B: view("B") },
+            machines: {
+              A: initialWatcherState(alice.address, 0),
+              B: initialWatcherState(bob.address, 0),
+            },
             net: [],
             delivered: [],
             signedBy: { A: [], B: [] },
-            chain: {
-              status: "open",
-              depA,
-              depB,
-              proofA: null,
-              proofB: null,
-              deadline: 0n,
-              closer: null,
-              closerHonest: true,
-              payouts: null,
-            },
+            closer: null,
+            closerHonest: true,
+            payouts: null,
+            depA,
+            depB,
           };
+          pump(real);
           const peer = (): PeerModel => ({
             sentNonce: 0n,
             sent: 0n,
@@ -582,12 +697,14 @@ describe("two peers, model-based", () => {
           });
           const model: Model = { steps: 0, depA, depB, A: peer(), B: peer() };
           fc.modelRun(() => ({ model, real }), cmds);
-          // Deliver everything left, then settle: the end state must still be consistent.
+          // Deliver everything left, then let any window end: the end state must still be consistent.
           while (real.net.length > 0) {
             const msg = real.net.shift()!;
             deliver(model, real, msg, real.delivered.includes(msg));
             real.delivered.push(msg);
           }
+          real.chain.advance(WINDOW);
+          pump(real);
           checkInvariants(model, real);
         },
       ),

@@ -43,27 +43,19 @@ describe("ChannelStore", () => {
     let store = await ChannelStore.open(dir);
     const s1 = richState(1);
     let s2 = openPair(10n, 0n, channelIdOf(2)).a;
-    s2 = transition(s2, { type: "ActionClose" }, ctxA).state;
     s2 = transition(
       s2,
       {
         type: "ChainChannelClosed",
         channelId: channelIdOf(2),
-        closedBy: "A",
-        proof: { channelId: channelIdOf(2), nonce: 4n, transferred: 3n },
-        settleDeadline: 99n,
+        closer: alice.address,
+        finalizesAt: 99,
       },
       ctxA,
     ).state;
     s2 = transition(
       s2,
-      {
-        type: "ChainChannelSettled",
-        channelId: channelIdOf(2),
-        payoutA: 10n,
-        payoutB: 0n,
-        cooperative: false,
-      },
+      { type: "ChainChannelSettled", channelId: channelIdOf(2), payoutA: 10n, payoutB: 0n },
       ctxA,
     ).state;
     await Promise.all([store.putChannel(s1), store.putChannel(s2)]);
@@ -152,6 +144,32 @@ describe("ChannelStore", () => {
     });
     await Promise.all(writes);
     expect(store.stats.batches - first).toBeLessThanOrEqual(2);
+    await store.close();
+  });
+
+  it("reads channel records written before the dispute machine took the chain's proofs", async () => {
+    const dir = tempDir();
+    let store = await ChannelStore.open(dir);
+    const id = channelIdOf(7);
+    let a = openPair(10n, 0n, id).a;
+    a = transition(
+      a,
+      { type: "ChainChannelClosed", channelId: id, closer: alice.address, finalizesAt: 99 },
+      ctxA,
+    ).state;
+    await store.putChannel(a);
+    await store.close();
+    // The record as the earlier code wrote it: with closeRequested and the chain's proofs.
+    const db = new ClassicLevel<string, Uint8Array>(dir, { valueEncoding: "view" });
+    const key = `c/${id.slice(2)}`;
+    const record = JSON.parse(Buffer.from((await db.get(key))!).toString("utf8"));
+    record.closeRequested = true;
+    record.close.proofA = null;
+    record.close.proofB = { nonce: "4", transferred: "3" };
+    await db.put(key, Buffer.from(JSON.stringify(record)));
+    await db.close();
+    store = await ChannelStore.open(dir);
+    expect(await store.loadChannel(id)).toEqual(a);
     await store.close();
   });
 

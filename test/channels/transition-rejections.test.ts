@@ -1,4 +1,7 @@
-/** Table-driven: every rejection code of the state machine, and that a rejection changes nothing. */
+/**
+ * Table-driven: every rejection code of the state machine, and that a rejection changes nothing.
+ * (The unilateral close and settle rejections are the dispute machine's: test/channels/watcher.)
+ */
 import { describe, expect, it } from "vitest";
 import type { ChannelErrorCode } from "../../channels/errors.ts";
 import type { ChannelState } from "../../channels/state/channel-state.ts";
@@ -35,13 +38,7 @@ function bobWithHistory(): ChannelState {
 function bobClosed(): ChannelState {
   return transition(
     bobWithHistory(),
-    {
-      type: "ChainChannelClosed",
-      channelId: id,
-      closedBy: "A",
-      proof: null,
-      settleDeadline: 2_000n,
-    },
+    { type: "ChainChannelClosed", channelId: id, closer: alice.address, finalizesAt: 2_000 },
     ctxB,
   ).state;
 }
@@ -278,27 +275,6 @@ const rows: Row[] = [
     ctx: ctxA,
   },
   {
-    name: "settle before the deadline",
-    state: bobClosed,
-    input: () => ({ type: "ActionSettle" }),
-    effect: "NotifyActionRejected",
-    code: "SETTLE_TOO_EARLY",
-  },
-  {
-    name: "settle an open channel",
-    state: bobWithHistory,
-    input: () => ({ type: "ActionSettle" }),
-    effect: "NotifyActionRejected",
-    code: "CHANNEL_NOT_CLOSED",
-  },
-  {
-    name: "close twice",
-    state: () => transition(bobWithHistory(), { type: "ActionClose" }, ctxB).state,
-    input: () => ({ type: "ActionClose" }),
-    effect: "NotifyActionRejected",
-    code: "CHANNEL_CLOSED",
-  },
-  {
     name: "settlement not summing to the deposits",
     state: bobWithHistory,
     input: () => settlementProposal(71n, 80n),
@@ -363,13 +339,13 @@ const rows: Row[] = [
     code: "CHANNEL_MISMATCH",
   },
   {
-    name: "proof update on an open channel",
+    name: "close by someone not in the channel",
     state: bobWithHistory,
     input: () => ({
-      type: "ChainProofUpdated",
+      type: "ChainChannelClosed",
       channelId: id,
-      signer: "A",
-      proof: { channelId: id, nonce: 9n, transferred: 9n },
+      closer: mallory.address,
+      finalizesAt: 2_000,
     }),
     effect: "InvalidReceivedChainEvent",
     code: "CHAIN_EVENT_UNEXPECTED",

@@ -148,6 +148,33 @@ describe("dispute watcher", () => {
     await watcher.stop();
   });
 
+  it("closes through the machine with the partner's latest proof, then settles when the window ends", async () => {
+    const watcher = await startWatcher({
+      chain: bob,
+      dir: join(dir, "close"),
+      partnerProof: (id) => received.get(id),
+    });
+    const { channelId } = await alice.open({
+      partner: f.bob.address as Address,
+      amount: 4n * D,
+      settleWindow: 60,
+    });
+    pay(channelId, 5n, D);
+    await watcher.poll();
+    const closed = await watcher.close(channelId);
+    expect(await bob.readChannel(channelId)).toEqual({
+      status: "closing",
+      finalizesAt: closed.finalizesAt,
+    });
+    await watcher.poll();
+    expect(watcher.state.channels.get(channelId)?.closing).toMatchObject({ nonceA: 5n, sentA: D });
+    const b0 = await bob.tokenBalance();
+    await f.advance(61);
+    await watcher.poll(); // sends settle
+    expect(await bob.tokenBalance()).toBe(b0 + D);
+    await watcher.stop();
+  });
+
   it("refuses a store that belongs to another account", async () => {
     const w = await startWatcher({
       chain: bob,

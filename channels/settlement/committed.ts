@@ -1,0 +1,77 @@
+/**
+ * The state a chain holds for a channel in its dispute window, and the two rules that build it
+ * from chain events: a close stores the closer's partner's proof, an update replaces one side's.
+ * Written once, for the dispute machine, the backends' reads and the in-memory chain.
+ */
+import type { Role } from "../state/channel-state.ts";
+import type { Address } from "../types.ts";
+import type { ProofPosition } from "./payment-proof.ts";
+
+/**
+ * A closing channel as the chain holds it: participants, deposits and, per side, the best proof
+ * of that side's transfers submitted so far (nonce 0 and nothing sent: none). A backend that needs
+ * it back (PaymentChannels commits to its hash) gets it in the effects that act on the channel.
+ */
+export interface CommittedState {
+  /** The opener. */
+  readonly a: Address;
+  readonly b: Address;
+  readonly depositA: bigint;
+  readonly depositB: bigint;
+  readonly nonceA: bigint;
+  readonly sentA: bigint;
+  readonly nonceB: bigint;
+  readonly sentB: bigint;
+}
+
+/**
+ * The committed state right after a close: the closer submitted its partner's proof (`partner`),
+ * and the closer's own side starts empty.
+ */
+export function committedAtClose(
+  opened: { readonly a: Address; readonly b: Address },
+  deposits: { readonly depositA: bigint; readonly depositB: bigint },
+  closedBy: Role,
+  partner: ProofPosition,
+): CommittedState {
+  const closerIsA = closedBy === "A";
+  return {
+    a: opened.a,
+    b: opened.b,
+    depositA: deposits.depositA,
+    depositB: deposits.depositB,
+    nonceA: closerIsA ? 0n : partner.nonce,
+    sentA: closerIsA ? 0n : partner.transferred,
+    nonceB: closerIsA ? partner.nonce : 0n,
+    sentB: closerIsA ? partner.transferred : 0n,
+  };
+}
+
+/** The committed state with `signer`'s side replaced by a better proof. */
+export function withProofUpdate(
+  c: CommittedState,
+  signer: Role,
+  proof: ProofPosition,
+): CommittedState {
+  return signer === "A"
+    ? { ...c, nonceA: proof.nonce, sentA: proof.transferred }
+    : { ...c, nonceB: proof.nonce, sentB: proof.transferred };
+}
+
+/** The position of the proof of `signer`'s transfers the chain holds. */
+export function heldProof(c: CommittedState, signer: Role): ProofPosition {
+  return signer === "A"
+    ? { nonce: c.nonceA, transferred: c.sentA }
+    : { nonce: c.nonceB, transferred: c.sentB };
+}
+
+/** Which role `who` has in a channel between `a` and `b` (addresses in any case), if any. */
+export function roleOf(
+  opened: { readonly a: Address; readonly b: Address },
+  who: Address,
+): Role | undefined {
+  const w = who.toLowerCase();
+  if (w === opened.a.toLowerCase()) return "A";
+  if (w === opened.b.toLowerCase()) return "B";
+  return undefined;
+}

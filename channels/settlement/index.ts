@@ -1,0 +1,51 @@
+/**
+ * The settlement interface (go-nitro's `ChainService` is the model): a feed of chain events with
+ * a cursor the consumer keeps, `send` for the `ChainSend*` effects the cores emit, channel reads,
+ * opaque channel references for the wire, and the payment-proof abstraction every backend's
+ * proofs satisfy. Two backends: PaymentChannels through the chain client, and an in-memory chain
+ * with the same semantics for the cores' tests.
+ */
+export type {
+  ChainNow,
+  ChannelView,
+  ClosedChannelTx,
+  ClosingChannelView,
+  OpenChannelView,
+  OpenedChannelTx,
+  ResolvedChannel,
+  SendOutcomes,
+  SettlementBackend,
+  SettlementTx,
+} from "./backend.ts";
+export type { ChannelRef } from "./channel-ref.ts";
+export { asChannelRef, MAX_CHANNEL_REF_BYTES } from "./channel-ref.ts";
+export type { CommittedState } from "./committed.ts";
+export { committedAtClose, heldProof, roleOf, withProofUpdate } from "./committed.ts";
+export type {
+  ChainSendClose,
+  ChainSendCooperativeClose,
+  ChainSendDeposit,
+  ChainSendOpen,
+  ChainSendSettle,
+  ChainSendUpdateProof,
+  SettlementEffect,
+} from "./effects.ts";
+export type { SettlementErrorCode, SettlementResult } from "./errors.ts";
+export { isSettlementError, SettlementError } from "./errors.ts";
+export type {
+  ChainBlock,
+  ChainChannelClosed,
+  ChainChannelOpened,
+  ChainChannelSettled,
+  ChainDeposited,
+  ChainEvent,
+  ChainProofUpdated,
+} from "./events.ts";
+export type { MemoryChainOptions } from "./memory/memory-chain.ts";
+export { MemoryChain } from "./memory/memory-chain.ts";
+export type { PaymentChannelsOptions } from "./payment-channels/backend.ts";
+export {
+  PaymentChannelsSettlement,
+  paymentChannelsSettlement,
+} from "./payment-channels/backend.ts";
+export type { PaymentProof, ProofPosition, SignedPaymentProof } from "./payment-proof.ts";
