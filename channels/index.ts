@@ -2,6 +2,11 @@
  * tollway channels: EIP-712 balance proofs (sign, verify, worker pool), the pure channel state
  * machine, and the durable group-committing store. See DESIGN.md, "Channels".
  */
+
+export type { ErrorDetails, TollwayErrorJson, TollwayErrorOptions } from "./base-error.ts";
+export { isTollwayError, jsonSafeDetails, shortMessageOf, TollwayError } from "./base-error.ts";
+export type { ChainErrorCode, ChainErrorDetails } from "./chain/errors.ts";
+export { ChainError, isChainError, isRpcOutage } from "./chain/errors.ts";
 export type {
   BackendName,
   CumulativeCheck,

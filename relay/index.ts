@@ -4,8 +4,14 @@
  */
 export type { CloseCodeValue, RelayErrorCode, RelayResult } from "./errors.ts";
 export { CloseCode, closeCodeOf, isRelayError, RelayError } from "./errors.ts";
-export type { FastLaneHop, RunningPath, RunPathOptions } from "./fastlane/index.ts";
-export { createIspNode, FastLaneRequester, runPath } from "./fastlane/index.ts";
+export type {
+  FastLaneHop,
+  PathCloseCode,
+  PathClosure,
+  RunningPath,
+  RunPathOptions,
+} from "./fastlane/index.ts";
+export { createIspNode, FastLaneRequester, PathClosedError, runPath } from "./fastlane/index.ts";
 export type {
   ChannelDirectory,
   ChannelInfo,

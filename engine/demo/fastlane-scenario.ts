@@ -7,11 +7,13 @@
  * pays each per second over the WebSocket; the flow is measured again. At the end every hop
  * removes its lane, the channels are settled on chain, and the namespaces go.
  */
+
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getBytes, type HDNodeWallet, parseUnits } from "ethers";
 import { type ChainClient, connectChain, providerFor } from "../../channels/chain/client.ts";
+import { shortMessageOf } from "../../channels/index.ts";
 import type { Address, ChannelId } from "../../channels/types.ts";
 import { createIspNode } from "../../relay/fastlane/isp-node.ts";
 import {
@@ -191,7 +193,7 @@ export async function runFastlaneDemo(opts: FastlaneOptions = {}): Promise<Fastl
     phase("removing every hop's lane, settling the channels on chain, removing the namespaces");
     if (path) {
       const end = await path.stop().catch((err: unknown) => ({
-        outcome: err instanceof Error ? err.message : String(err),
+        outcome: shortMessageOf(err),
         wasActive: false,
       }));
       outcome = end.outcome;

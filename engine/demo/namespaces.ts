@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
+import { TollwayError } from "../../channels/index.ts";
 
 const OWNERS = "/tmp/tollway-netns";
 
@@ -16,10 +17,10 @@ const OWNERS = "/tmp/tollway-netns";
 export type DemoTool = "wg" | "wireguard-go" | "tc" | "iperf3" | "curl";
 
 /** A demo that cannot run on this machine (not root, no `ip netns`, a tool missing). */
-export class DemoUnsupportedError extends Error {
-  readonly code = "DEMO_UNSUPPORTED" as const;
+export class DemoUnsupportedError extends TollwayError<"DEMO_UNSUPPORTED"> {
+  /** @param reason - what is missing, one line */
   constructor(reason: string) {
-    super(reason);
+    super("DEMO_UNSUPPORTED", reason);
     this.name = "DemoUnsupportedError";
   }
 }

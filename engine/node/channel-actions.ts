@@ -2,19 +2,27 @@
  * Channel operations on chain that both a running node and a one-shot CLI command carry out: find
  * who is in a channel, find an open channel with a partner, close with the latest proof.
  */
+
 import type { ChainClient } from "../../channels/chain/client.ts";
 import type { ChannelParticipants } from "../../channels/chain/types.ts";
+import { type ErrorDetails, TollwayError } from "../../channels/index.ts";
 import type { SignedBalanceProof } from "../../channels/signed.ts";
 import type { Address, ChannelId } from "../../channels/types.ts";
 import { readChannelHistory } from "../../channels/watcher/history.ts";
 
+/** What a channel operation can fail with besides a `ChainError`. */
+export type ChannelActionErrorCode = "NOT_FOUND" | "NOT_OPEN";
+
 /** A failure of a channel operation; `code` says which. */
-export class ChannelActionError extends Error {
-  readonly code: "NOT_FOUND" | "NOT_OPEN";
-  constructor(code: "NOT_FOUND" | "NOT_OPEN", message: string) {
-    super(message);
+export class ChannelActionError extends TollwayError<ChannelActionErrorCode> {
+  /**
+   * @param code - NOT_FOUND (no such channel) or NOT_OPEN (closing or settled)
+   * @param message - short human-readable message
+   * @param details - the channel and what was found
+   */
+  constructor(code: ChannelActionErrorCode, message: string, details?: ErrorDetails) {
+    super(code, message, { details });
     this.name = "ChannelActionError";
-    this.code = code;
   }
 }
 

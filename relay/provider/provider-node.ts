@@ -11,6 +11,7 @@ import { type RawData, WebSocket } from "ws";
 import { createSigner, type ProofSigner } from "../../channels/crypto/signer.ts";
 import { ProofVerifier } from "../../channels/crypto/verifier.ts";
 import { VerifyPool } from "../../channels/crypto/verify-pool.ts";
+import { shortMessageOf } from "../../channels/index.ts";
 import { type ChannelState, createChannel } from "../../channels/state/channel-state.ts";
 import type { ChannelEffect } from "../../channels/state/effects.ts";
 import { transition } from "../../channels/state/transition.ts";
@@ -1095,7 +1096,7 @@ class Node extends EventEmitter implements ProviderNode {
           (err: unknown) =>
             this.#runSession(s, {
               type: "ActionTunnelFailed",
-              reason: err instanceof Error ? err.message : String(err),
+              reason: shortMessageOf(err),
             }),
         );
         return;

@@ -1,7 +1,7 @@
 /** `tollway channel open|topup|close|dispute|settle|list`: on-chain channel operations. */
 import type { Command } from "commander";
 import { formatUnits, isAddress } from "ethers";
-import { isChannelError } from "../../../channels/errors.ts";
+import { isChannelError, shortMessageOf } from "../../../channels/index.ts";
 import { ChannelStore } from "../../../channels/store/index.ts";
 import { type Address, asChannelId, type ChannelId } from "../../../channels/types.ts";
 import type { WatchedChannel } from "../../../channels/watcher/core.ts";
@@ -156,7 +156,8 @@ export function channelCommand(program: Command, io: Io) {
             const proof = (await store?.loadChannel(id))?.received ?? undefined;
             return { ...(await closeWithProof(ctx.chain, id, proof, ctx.fromBlock)), via: "cli" };
           } catch (err) {
-            if (err instanceof ChannelActionError) throw new CliError("NOT_FOUND", err.message);
+            if (err instanceof ChannelActionError)
+              throw new CliError("NOT_FOUND", err.shortMessage);
             throw err;
           } finally {
             await store?.close();
@@ -240,7 +241,7 @@ export function channelCommand(program: Command, io: Io) {
           watcher.on("closed", (id: string) => log.push(`partner closed ${id}`));
           watcher.on("updated", (id: string) => log.push(`submitted the latest proof for ${id}`));
           watcher.on("settled", (id: string) => log.push(`settled ${id}`));
-          watcher.on("error", (err: Error) => log.push(`error: ${err.message}`));
+          watcher.on("error", (err: Error) => log.push(`error: ${shortMessageOf(err)}`));
           try {
             if (o.once) await watcher.poll();
             else {

@@ -1,6 +1,8 @@
 /** `tollway provider`: sell a metered proxy, with the dispute watcher and control socket on. */
+
 import type { Command } from "commander";
 import type { Wallet } from "ethers";
+import { shortMessageOf } from "../../../channels/index.ts";
 import type { Address } from "../../../channels/types.ts";
 import { proxyOffer } from "../../node/order-specs.ts";
 import { createProvider } from "../../node/provider.ts";
@@ -82,9 +84,7 @@ export function providerCommand(program: Command, io: Io) {
         );
         const timer = setInterval(() => {
           serveDeals(provider.market!, ctx.me).catch((err: unknown) =>
-            io.err(
-              `tollway: ${errorCode(err)}: ${err instanceof Error ? err.message : String(err)}\n`,
-            ),
+            io.err(`tollway: ${errorCode(err)}: ${shortMessageOf(err)}\n`),
           );
         }, 500);
         await untilSignal();

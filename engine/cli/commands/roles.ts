@@ -116,7 +116,7 @@ async function marketChainId(
     read = await readChainId(rpc, timeoutMs);
   } catch (err) {
     if (!(err instanceof MarketError)) throw err;
-    why = err.message;
+    why = err.shortMessage;
   }
   if (read !== undefined && given !== undefined && BigInt(read) !== given)
     throw new CliError(
