@@ -6,10 +6,10 @@
 import { shortMessageOf, TollwayError } from "../../channels/index.ts";
 import {
   createPath,
-  type PathCloseCode,
-  type PathClosure,
   type LaneQuote,
   type LaneRequest,
+  type PathCloseCode,
+  type PathClosure,
   type PathEffect,
   type PathInput,
   type PathOptions,

@@ -246,7 +246,13 @@ export function pathTransition(s: PathState, input: PathInput, ctx: PathContext)
       const q = input.quote;
       // A quote is for this hop, this lane, and within the requester's price.
       if (q.hop !== input.hop) {
-        return close(s, "QUOTE_MISMATCH", input.hop, `${input.hop}: quote for another hop`, ctx.now);
+        return close(
+          s,
+          "QUOTE_MISMATCH",
+          input.hop,
+          `${input.hop}: quote for another hop`,
+          ctx.now,
+        );
       }
       if (q.pricePerSecond > s.maxPricePerSecond) {
         const outcome = `${input.hop}: price ${q.pricePerSecond}/s over the limit`;
@@ -271,7 +277,13 @@ export function pathTransition(s: PathState, input: PathInput, ctx: PathContext)
     }
     case "ReceiveQuoteRefused":
       if (s.phase !== "quoting") return { state: s, effects: [] };
-      return close(s, "QUOTE_REFUSED", input.hop, `${input.hop}: no quote: ${input.reason}`, ctx.now);
+      return close(
+        s,
+        "QUOTE_REFUSED",
+        input.hop,
+        `${input.hop}: no quote: ${input.reason}`,
+        ctx.now,
+      );
     case "ActionChannelReady": {
       if (s.phase !== "funding" || hop?.phase !== "funding") return { state: s, effects: [] };
       let next = setHop(s, input.hop, { phase: "funded", channelId: input.channelId });

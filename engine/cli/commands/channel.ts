@@ -116,7 +116,9 @@ export function channelCommand(program: Command, io: Io) {
           channelArg(args);
           flag(parseTokens("--amount", o.amount));
           if (o.side !== undefined && o.side !== "a" && o.side !== "b")
-            throw new CliError("BAD_FLAG", `--side must be a or b, got ${JSON.stringify(o.side)}`);
+            throw new CliError("BAD_FLAG", `--side must be a or b, got ${JSON.stringify(o.side)}`, {
+              details: { flag: "--side" },
+            });
         },
         async (ctx, unit, { opts: o, args }) => {
           const ch = await findChannel(ctx, channelArg(args));
@@ -278,6 +280,7 @@ function partnerFlag(raw: unknown): Address {
     throw new CliError(
       "BAD_FLAG",
       `--partner must be an address (0x + 40 hex digits), got ${JSON.stringify(String(raw).slice(0, 50))}`,
+      { details: { flag: "--partner" } },
     );
   return raw as Address;
 }
@@ -288,6 +291,7 @@ function channelArg(args: readonly string[]): ChannelId {
     throw new CliError(
       "BAD_FLAG",
       `a channel id is 0x + 64 hex digits, got ${JSON.stringify(raw.slice(0, 80))}`,
+      { details: { argument: "channelId" } },
     );
   return asChannelId(raw);
 }
@@ -304,6 +308,7 @@ async function findChannel(ctx: ChainContext, id: ChannelId): Promise<WatchedCha
     throw new CliError(
       "NOT_FOUND",
       `no open or closing channel ${id} of ${ctx.me} on this deployment; see \`tollway channel list\``,
+      { details: { channelId: id } },
     );
   return ch;
 }

@@ -126,7 +126,9 @@ async function marketChainId(
   if (read !== undefined) return read;
   if (given !== undefined) {
     if (given > BigInt(Number.MAX_SAFE_INTEGER))
-      throw new CliError("BAD_FLAG", `--chain-id ${given} is too large`);
+      throw new CliError("BAD_FLAG", `--chain-id ${given} is too large`, {
+        details: { flag: "--chain-id" },
+      });
     return Number(given);
   }
   throw new CliError(

@@ -72,8 +72,7 @@ export function readUapiPeers(path: string, timeoutMs = 1_000): Promise<WgPeerDu
     const sock = connect(path);
     let text = "";
     const timer = setTimeout(
-      () =>
-        sock.destroy(new SystemTunnelError("UAPI_ERROR", "UAPI read timed out", { timeoutMs })),
+      () => sock.destroy(new SystemTunnelError("UAPI_ERROR", "UAPI read timed out", { timeoutMs })),
       timeoutMs,
     );
     sock.setEncoding("utf8");
