@@ -73,6 +73,7 @@ export function buildProgram(io: Io) {
         throw new CliError(
           "BAD_FLAG",
           `unknown benchmark "${name}"; one of: ${benchNames().join(", ")}`,
+          { details: { benchmark: name } },
         );
       }
       const code = await new Promise<number>((resolve) => {

@@ -104,7 +104,10 @@ export async function runFastlaneDemo(opts: FastlaneOptions = {}): Promise<Fastl
   const signal = opts.signal ?? new AbortController().signal;
   const support = await demoNetSupport(["tc", "iperf3"]);
   if (!support.ok) {
-    throw new DemoUnsupportedError(`the fast-lane demo needs root: ${support.reason}`);
+    throw new DemoUnsupportedError(
+      `the fast-lane demo needs root: ${support.reason}`,
+      support.details,
+    );
   }
   const phase = (p: string) => opts.onPhase?.(p);
   let net: DemoNet | undefined;

@@ -45,6 +45,7 @@ export function demoCommand(program: Command, io: Io) {
           throw new CliError(
             "NOT_FOUND",
             `the ${scenario === "fastlane" ? "fast-lane" : "WireGuard"} demo needs root, \`ip netns\` and its tools: ${support.reason}`,
+            { details: support.details },
           );
         }
       }

@@ -122,6 +122,7 @@ async function marketChainId(
     throw new CliError(
       "CHAIN",
       `the chain at ${rpc} has chain id ${read}, not ${given}; check --rpc and --chain-id`,
+      { details: { rpc, chainId: read, expectedChainId: given } },
     );
   if (read !== undefined) return read;
   if (given !== undefined) {
@@ -134,6 +135,7 @@ async function marketChainId(
   throw new CliError(
     "CHAIN",
     `the market needs the chain id orders are signed for: ${why}; start the chain, fix --rpc, or give --chain-id`,
+    { details: { rpc } },
   );
 }
 
