@@ -1,4 +1,5 @@
-/** Error codes of the channels layer, the error class that carries them, and the result type. */
+/** Error codes of the channels layer, the error class that carries them, and the one result type. */
+import { type ErrorDetails, TollwayError } from "./base-error.ts";
 import type { ChainErrorCode } from "./chain/errors.ts";
 
 /**
@@ -49,47 +50,47 @@ export type ChannelErrorCode =
   // the on-chain client (thrown as ChainError, which also names the contract's custom error)
   | ChainErrorCode;
 
-/** A rejected input: a value, never an exception (see STYLE.md, "Errors"). */
-export interface Rejection<C extends ChannelErrorCode = ChannelErrorCode> {
+/**
+ * A rejected input: a value, never an exception (see STYLE.md, "Errors"). One shape for every
+ * layer; each fixes `C` to its own code union (`RelayResult`, `MarketResult`). Validators that run
+ * per frame or per proof return it, so a refusal costs one small object and no stack trace.
+ */
+export interface Rejection<C extends string = ChannelErrorCode> {
   readonly ok: false;
   readonly code: C;
   readonly reason: string;
+  /** The values that explain it (which setting, which flag), where a caller needs them. */
+  readonly details?: ErrorDetails;
 }
 
-/** `{ ok: true, value }` or a `Rejection`. */
-export type Result<T, C extends ChannelErrorCode = ChannelErrorCode> =
+/** `{ ok: true, value }` or a `Rejection` with a code of `C`. */
+export type Result<T, C extends string = ChannelErrorCode> =
   | { readonly ok: true; readonly value: T }
   | Rejection<C>;
 
-/** Builds a `Rejection`. */
-export function reject<C extends ChannelErrorCode>(code: C, reason: string): Rejection<C> {
-  return { ok: false, code, reason };
+/** Builds a `Rejection`; `details` only when given, so hot paths build one shape of object. */
+export function reject<C extends string>(
+  code: C,
+  reason: string,
+  details?: ErrorDetails,
+): Rejection<C> {
+  return details === undefined ? { ok: false, code, reason } : { ok: false, code, reason, details };
 }
 
 /**
  * A thrown error of the channels layer, for failures of the shell (store, pool, backends) and for
  * programming errors; peer and chain input are rejected with values instead.
  */
-export class ChannelError extends Error {
-  readonly code: ChannelErrorCode;
-  readonly details: Readonly<Record<string, unknown>>;
-
+export class ChannelError extends TollwayError<ChannelErrorCode> {
   /**
    * @param code - machine-readable code
    * @param message - short human-readable message
    * @param details - the facts that matter (paths, keys, versions)
    * @param cause - the underlying error, if any
    */
-  constructor(
-    code: ChannelErrorCode,
-    message: string,
-    details: Readonly<Record<string, unknown>> = {},
-    cause?: unknown,
-  ) {
-    super(message, cause === undefined ? undefined : { cause });
+  constructor(code: ChannelErrorCode, message: string, details?: ErrorDetails, cause?: unknown) {
+    super(code, message, { details, cause });
     this.name = "ChannelError";
-    this.code = code;
-    this.details = details;
   }
 }
 

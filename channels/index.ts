@@ -3,6 +3,11 @@
  * machine, the durable group-committing store, the settlement interface with its backends, and
  * the dispute machine with its watcher shell. See DESIGN.md, "Channels".
  */
+
+export type { ErrorDetails, TollwayErrorJson, TollwayErrorOptions } from "./base-error.ts";
+export { isTollwayError, jsonSafeDetails, shortMessageOf, TollwayError } from "./base-error.ts";
+export type { ChainErrorCode, ChainErrorDetails } from "./chain/errors.ts";
+export { ChainError, isChainError, isRpcOutage } from "./chain/errors.ts";
 export type {
   ChainClientOptions,
   ChannelParticipants,

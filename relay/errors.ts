@@ -3,7 +3,12 @@
  * that carries both. Peer input is rejected with values (an ERROR frame with a code); only shell
  * failures and local misuse throw.
  */
-import type { ChannelErrorCode } from "../channels/errors.ts";
+import {
+  type ChannelErrorCode,
+  type ErrorDetails,
+  type Result,
+  TollwayError,
+} from "../channels/index.ts";
 
 /**
  * Every machine-readable code the relay can report, in an ERROR or CLOSE frame or a thrown
@@ -112,29 +117,25 @@ export function closeCodeOf(code: RelayErrorCode): CloseCodeValue {
  * A thrown relay error: a code, the WebSocket close code that goes with it, and the details that
  * matter.
  */
-export class RelayError extends Error {
-  readonly code: RelayErrorCode;
+export class RelayError extends TollwayError<RelayErrorCode> {
   /** The WebSocket close code (as ws sets `err[kStatusCode]`). */
   readonly closeCode: number;
-  readonly details: Readonly<Record<string, unknown>>;
 
   /**
    * @param code - machine-readable code
    * @param message - short human-readable message
-   * @param details - facts that matter (session, channel, limits)
+   * @param details - facts that matter (session, channel, frame type, limits)
    * @param options - the close code (default: `closeCodeOf(code)`) and the cause
    */
   constructor(
     code: RelayErrorCode,
     message: string,
-    details: Readonly<Record<string, unknown>> = {},
+    details?: ErrorDetails,
     options: { closeCode?: number; cause?: unknown } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, { details, cause: options.cause });
     this.name = "RelayError";
-    this.code = code;
     this.closeCode = options.closeCode ?? closeCodeOf(code);
-    this.details = details;
   }
 }
 
@@ -143,7 +144,5 @@ export function isRelayError(err: unknown, code?: RelayErrorCode): err is RelayE
   return err instanceof RelayError && (code === undefined || err.code === code);
 }
 
-/** `{ ok: true, value }` or a rejection with a relay code. */
-export type RelayResult<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly code: RelayErrorCode; readonly reason: string };
+/** `{ ok: true, value }` or a rejection with a relay code: the channels layer's `Result`. */
+export type RelayResult<T> = Result<T, RelayErrorCode>;

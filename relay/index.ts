@@ -8,10 +8,12 @@ export type {
   FastLaneHop,
   IspAccount,
   IspSettlement,
+  PathCloseCode,
+  PathClosure,
   RunningPath,
   RunPathOptions,
 } from "./fastlane/index.ts";
-export { createIspNode, FastLaneRequester, runPath } from "./fastlane/index.ts";
+export { createIspNode, FastLaneRequester, PathClosedError, runPath } from "./fastlane/index.ts";
 export type {
   ChannelDirectory,
   ChannelInfo,

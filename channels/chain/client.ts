@@ -86,6 +86,7 @@ export async function connectChain(opts: ChainClientOptions): Promise<ChainClien
     throw new ChainError(
       "WRONG_CHAIN",
       `the RPC serves chain ${network.chainId}, expected ${opts.expectedChainId}`,
+      { details: { chainId: network.chainId, expectedChainId: opts.expectedChainId } },
     );
   }
   const code = await read("read the contract code", () => provider.getCode(opts.channels));
@@ -93,6 +94,7 @@ export async function connectChain(opts: ChainClientOptions): Promise<ChainClien
     throw new ChainError(
       "NO_CONTRACT",
       `no contract at ${opts.channels} on chain ${network.chainId}`,
+      { details: { address: opts.channels } },
     );
   }
   const channels = new Contract(opts.channels, loadArtifact("PaymentChannels").abi, opts.signer);
@@ -106,6 +108,7 @@ export async function connectChain(opts: ChainClientOptions): Promise<ChainClien
       (isChainError(cause, "RPC_BAD_RESPONSE") && isError(cause.cause, "BAD_DATA"));
     if (!notOurs) throw cause;
     throw new ChainError("NO_CONTRACT", `the contract at ${opts.channels} is not PaymentChannels`, {
+      details: { address: opts.channels },
       cause,
     });
   }

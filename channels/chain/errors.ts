@@ -1,4 +1,5 @@
 /** Errors of the on-chain client: one code union, the contract's custom error named where known. */
+import { TollwayError, type TollwayErrorOptions } from "../base-error.ts";
 
 /** Every machine-readable code the chain client throws. */
 export type ChainErrorCode =
@@ -20,35 +21,34 @@ export type ChainErrorCode =
   | "TX_NOT_MINED"
   | "EVENT_MISSING";
 
-/** What a `ChainError` may say besides its message, for logs and callers (e.g. `url`, `method`). */
-export type ChainErrorDetails = Readonly<Record<string, string | number | boolean | undefined>>;
-
 /**
- * A failure talking to the chain. `errorName`/`errorArgs` name the contract's custom error;
- * `details` carries what the failure was about (an RPC failure names the `url` and `method`).
+ * What a `ChainError` says besides its message, for logs and callers: an RPC failure names the
+ * `url` (credentials redacted) and `method`; a revert names the contract's custom error.
  */
-export class ChainError extends Error {
-  readonly code: ChainErrorCode;
-  readonly errorName: string | undefined;
-  readonly errorArgs: readonly unknown[];
-  readonly details: ChainErrorDetails;
+export interface ChainErrorDetails {
+  readonly url?: string;
+  readonly method?: string;
+  /** The contract's custom error (`SettleWindowRunning`, …), for CONTRACT_REVERT. */
+  readonly errorName?: string;
+  /** Its decoded arguments, in declaration order. */
+  readonly errorArgs?: readonly unknown[];
+  readonly [key: string]: unknown;
+}
 
+/** A failure talking to the chain; `details` says what it was about. */
+export class ChainError extends TollwayError<ChainErrorCode, ChainErrorDetails> {
+  /**
+   * @param code - machine-readable code
+   * @param message - short human-readable message
+   * @param options - the details (`url`, `method`, `errorName`, …) and the cause
+   */
   constructor(
     code: ChainErrorCode,
     message: string,
-    opts: {
-      errorName?: string;
-      errorArgs?: readonly unknown[];
-      details?: ChainErrorDetails;
-      cause?: unknown;
-    } = {},
+    options: TollwayErrorOptions<ChainErrorDetails> = {},
   ) {
-    super(message, { cause: opts.cause });
+    super(code, message, options);
     this.name = "ChainError";
-    this.code = code;
-    this.errorName = opts.errorName;
-    this.errorArgs = opts.errorArgs ?? [];
-    this.details = opts.details ?? {};
   }
 }
 
@@ -61,7 +61,7 @@ export function isChainError(
   return (
     err instanceof ChainError &&
     (code === undefined || err.code === code) &&
-    (errorName === undefined || err.errorName === errorName)
+    (errorName === undefined || err.details.errorName === errorName)
   );
 }
 

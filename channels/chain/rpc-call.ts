@@ -29,7 +29,7 @@ function toChainError(what: string, err: unknown, tries: number): ChainError {
   if (err instanceof ChainError) {
     if (!err.code.startsWith("RPC_")) return err;
     const times = tries > 1 ? ` (tried ${tries} times)` : "";
-    return new ChainError(err.code, `${what}: ${err.message}${times}`, {
+    return new ChainError(err.code, `${what}: ${err.shortMessage}${times}`, {
       details: { ...err.details, tries },
       cause: err,
     });
@@ -49,8 +49,7 @@ function toChainError(what: string, err: unknown, tries: number): ChainError {
         "CONTRACT_REVERT",
         `${what} reverted with ${parsed.name}(${parsed.args.join(", ")})`,
         {
-          errorName: parsed.name,
-          errorArgs: parsed.args.toArray(),
+          details: { errorName: parsed.name, errorArgs: parsed.args.toArray() },
           cause: err,
         },
       );

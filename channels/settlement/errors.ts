@@ -1,4 +1,6 @@
 /** Why a settlement backend refused an effect or a reference: one code union for every backend. */
+import { type ErrorDetails, TollwayError } from "../base-error.ts";
+import type { Result } from "../errors.ts";
 
 /** Every machine-readable code a settlement backend reports. */
 export type SettlementErrorCode =
@@ -31,13 +33,19 @@ export type SettlementErrorCode =
  * A refusal by the settlement backend (a revert, for a chain). Failures to reach the chain are
  * not refusals: they reach the caller as the backend's own errors (`ChainError` RPC_*).
  */
-export class SettlementError extends Error {
-  readonly code: SettlementErrorCode;
-
-  constructor(code: SettlementErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
+export class SettlementError extends TollwayError<SettlementErrorCode> {
+  /**
+   * @param code - why the backend refused
+   * @param message - short human-readable message
+   * @param options - the values that explain it, and the revert or error behind it
+   */
+  constructor(
+    code: SettlementErrorCode,
+    message: string,
+    options: { readonly details?: ErrorDetails; readonly cause?: unknown } = {},
+  ) {
+    super(code, message, options);
     this.name = "SettlementError";
-    this.code = code;
   }
 }
 
@@ -50,6 +58,4 @@ export function isSettlementError(
 }
 
 /** An outcome that a peer's input can make fail: a value, not an exception. */
-export type SettlementResult<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly code: SettlementErrorCode; readonly reason: string };
+export type SettlementResult<T> = Result<T, SettlementErrorCode>;

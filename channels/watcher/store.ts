@@ -1,5 +1,6 @@
 /** Persists the watcher's cursor and channels in level, in one synced batch per poll. */
 import { ClassicLevel } from "classic-level";
+import { ChannelError } from "../errors.ts";
 import type { Address, ChannelId } from "../types.ts";
 import type { WatchedChannel, WatcherState } from "./core.ts";
 
@@ -26,13 +27,17 @@ export class WatcherStore {
 
   /**
    * Loads the saved state; `undefined` when the store is new.
-   * @throws Error when the store belongs to another account.
+   * @throws ChannelError STORE_FOREIGN when the store belongs to another account.
    */
   async load(me: Address): Promise<WatcherState | undefined> {
     const owner = await this.#db.get(ME);
     if (owner === undefined) return undefined;
-    if (owner !== me.toLowerCase())
-      throw new Error(`this watcher store belongs to ${owner}, not ${me}`);
+    if (owner !== me.toLowerCase()) {
+      throw new ChannelError("STORE_FOREIGN", `this watcher store belongs to ${owner}, not ${me}`, {
+        owner,
+        me,
+      });
+    }
     const cursor = Number(await this.#db.get(CURSOR));
     const channels = new Map<ChannelId, WatchedChannel>();
     for await (const [, value] of this.#db.iterator({ gt: CHANNEL, lt: `${CHANNEL}\xff` })) {

@@ -3,6 +3,7 @@
  * resolution itself is pure and returns a typed rejection for any bad value.
  */
 import { isAddress } from "ethers";
+import { type Result, reject } from "../../channels/index.ts";
 import type { Address } from "../../channels/types.ts";
 
 /** Where settings may come from. */
@@ -41,20 +42,22 @@ const ENV = {
 /** Where `tollway chain` serves by default, and so where other commands look by default. */
 export const DEFAULT_RPC = "http://127.0.0.1:8545";
 
-/** Resolves the configuration, or says which setting is bad and where it came from. */
-export function resolveConfig(
-  src: ConfigSources,
-): { ok: true; value: CliConfig } | { ok: false; reason: string } {
+/**
+ * Resolves the configuration, or refuses with BAD_CONFIG, saying which setting is bad and where it
+ * came from (`details.from`: `--rpc`, `TOLLWAY_RPC`, `rpc in tollway.config.json`).
+ */
+export function resolveConfig(src: ConfigSources): Result<CliConfig, "BAD_CONFIG"> {
   if (src.file) {
     const unknown = Object.keys(src.file).filter(
       (k) => !(FILE_KEYS as readonly string[]).includes(k),
     );
     if (unknown.length > 0) {
       const named = unknown.slice(0, 3).map(shown).join(", ");
-      return {
-        ok: false,
-        reason: `unknown setting${unknown.length > 1 ? "s" : ""} ${named}${unknown.length > 3 ? ` and ${unknown.length - 3} more` : ""} in ${src.fileName}; known: ${FILE_KEYS.join(", ")}`,
-      };
+      return reject(
+        "BAD_CONFIG",
+        `unknown setting${unknown.length > 1 ? "s" : ""} ${named}${unknown.length > 3 ? ` and ${unknown.length - 3} more` : ""} in ${src.fileName}; known: ${FILE_KEYS.join(", ")}`,
+        { from: src.fileName, unknown: unknown.slice(0, 3) },
+      );
     }
   }
   const pick = (name: keyof typeof ENV): { value: unknown; from: string } | undefined => {
@@ -68,27 +71,30 @@ export function resolveConfig(
 
   const rpc = pick("rpc");
   if (rpc && (typeof rpc.value !== "string" || !/^(https?|wss?):\/\/[^\s]+$/.test(rpc.value))) {
-    return {
-      ok: false,
-      reason: `${rpc.from} must be an http(s):// or ws(s):// URL, got ${shown(rpc.value)}`,
-    };
+    return reject(
+      "BAD_CONFIG",
+      `${rpc.from} must be an http(s):// or ws(s):// URL, got ${shown(rpc.value)}`,
+      { from: rpc.from },
+    );
   }
   const channels = pick("channels");
   if (channels && (typeof channels.value !== "string" || !isAddress(channels.value))) {
-    return {
-      ok: false,
-      reason: `${channels.from} must be a contract address (0x + 40 hex digits), got ${shown(channels.value)}`,
-    };
+    return reject(
+      "BAD_CONFIG",
+      `${channels.from} must be a contract address (0x + 40 hex digits), got ${shown(channels.value)}`,
+      { from: channels.from },
+    );
   }
   const chainId = pick("chainId");
   let chainIdValue: bigint | undefined;
   if (chainId) {
     const text = wholeNumberText(chainId.value);
     if (text === undefined || !/^[1-9][0-9]{0,77}$/.test(text)) {
-      return {
-        ok: false,
-        reason: `${chainId.from} must be a positive integer, got ${shown(chainId.value)}`,
-      };
+      return reject(
+        "BAD_CONFIG",
+        `${chainId.from} must be a positive integer, got ${shown(chainId.value)}`,
+        { from: chainId.from },
+      );
     }
     chainIdValue = BigInt(text);
   }
@@ -98,10 +104,11 @@ export function resolveConfig(
     const text = wholeNumberText(dev.value);
     const n = Number(text);
     if (text === undefined || !/^[0-9]{1,2}$/.test(text) || n > 19) {
-      return {
-        ok: false,
-        reason: `${dev.from} must be an account index from 0 to 19, got ${shown(dev.value)}`,
-      };
+      return reject(
+        "BAD_CONFIG",
+        `${dev.from} must be an account index from 0 to 19, got ${shown(dev.value)}`,
+        { from: dev.from },
+      );
     }
     devAccount = n;
   }
@@ -109,7 +116,9 @@ export function resolveConfig(
   const dataDir = pick("dataDir");
   for (const p of [keystore, dataDir]) {
     if (p && !isPath(p.value))
-      return { ok: false, reason: `${p.from} must be a file path, got ${shown(p.value)}` };
+      return reject("BAD_CONFIG", `${p.from} must be a file path, got ${shown(p.value)}`, {
+        from: p.from,
+      });
   }
   return {
     ok: true,

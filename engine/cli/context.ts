@@ -2,8 +2,8 @@
 import { readFile, stat } from "node:fs/promises";
 import type { Provider } from "ethers";
 import { type ChainClient, connectChain, providerFor } from "../../channels/chain/client.ts";
-import { ChainError } from "../../channels/chain/errors.ts";
 import { withRetry } from "../../channels/chain/retry.ts";
+import { ChainError, shortMessageOf } from "../../channels/index.ts";
 import type { Address } from "../../channels/types.ts";
 import { type Deployment, loadDeployment } from "../chain/deploy.ts";
 import { type CliConfig, type ConfigSources, resolveConfig } from "./config.ts";
@@ -56,7 +56,8 @@ export async function loadConfig(
   }
   const sources: ConfigSources = { flags, env, file, fileName };
   const resolved = resolveConfig(sources);
-  if (!resolved.ok) throw new CliError("BAD_CONFIG", resolved.reason);
+  if (!resolved.ok)
+    throw new CliError(resolved.code, resolved.reason, { details: resolved.details });
   return resolved.value;
 }
 
@@ -71,11 +72,7 @@ export async function openChainContext(config: CliConfig): Promise<ChainContext>
     }).catch((cause) => {
       // The client's own errors already name the RPC and say what failed.
       if (cause instanceof ChainError) throw cause;
-      throw new ChainError(
-        "RPC_UNREACHABLE",
-        cause instanceof Error ? cause.message.split("\n")[0]! : String(cause),
-        { cause },
-      );
+      throw new ChainError("RPC_UNREACHABLE", shortMessageOf(cause), { cause });
     });
     const signer = await loadSigner(config, provider);
     let channels = config.channels;

@@ -56,6 +56,7 @@ export async function askNode(
     throw new CliError(
       "NODE_REFUSED",
       `the running node refused: ${res.error.message} (${res.error.code})`,
+      { details: { nodeCode: res.error.code } },
     );
   return res.result as Record<string, unknown>;
 }

@@ -1,5 +1,11 @@
 /** CLI errors: one line that says what is wrong and what to do, and an exit code. */
-import { isChainError } from "../../channels/chain/errors.ts";
+import {
+  type ErrorDetails,
+  isChainError,
+  jsonSafeDetails,
+  shortMessageOf,
+  TollwayError,
+} from "../../channels/index.ts";
 
 export type CliErrorCode =
   | "BAD_FLAG"
@@ -15,58 +21,65 @@ export type CliErrorCode =
   | "INTERRUPTED"
   | "CHAIN";
 
-/** A failure the CLI reports as one line. */
-export class CliError extends Error {
-  readonly code: CliErrorCode;
+/** A failure the CLI reports as one line (its `shortMessage`), and the exit code it ends with. */
+export class CliError extends TollwayError<CliErrorCode> {
   readonly exitCode: number;
+
+  /**
+   * @param code - machine-readable code
+   * @param message - the one line the user reads: what is wrong and what to do
+   * @param opts - the exit code (default 2 for BAD_FLAG and BAD_CONFIG, else 1), details, cause
+   */
   constructor(
     code: CliErrorCode,
     message: string,
-    opts: { exitCode?: number; cause?: unknown } = {},
+    opts: { exitCode?: number; details?: ErrorDetails; cause?: unknown } = {},
   ) {
-    super(message, { cause: opts.cause });
+    super(code, message, { details: opts.details, cause: opts.cause });
     this.name = "CliError";
-    this.code = code;
     this.exitCode = opts.exitCode ?? (code === "BAD_FLAG" || code === "BAD_CONFIG" ? 2 : 1);
   }
 }
 
 /** The one line a user sees for any error, with advice where there is some. */
 export function explain(err: unknown, rpc?: string): string {
-  if (err instanceof CliError) return err.message;
   if (isChainError(err)) {
+    const short = err.shortMessage;
     switch (err.code) {
       case "RPC_UNREACHABLE":
-        return `cannot reach the chain${rpc ? ` at ${rpc}` : ""} (${err.message}); check --rpc, or start one with \`tollway chain\``;
+        return `cannot reach the chain${rpc ? ` at ${rpc}` : ""} (${short}); check --rpc, or start one with \`tollway chain\``;
       case "WRONG_CHAIN":
-        return `${err.message}; check --rpc and --chain-id`;
+        return `${short}; check --rpc and --chain-id`;
       case "NO_CONTRACT":
-        return `${err.message}; check --channels, or deploy with \`tollway chain\``;
+        return `${short}; check --channels, or deploy with \`tollway chain\``;
       case "INSUFFICIENT_TOKEN_BALANCE":
-        return `${err.message}; fund the account with tokens first`;
-      case "INSUFFICIENT_ALLOWANCE":
-        return err.message;
+        return `${short}; fund the account with tokens first`;
       case "INSUFFICIENT_GAS_FUNDS":
-        return `${err.message}; send it some ETH for gas`;
+        return `${short}; send it some ETH for gas`;
       case "CONTRACT_REVERT":
-        if (err.errorName === "SettleWindowRunning") {
-          return `the settle window runs until ${new Date(Number(err.errorArgs[0]) * 1000).toISOString()}; settle after that`;
+        if (err.details.errorName === "SettleWindowRunning") {
+          return `the settle window runs until ${new Date(Number(err.details.errorArgs?.[0]) * 1000).toISOString()}; settle after that`;
         }
-        if (err.errorName === "ChannelNotOpen")
-          return `${err.message}: the channel is closing or settled`;
-        return err.message;
+        if (err.details.errorName === "ChannelNotOpen")
+          return `${short}: the channel is closing or settled`;
+        return short;
       default:
-        return err.message;
+        return short;
     }
   }
-  return err instanceof Error ? err.message : String(err);
+  return shortMessageOf(err);
 }
 
 /**
- * The machine-readable code of any error the CLI reports: a `CliError`'s or a library error's own
- * `code` (ChainError, ChannelError, RelayError all carry one), else INTERNAL.
+ * The machine-readable code of any error the CLI reports: a tollway error's own `code` (CliError,
+ * ChainError, ChannelError, RelayError, … all extend `TollwayError`), else INTERNAL.
  */
 export function errorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "string" && /^[A-Z][A-Z0-9_]{0,40}$/.test(code) ? code : "INTERNAL";
+}
+
+/** The JSON-safe details of any error the CLI reports (bigints as strings), `{}` for a foreign one. */
+export function errorDetails(err: unknown): ErrorDetails {
+  return err instanceof TollwayError ? jsonSafeDetails(err.details) : {};
 }

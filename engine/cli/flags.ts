@@ -8,6 +8,7 @@ import {
   MAX_SETTLE_WINDOW_SECONDS,
   MIN_SETTLE_WINDOW_SECONDS,
 } from "../../channels/chain/index.ts";
+import { type Result, reject } from "../../channels/index.ts";
 import { CliError } from "./errors.ts";
 
 /** The largest deposit the contract can hold on one side (`type(uint112).max`), base units. */
@@ -16,10 +17,8 @@ export const MAX_DEPOSIT_UNITS = (1n << 112n) - 1n;
 /** Longest numeric flag value looked at; anything longer is refused before it is parsed. */
 const MAX_NUMBER_CHARS = 80;
 
-/** A parsed flag, or why it was refused. */
-export type FlagResult<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly reason: string };
+/** A parsed flag, or why it was refused (BAD_FLAG, with the flag's name in `details.flag`). */
+export type FlagResult<T> = Result<T, "BAD_FLAG">;
 
 /** The unit a token amount is printed in. */
 export interface TokenUnit {
@@ -46,10 +45,8 @@ export function parseTokens(
   unit: TokenUnit = TOLL,
   maxUnits: bigint = MAX_DEPOSIT_UNITS,
 ): FlagResult<bigint> {
-  const bad = (why: string): FlagResult<bigint> => ({
-    ok: false,
-    reason: `${name} ${why}, got ${quote(raw)}`,
-  });
+  const bad = (why: string): FlagResult<bigint> =>
+    reject("BAD_FLAG", `${name} ${why}, got ${quote(raw)}`, { flag: name });
   if (typeof raw !== "string" || raw.length > MAX_NUMBER_CHARS)
     return bad("must be a positive decimal number of tokens (e.g. 12.5)");
   const m = /^(\d+)(?:\.(\d+))?$/.exec(raw);
@@ -81,10 +78,11 @@ export function parseInteger(
     Number(text) < min ||
     Number(text) > max
   ) {
-    return {
-      ok: false,
-      reason: `${name} must be a whole number from ${min} to ${max}, got ${quote(raw)}`,
-    };
+    return reject(
+      "BAD_FLAG",
+      `${name} must be a whole number from ${min} to ${max}, got ${quote(raw)}`,
+      { flag: name },
+    );
   }
   return { ok: true, value: Number(text) };
 }
@@ -93,15 +91,16 @@ export function parseInteger(
 export function parseWindow(name: string, raw: unknown): FlagResult<number> {
   const r = parseInteger(name, raw, MIN_SETTLE_WINDOW_SECONDS, MAX_SETTLE_WINDOW_SECONDS);
   if (r.ok) return r;
-  return {
-    ok: false,
-    reason: `${name} must be a settle window of ${MIN_SETTLE_WINDOW_SECONDS} to ${MAX_SETTLE_WINDOW_SECONDS} seconds (30 days), the contract's bounds, got ${quote(raw)}`,
-  };
+  return reject(
+    "BAD_FLAG",
+    `${name} must be a settle window of ${MIN_SETTLE_WINDOW_SECONDS} to ${MAX_SETTLE_WINDOW_SECONDS} seconds (30 days), the contract's bounds, got ${quote(raw)}`,
+    { flag: name },
+  );
 }
 
 /** Unwraps a flag result or throws `CliError` BAD_FLAG with its reason. */
 export function flag<T>(r: FlagResult<T>): T {
-  if (!r.ok) throw new CliError("BAD_FLAG", r.reason);
+  if (!r.ok) throw new CliError(r.code, r.reason, { details: r.details });
   return r.value;
 }
 

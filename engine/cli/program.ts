@@ -3,12 +3,13 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
+import type { ErrorDetails } from "../../channels/index.ts";
 import { chainCommand } from "./commands/chain.ts";
 import { channelCommand } from "./commands/channel.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { roleCommands } from "./commands/roles.ts";
 import { markServing } from "./crash-guard.ts";
-import { CliError, errorCode, explain } from "./errors.ts";
+import { CliError, errorCode, errorDetails, explain } from "./errors.ts";
 import type { Io } from "./io.ts";
 
 const BENCH_DIR = fileURLToPath(new URL("../../bench/", import.meta.url));
@@ -76,6 +77,7 @@ export function buildProgram(io: Io) {
         throw new CliError(
           "BAD_FLAG",
           `unknown benchmark "${name}"; one of: ${benchNames().join(", ")}`,
+          { details: { benchmark: name } },
         );
       }
       const code = await new Promise<number>((resolve) => {
@@ -127,15 +129,21 @@ export async function runCli(argv: readonly string[], io: Io = defaultIo): Promi
     const verbose = argv.includes("--verbose");
     const rpc = program.opts().rpc as string | undefined;
     const message = explain(err, rpc ?? process.env.TOLLWAY_RPC);
-    io.err(json ? `${jsonError(errorCode(err), message)}\n` : `tollway: ${message}\n`);
+    io.err(
+      json ? `${jsonError(errorCode(err), message, errorDetails(err))}\n` : `tollway: ${message}\n`,
+    );
     if (verbose && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
     return err instanceof CliError ? err.exitCode : 1;
   }
 }
 
-/** The one line `--json` prints on stderr for an error. */
-export function jsonError(code: string, message: string): string {
-  return JSON.stringify({ error: { code, message } });
+/**
+ * The one line `--json` prints on stderr for an error: `{"error":{"code","message"}}`, with the
+ * error's `details` (JSON-safe: bigints as strings) when it has any.
+ */
+export function jsonError(code: string, message: string, details: ErrorDetails = {}): string {
+  const error = Object.keys(details).length > 0 ? { code, message, details } : { code, message };
+  return JSON.stringify({ error });
 }
 
 function allSubcommands(cmd: Command): Command[] {

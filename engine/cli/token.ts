@@ -27,6 +27,7 @@ export async function requireFunds(
     throw new CliError(
       "INSUFFICIENT_BALANCE",
       `balance ${formatTokens(balance, unit)} of ${me} is short of ${formatTokens(amount, unit)}; fund the account with tokens first`,
+      { details: { account: me, balance, amount } },
     );
   }
   if (!opts.viaAllowance) return;
@@ -35,6 +36,7 @@ export async function requireFunds(
     throw new CliError(
       "INSUFFICIENT_ALLOWANCE",
       `allowance ${formatTokens(allowance, unit)} for the channel contract is short of ${formatTokens(amount, unit)}; approve it first, or leave out --no-permit`,
+      { details: { account: me, allowance, amount } },
     );
   }
 }

@@ -7,6 +7,7 @@
  * pays each per second over the WebSocket; the flow is measured again. At the end every hop
  * removes its lane, the channels are settled on chain, and the namespaces go.
  */
+
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import {
   type ChannelId,
   connectChain,
   providerFor,
+  shortMessageOf,
 } from "../../channels/index.ts";
 import {
   chainDirectory,
@@ -109,7 +111,10 @@ export async function runFastlaneDemo(opts: FastlaneOptions = {}): Promise<Fastl
   const signal = opts.signal ?? new AbortController().signal;
   const support = await demoNetSupport(["tc", "iperf3"]);
   if (!support.ok) {
-    throw new DemoUnsupportedError(`the fast-lane demo needs root: ${support.reason}`);
+    throw new DemoUnsupportedError(
+      `the fast-lane demo needs root: ${support.reason}`,
+      support.details,
+    );
   }
   const phase = (p: string) => opts.onPhase?.(p);
   let net: DemoNet | undefined;
@@ -198,7 +203,7 @@ export async function runFastlaneDemo(opts: FastlaneOptions = {}): Promise<Fastl
     phase("removing every hop's lane, settling the channels on chain, removing the namespaces");
     if (path) {
       const end = await path.stop().catch((err: unknown) => ({
-        outcome: err instanceof Error ? err.message : String(err),
+        outcome: shortMessageOf(err),
         wasActive: false,
       }));
       outcome = end.outcome;

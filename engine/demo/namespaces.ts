@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
+import { type ErrorDetails, type Result, reject, TollwayError } from "../../channels/index.ts";
 
 const OWNERS = "/tmp/tollway-netns";
 
@@ -16,18 +17,28 @@ const OWNERS = "/tmp/tollway-netns";
 export type DemoTool = "wg" | "wireguard-go" | "tc" | "iperf3" | "curl";
 
 /** A demo that cannot run on this machine (not root, no `ip netns`, a tool missing). */
-export class DemoUnsupportedError extends Error {
-  readonly code = "DEMO_UNSUPPORTED" as const;
-  constructor(reason: string) {
-    super(reason);
+export class DemoUnsupportedError extends TollwayError<"DEMO_UNSUPPORTED"> {
+  /**
+   * @param reason - what is missing, one line
+   * @param details - `missing`: what is (as `demoNetSupport` says)
+   */
+  constructor(reason: string, details?: ErrorDetails) {
+    super("DEMO_UNSUPPORTED", reason, { details });
     this.name = "DemoUnsupportedError";
   }
 }
 
-/** `{ ok: true }`, or why the namespace demos cannot run here. */
-export type DemoNetSupport =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly reason: string };
+/**
+ * `{ ok: true }`, or why the namespace demos cannot run here: DEMO_UNSUPPORTED, with what is
+ * missing in `details.missing` (`linux`, `root`, `ip netns`, or the tool's name).
+ */
+export type DemoNetSupport = Result<undefined, "DEMO_UNSUPPORTED">;
+
+const SUPPORTED: DemoNetSupport = { ok: true, value: undefined };
+
+function missing(what: string, reason: string): DemoNetSupport {
+  return reject("DEMO_UNSUPPORTED", reason, { missing: what });
+}
 
 async function works(file: string, args: string[]): Promise<boolean> {
   const r = await execa(file, args, { reject: false, timeout: 5_000 });
@@ -36,9 +47,9 @@ async function works(file: string, args: string[]): Promise<boolean> {
 
 /** Checks root, `ip netns`, and the given tools. */
 export async function demoNetSupport(tools: readonly DemoTool[]): Promise<DemoNetSupport> {
-  if (process.platform !== "linux") return { ok: false, reason: "not Linux" };
-  if (process.getuid?.() !== 0) return { ok: false, reason: "not root" };
-  if (!(await works("ip", ["netns", "list"]))) return { ok: false, reason: "no `ip netns`" };
+  if (process.platform !== "linux") return missing("linux", "not Linux");
+  if (process.getuid?.() !== 0) return missing("root", "not root");
+  if (!(await works("ip", ["netns", "list"]))) return missing("ip netns", "no `ip netns`");
   const probes: Record<DemoTool, string[]> = {
     wg: ["wg", "--version"],
     "wireguard-go": ["wireguard-go", "--version"],
@@ -48,9 +59,9 @@ export async function demoNetSupport(tools: readonly DemoTool[]): Promise<DemoNe
   };
   for (const t of tools) {
     const [file, ...args] = probes[t];
-    if (!(await works(file ?? t, args))) return { ok: false, reason: `\`${t}\` is missing` };
+    if (!(await works(file ?? t, args))) return missing(t, `\`${t}\` is missing`);
   }
-  return { ok: true };
+  return SUPPORTED;
 }
 
 function alive(pid: number): boolean {

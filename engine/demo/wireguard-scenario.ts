@@ -46,7 +46,10 @@ export interface WireGuardWorld {
 export async function startWireGuardWorld(keyDir: string): Promise<WireGuardWorld> {
   const support = await demoNetSupport(["wg", "wireguard-go", "curl"]);
   if (!support.ok)
-    throw new DemoUnsupportedError(`the WireGuard demo needs root: ${support.reason}`);
+    throw new DemoUnsupportedError(
+      `the WireGuard demo needs root: ${support.reason}`,
+      support.details,
+    );
   const net = await createDemoNet();
   try {
     const providerNs = await net.host("p");

@@ -37,11 +37,11 @@ export {
   type DealId,
   MarketError,
   type MarketErrorCode,
+  type MarketRejection,
+  type MarketResult,
   type OfferSpec,
   type OrderId,
   type OrderSpec,
-  type Rejection,
   type RequestSpec,
-  type Result,
 } from "./types.ts";
 export type { Wallet } from "./wallets/index.ts";

@@ -1,4 +1,10 @@
 /** Shared names of the market: ids, order specs as the API sees them, and error codes. */
+import {
+  type Rejection,
+  type Result,
+  TollwayError,
+  type TollwayErrorOptions,
+} from "../../channels/index.ts";
 import type { ExitPolicy, IpClass, OrderKind, PriceUnit, Protocol } from "./book/attributes.ts";
 
 /** A 20-byte wallet address, lowercased 0x-hex. */
@@ -35,28 +41,22 @@ export type MarketErrorCode =
   | "JOURNAL_CORRUPT"
   | "NO_CHAIN_ID";
 
-/** A refused command: nothing changed. */
-export interface Rejection {
-  readonly ok: false;
-  readonly code: MarketErrorCode;
-  readonly reason: string;
-}
+/** A refused command (nothing changed): the channels layer's `Rejection` with a market code. */
+export type MarketRejection = Rejection<MarketErrorCode>;
 
-/** `{ ok: true, value }` or a {@link Rejection}. */
-export type Result<T> = { readonly ok: true; readonly value: T } | Rejection;
-
-/** Builds a {@link Rejection}. */
-export function rejection(code: MarketErrorCode, reason: string): Rejection {
-  return { ok: false, code, reason };
-}
+/** `{ ok: true, value }` or a {@link MarketRejection}: the channels layer's `Result`. */
+export type MarketResult<T> = Result<T, MarketErrorCode>;
 
 /** Thrown at the API layer; carries a {@link MarketErrorCode}. */
-export class MarketError extends Error {
-  readonly code: MarketErrorCode;
-  constructor(code: MarketErrorCode, message: string) {
-    super(message);
+export class MarketError extends TollwayError<MarketErrorCode> {
+  /**
+   * @param code - machine-readable code (HTTP bodies carry it)
+   * @param message - short human-readable message
+   * @param options - the details and the cause
+   */
+  constructor(code: MarketErrorCode, message: string, options: TollwayErrorOptions = {}) {
+    super(code, message, options);
     this.name = "MarketError";
-    this.code = code;
   }
 }
 

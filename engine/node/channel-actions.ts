@@ -8,17 +8,25 @@ import {
   type ChainClient,
   type ChannelId,
   type ChannelParticipants,
+  type ErrorDetails,
   readChannelHistory,
   type SignedBalanceProof,
+  TollwayError,
 } from "../../channels/index.ts";
 
+/** What a channel operation can fail with besides a `ChainError`. */
+export type ChannelActionErrorCode = "NOT_FOUND" | "NOT_OPEN";
+
 /** A failure of a channel operation; `code` says which. */
-export class ChannelActionError extends Error {
-  readonly code: "NOT_FOUND" | "NOT_OPEN";
-  constructor(code: "NOT_FOUND" | "NOT_OPEN", message: string) {
-    super(message);
+export class ChannelActionError extends TollwayError<ChannelActionErrorCode> {
+  /**
+   * @param code - NOT_FOUND (no such channel) or NOT_OPEN (closing or settled)
+   * @param message - short human-readable message
+   * @param details - the channel and what was found
+   */
+  constructor(code: ChannelActionErrorCode, message: string, details?: ErrorDetails) {
+    super(code, message, { details });
     this.name = "ChannelActionError";
-    this.code = code;
   }
 }
 

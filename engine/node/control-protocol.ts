@@ -7,7 +7,7 @@
  *   → {"op":"poll"}                      ← {"ok":true,"result":{"watched","cursor","events"}}
  *   ← {"ok":false,"error":{"code":"BAD_REQUEST","message":"…"}} on any failure
  */
-import { asChannelId, type ChannelId } from "../../channels/index.ts";
+import { asChannelId, type ChannelId, type Result } from "../../channels/index.ts";
 
 /** Longest request line accepted, bytes (a close is about 100). */
 export const MAX_CONTROL_REQUEST_BYTES = 1024;
@@ -19,9 +19,7 @@ export type ControlRequest =
   | { readonly op: "poll" };
 
 /** A parsed request, or why it was refused. */
-export type ControlParse =
-  | { readonly ok: true; readonly value: ControlRequest }
-  | { readonly ok: false; readonly code: "BAD_REQUEST"; readonly reason: string };
+export type ControlParse = Result<ControlRequest, "BAD_REQUEST">;
 
 /** Parses one request line (without its newline). */
 export function parseControlRequest(line: string): ControlParse {

@@ -5,8 +5,10 @@
  * the store a second time. One request per connection; every resource a client can hold is
  * bounded (connections, request size, time).
  */
+
 import { chmod, unlink } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
+import { shortMessageOf } from "../../channels/index.ts";
 import {
   type ControlRequest,
   type ControlResponse,
@@ -126,7 +128,7 @@ function serve(sock: Socket, handlers: ControlHandlers, timeoutMs: number): void
       (err: unknown) =>
         reply({
           ok: false,
-          error: { code: codeOf(err), message: err instanceof Error ? err.message : String(err) },
+          error: { code: codeOf(err), message: shortMessageOf(err) },
         }),
     );
   });

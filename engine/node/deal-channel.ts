@@ -14,6 +14,7 @@ import type {
   ChannelId,
   ChannelStore,
 } from "../../channels/index.ts";
+import { TollwayError } from "../../channels/index.ts";
 import type {
   OpenSessionOptions,
   RequesterClient,
@@ -36,12 +37,14 @@ export type DealChannelErrorCode =
   | "OUT_OF_ORDER";
 
 /** A failure of a deal step; `code` says which. */
-export class DealChannelError extends Error {
-  readonly code: DealChannelErrorCode;
+export class DealChannelError extends TollwayError<DealChannelErrorCode> {
+  /**
+   * @param code - NOT_FOUND (nothing matched), TIMEOUT (a side stayed silent), OUT_OF_ORDER
+   * @param message - short human-readable message
+   */
   constructor(code: DealChannelErrorCode, message: string) {
-    super(message);
+    super(code, message);
     this.name = "DealChannelError";
-    this.code = code;
   }
 }
 

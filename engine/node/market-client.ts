@@ -1,5 +1,6 @@
 /** A market participant's HTTP client: signs its orders and deal answers with its wallet. */
 import type { HDNodeWallet, Wallet } from "ethers";
+import { TollwayError } from "../../channels/index.ts";
 import {
   MARKET_TYPES,
   type MarketDomain,
@@ -21,14 +22,22 @@ export interface DealView {
   readonly [key: string]: unknown;
 }
 
-/** An API refusal with the market's typed code. */
-export class MarketApiError extends Error {
-  readonly code: string;
+/**
+ * An API refusal with the market's typed code (a `MarketErrorCode`, or whatever code the server's
+ * body names), the HTTP status and the server's reason as the short message.
+ */
+export class MarketApiError extends TollwayError<string> {
+  /** The HTTP status of the refusal. */
   readonly status: number;
+
+  /**
+   * @param status - the HTTP status
+   * @param code - the body's `code`
+   * @param reason - the body's `reason`
+   */
   constructor(status: number, code: string, reason: string) {
-    super(`${code}: ${reason}`);
+    super(code, `${code}: ${reason}`, { details: { status } });
     this.name = "MarketApiError";
-    this.code = code;
     this.status = status;
   }
 }

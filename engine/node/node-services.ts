@@ -7,6 +7,7 @@ import {
   type ChainClient,
   type ChannelId,
   type ChannelState,
+  shortMessageOf,
   startWatcher,
   type Watcher,
 } from "../../channels/index.ts";
@@ -72,9 +73,7 @@ export async function startNodeServices(opts: NodeServicesOptions): Promise<Node
       note(`answered the close of ${id} with our newest proof (nonce ${proof.nonce})`),
     );
     watcher.on("settled", (id: string) => note(`settled ${id}`));
-    watcher.on("error", (err: unknown) =>
-      note(`watcher: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`),
-    );
+    watcher.on("error", (err: unknown) => note(`watcher: ${shortMessageOf(err)}`));
     watcher.start();
   }
   let control: ControlServer | undefined;
@@ -104,7 +103,7 @@ export async function startNodeServices(opts: NodeServicesOptions): Promise<Node
       });
     } catch (err) {
       opts.log(
-        `control socket off (${err instanceof Error ? err.message : String(err)}): \`tollway channel close\` cannot reach this node while it runs`,
+        `control socket off (${shortMessageOf(err)}): \`tollway channel close\` cannot reach this node while it runs`,
       );
     }
   }

@@ -12,6 +12,8 @@ export type {
   HopState,
   LaneQuote,
   LaneRequest,
+  PathCloseCode,
+  PathClosure,
   PathContext,
   PathEffect,
   PathInput,
@@ -21,4 +23,4 @@ export type {
 } from "./path.ts";
 export { createPath, pathTransition } from "./path.ts";
 export type { FastLaneHop, PathEnd, RunningPath, RunPathOptions } from "./path-runner.ts";
-export { runPath } from "./path-runner.ts";
+export { PathClosedError, runPath } from "./path-runner.ts";

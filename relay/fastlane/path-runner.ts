@@ -3,10 +3,13 @@
  * and carries out its effects against each hop (`FastLaneRequester.hop` reaches an ISP's node
  * over the relay).
  */
+import { shortMessageOf, TollwayError } from "../../channels/index.ts";
 import {
   createPath,
   type LaneQuote,
   type LaneRequest,
+  type PathCloseCode,
+  type PathClosure,
   type PathEffect,
   type PathInput,
   type PathOptions,
@@ -43,10 +46,22 @@ export interface RunPathOptions extends Omit<PathOptions, "hops"> {
   readonly clock?: () => number;
 }
 
-/** How a path ended. */
-export interface PathEnd {
-  readonly outcome: string;
+/** How a path ended: its closure (code, hop, outcome in words) and whether it was ever active. */
+export interface PathEnd extends PathClosure {
   readonly wasActive: boolean;
+}
+
+/** `active` rejects with this when the path closes before every lane is up. */
+export class PathClosedError extends TollwayError<PathCloseCode> {
+  /**
+   * @param closure - how the path closed
+   */
+  constructor(closure: PathClosure) {
+    super(closure.code, `path closed before it was active: ${closure.outcome}`, {
+      details: { hop: closure.hop, outcome: closure.outcome },
+    });
+    this.name = "PathClosedError";
+  }
 }
 
 /** A running path. */
@@ -79,7 +94,7 @@ export function runPath(opts: RunPathOptions): RunningPath {
   let timer: NodeJS.Timeout | null = null;
   let abandoned = false;
   let resolveActive: () => void = () => undefined;
-  let rejectActive: (e: Error) => void = () => undefined;
+  let rejectActive: (e: PathClosedError) => void = () => undefined;
   let resolveClosed: (e: PathEnd) => void = () => undefined;
   const active = new Promise<void>((res, rej) => {
     resolveActive = res;
@@ -96,7 +111,7 @@ export function runPath(opts: RunPathOptions): RunningPath {
     state = r.state;
     for (const e of r.effects) carryOut(e);
   };
-  const reason = (err: unknown) => (err instanceof Error ? err.message : String(err));
+  const reason = shortMessageOf;
 
   const carryOut = (e: PathEffect) => {
     switch (e.type) {
@@ -150,8 +165,8 @@ export function runPath(opts: RunPathOptions): RunningPath {
       case "NotifyPathClosed":
         if (timer !== null) clearInterval(timer);
         timer = null;
-        rejectActive(new Error(`path closed before it was active: ${e.outcome}`));
-        resolveClosed({ outcome: e.outcome, wasActive: e.wasActive });
+        rejectActive(new PathClosedError(e));
+        resolveClosed({ code: e.code, hop: e.hop, outcome: e.outcome, wasActive: e.wasActive });
         return;
     }
   };
@@ -171,8 +186,9 @@ export function runPath(opts: RunPathOptions): RunningPath {
       if (timer !== null) clearInterval(timer);
       timer = null;
       for (const h of opts.hops) h.abandon();
-      rejectActive(new Error("abandoned"));
-      resolveClosed({ outcome: "abandoned", wasActive: state.wasActive });
+      const closure: PathClosure = { code: "ABANDONED", hop: null, outcome: "abandoned" };
+      rejectActive(new PathClosedError(closure));
+      resolveClosed({ ...closure, wasActive: state.wasActive });
     },
   };
 }

@@ -51,6 +51,34 @@ export interface HopState {
   readonly removingSince: number | null;
 }
 
+/**
+ * Why a path closed: STOPPED by its owner (the outcome is the reason it gave, `done` by default),
+ * or what aborted it.
+ */
+export type PathCloseCode =
+  | "STOPPED"
+  | "NO_HOPS"
+  /** A hop quoted for another hop. */
+  | "QUOTE_MISMATCH"
+  /** A hop's price per second is over the requester's limit. */
+  | "PRICE_TOO_HIGH"
+  /** A hop offers less than the requested rate. */
+  | "RATE_TOO_LOW"
+  | "QUOTE_REFUSED"
+  | "CHANNEL_FAILED"
+  | "LANE_FAILED"
+  /** A hop dropped its lane on its own while the path was active. */
+  | "LANE_REMOVED"
+  /** The requester walked away without teardown (the runner's `abandon`). */
+  | "ABANDONED";
+
+/** How a path closed: the code, the hop it concerns (null for the whole path), and in words. */
+export interface PathClosure {
+  readonly code: PathCloseCode;
+  readonly hop: string | null;
+  readonly outcome: string;
+}
+
 /** The path's phase. */
 export type PathPhase = "quoting" | "funding" | "activating" | "active" | "closing" | "closed";
 
@@ -67,8 +95,8 @@ export interface PathState {
   /** A hop that does not confirm its teardown within this time is passed over, ms. */
   readonly teardownTimeoutMs: number;
   readonly activeAt: number | null;
-  /** Why the path closed: `done`, or what aborted it. */
-  readonly outcome: string | null;
+  /** Why the path closed (null until it closes by a stop or an abort). */
+  readonly closure: PathClosure | null;
   /** Whether the path ever became active (a path aborted before that paid nobody). */
   readonly wasActive: boolean;
 }
@@ -94,7 +122,7 @@ export type PathEffect =
   | { readonly type: "SendPayment"; readonly hop: string; readonly total: bigint }
   | { readonly type: "SendTeardown"; readonly hop: string }
   | { readonly type: "NotifyPathActive" }
-  | { readonly type: "NotifyPathClosed"; readonly outcome: string; readonly wasActive: boolean };
+  | ({ readonly type: "NotifyPathClosed"; readonly wasActive: boolean } & PathClosure);
 
 /** The time, from the shell. */
 export interface PathContext {
@@ -129,7 +157,7 @@ export function createPath(o: PathOptions): PathState {
     prepaySeconds: o.prepaySeconds ?? 1n,
     teardownTimeoutMs: o.teardownTimeoutMs ?? 5_000,
     activeAt: null,
-    outcome: null,
+    closure: null,
     wasActive: false,
   };
 }
@@ -150,10 +178,10 @@ function continueTeardown(s: PathState, now: number): Result {
   if (s.hops.some((h) => h.phase === "removing")) return { state: s, effects: [] };
   const next = upFromTheEnd(s)[0];
   if (next === undefined) {
-    const outcome = s.outcome ?? "done";
+    const closure = s.closure ?? STOPPED_DONE;
     return {
       state: { ...s, phase: "closed" },
-      effects: [{ type: "NotifyPathClosed", outcome, wasActive: s.wasActive }],
+      effects: [{ type: "NotifyPathClosed", ...closure, wasActive: s.wasActive }],
     };
   }
   return {
@@ -162,9 +190,17 @@ function continueTeardown(s: PathState, now: number): Result {
   };
 }
 
-function close(s: PathState, outcome: string, now: number): Result {
+const STOPPED_DONE: PathClosure = { code: "STOPPED", hop: null, outcome: "done" };
+
+function close(
+  s: PathState,
+  code: PathCloseCode,
+  hop: string | null,
+  outcome: string,
+  now: number,
+): Result {
   if (s.phase === "closing" || s.phase === "closed") return { state: s, effects: [] };
-  return continueTeardown({ ...s, phase: "closing", outcome }, now);
+  return continueTeardown({ ...s, phase: "closing", closure: { code, hop, outcome } }, now);
 }
 
 /** Payments due now: each active hop is paid its started seconds plus the prepay. */
@@ -196,7 +232,7 @@ export function pathTransition(s: PathState, input: PathInput, ctx: PathContext)
       if (s.phase !== "quoting" || s.hops.some((h) => h.phase !== "quoting")) {
         return { state: s, effects: [] };
       }
-      if (s.hops.length === 0) return close(s, "no hops", ctx.now);
+      if (s.hops.length === 0) return close(s, "NO_HOPS", null, "no hops", ctx.now);
       return {
         state: s,
         effects: s.hops.map((h) => ({
@@ -209,12 +245,22 @@ export function pathTransition(s: PathState, input: PathInput, ctx: PathContext)
       if (s.phase !== "quoting" || hop?.phase !== "quoting") return { state: s, effects: [] };
       const q = input.quote;
       // A quote is for this hop, this lane, and within the requester's price.
-      if (q.hop !== input.hop) return close(s, `${input.hop}: quote for another hop`, ctx.now);
+      if (q.hop !== input.hop) {
+        return close(
+          s,
+          "QUOTE_MISMATCH",
+          input.hop,
+          `${input.hop}: quote for another hop`,
+          ctx.now,
+        );
+      }
       if (q.pricePerSecond > s.maxPricePerSecond) {
-        return close(s, `${input.hop}: price ${q.pricePerSecond}/s over the limit`, ctx.now);
+        const outcome = `${input.hop}: price ${q.pricePerSecond}/s over the limit`;
+        return close(s, "PRICE_TOO_HIGH", input.hop, outcome, ctx.now);
       }
       if (q.rateKbit < s.request.rateKbit) {
-        return close(s, `${input.hop}: offers ${q.rateKbit} kbit/s only`, ctx.now);
+        const outcome = `${input.hop}: offers ${q.rateKbit} kbit/s only`;
+        return close(s, "RATE_TOO_LOW", input.hop, outcome, ctx.now);
       }
       let next = setHop(s, input.hop, { phase: "quoted", quote: q });
       if (next.hops.some((h) => h.phase !== "quoted")) return { state: next, effects: [] };
@@ -231,7 +277,13 @@ export function pathTransition(s: PathState, input: PathInput, ctx: PathContext)
     }
     case "ReceiveQuoteRefused":
       if (s.phase !== "quoting") return { state: s, effects: [] };
-      return close(s, `${input.hop}: no quote: ${input.reason}`, ctx.now);
+      return close(
+        s,
+        "QUOTE_REFUSED",
+        input.hop,
+        `${input.hop}: no quote: ${input.reason}`,
+        ctx.now,
+      );
     case "ActionChannelReady": {
       if (s.phase !== "funding" || hop?.phase !== "funding") return { state: s, effects: [] };
       let next = setHop(s, input.hop, { phase: "funded", channelId: input.channelId });
@@ -249,7 +301,13 @@ export function pathTransition(s: PathState, input: PathInput, ctx: PathContext)
     }
     case "ActionChannelFailed":
       if (s.phase !== "funding") return { state: s, effects: [] };
-      return close(s, `${input.hop}: no channel: ${input.reason}`, ctx.now);
+      return close(
+        s,
+        "CHANNEL_FAILED",
+        input.hop,
+        `${input.hop}: no channel: ${input.reason}`,
+        ctx.now,
+      );
     case "ReceiveLaneActive": {
       if (hop?.phase !== "activating") return { state: s, effects: [] };
       let next = setHop(s, input.hop, { phase: "active" });
@@ -265,7 +323,8 @@ export function pathTransition(s: PathState, input: PathInput, ctx: PathContext)
       if (hop?.phase !== "activating" && hop?.phase !== "active") return { state: s, effects: [] };
       const next = setHop(s, input.hop, { phase: "failed" });
       if (next.phase === "closing") return continueTeardown(next, ctx.now);
-      return close(next, `${input.hop}: lane failed: ${input.reason}`, ctx.now);
+      const outcome = `${input.hop}: lane failed: ${input.reason}`;
+      return close(next, "LANE_FAILED", input.hop, outcome, ctx.now);
     }
     case "ReceiveLaneRemoved": {
       if (hop?.phase !== "removing") {
@@ -273,6 +332,8 @@ export function pathTransition(s: PathState, input: PathInput, ctx: PathContext)
         if (hop?.phase === "active" && s.phase === "active") {
           return close(
             setHop(s, input.hop, { phase: "removed" }),
+            "LANE_REMOVED",
+            input.hop,
             `${input.hop}: lane removed`,
             ctx.now,
           );
@@ -294,6 +355,6 @@ export function pathTransition(s: PathState, input: PathInput, ctx: PathContext)
       return { state: s, effects: [] };
     }
     case "ActionStop":
-      return close(s, input.reason, ctx.now);
+      return close(s, "STOPPED", null, input.reason, ctx.now);
   }
 }

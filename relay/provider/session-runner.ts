@@ -7,7 +7,7 @@
  * `acknowledge`.
  */
 import { randomBytes } from "node:crypto";
-import type { Address, ChannelId } from "../../channels/index.ts";
+import { type Address, type ChannelId, shortMessageOf } from "../../channels/index.ts";
 import type { RelayErrorCode } from "../errors.ts";
 import {
   billedOf,
@@ -450,7 +450,7 @@ export class SessionRunner {
           (err: unknown) =>
             this.#run(s, {
               type: "ActionTunnelFailed",
-              reason: err instanceof Error ? err.message : String(err),
+              reason: shortMessageOf(err),
             }),
         );
         return;

@@ -242,7 +242,7 @@ export class Session extends EventEmitter<{
 
   /** @internal The session never opened (`openSession` rejected with this). */
   failed(err: RelayError): void {
-    this.#settleDone({ code: err.code, reason: err.message });
+    this.#settleDone({ code: err.code, reason: err.shortMessage });
   }
 
   /** Stops paying (the provider will WARN, then tear the tunnel down). */
@@ -651,7 +651,7 @@ export class RequesterClient extends EventEmitter<{
           type: "CLOSE",
           sessionId: session.id,
           code: "CLOSED_BY_PEER",
-          reason: err.message,
+          reason: err.shortMessage,
         });
       }
     }
@@ -757,8 +757,13 @@ export class RequesterClient extends EventEmitter<{
           s.id = f.sessionId;
           if (this.#waiters.has(f.channelId)) this.#failOpen(s, err);
           else {
-            this.#send({ type: "CLOSE", sessionId: s.id, code: err.code, reason: err.message });
-            this.input(s, { type: "ReceiveClose", code: err.code, reason: err.message });
+            this.#send({
+              type: "CLOSE",
+              sessionId: s.id,
+              code: err.code,
+              reason: err.shortMessage,
+            });
+            this.input(s, { type: "ReceiveClose", code: err.code, reason: err.shortMessage });
           }
           return;
         }

@@ -2,7 +2,7 @@
  * Validators: one per frame type, each turning a decoded msgpack array into a typed frame or a
  * rejection with a code. Nothing of a frame is used before it has passed here.
  */
-import type { RelayErrorCode, RelayResult } from "../errors.ts";
+import { isRelayError, RelayError, type RelayErrorCode, type RelayResult } from "../errors.ts";
 import type { TunnelKind } from "../tunnel/driver.ts";
 import { readU64, readU256, toAddress, toChannelId } from "./fields.ts";
 import { type Frame, FrameType, type MeterMode } from "./frames.ts";
@@ -21,10 +21,9 @@ const KINDS: readonly TunnelKind[] = ["proxy", "wireguard", "qos"];
 const CODE_RE = /^[A-Z][A-Z0-9_]{0,47}$/;
 const KEY_RE = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
-class Invalid extends Error {}
-
+// A bad field unwinds the validator in one throw; `validateFrame` turns it back into a value.
 function fail(message: string): never {
-  throw new Invalid(message);
+  throw new RelayError("FRAME_MALFORMED", message);
 }
 
 function bytes(v: unknown, n: number, what: string): Uint8Array {
@@ -294,7 +293,9 @@ export function validateFrame(raw: unknown): RelayResult<Frame> {
     }
     return { ok: true, value: validator(raw) };
   } catch (err) {
-    if (err instanceof Invalid) return { ok: false, code: "FRAME_MALFORMED", reason: err.message };
+    if (isRelayError(err, "FRAME_MALFORMED")) {
+      return { ok: false, code: "FRAME_MALFORMED", reason: err.shortMessage };
+    }
     // Anything else is a bug in a validator, still peer input: refuse it, never crash.
     return { ok: false, code: "FRAME_MALFORMED", reason: "frame could not be read" };
   }

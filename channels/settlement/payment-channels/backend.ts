@@ -278,11 +278,11 @@ function refusal(err: unknown): unknown {
     isChainError(err, "INSUFFICIENT_TOKEN_BALANCE") ||
     isChainError(err, "INSUFFICIENT_ALLOWANCE")
   ) {
-    return new SettlementError("INSUFFICIENT_FUNDS", err.message, { cause: err });
+    return new SettlementError("INSUFFICIENT_FUNDS", err.shortMessage, { cause: err });
   }
-  if (isChainError(err, "CONTRACT_REVERT") && err.errorName !== undefined) {
-    const code = REVERTS[err.errorName];
-    if (code) return new SettlementError(code, err.message, { cause: err });
+  if (isChainError(err, "CONTRACT_REVERT") && err.details.errorName !== undefined) {
+    const code = REVERTS[err.details.errorName];
+    if (code) return new SettlementError(code, err.shortMessage, { cause: err });
   }
   return err;
 }

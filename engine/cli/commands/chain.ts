@@ -103,6 +103,7 @@ export function intFlag(name: string, raw: string, min: number, max: number): nu
     throw new CliError(
       "BAD_FLAG",
       `${name} must be an integer from ${min} to ${max}, got "${raw}"`,
+      { details: { flag: name } },
     );
   }
   return n;

@@ -8,6 +8,7 @@ import {
   ChannelStore,
   isChannelError,
   readChannelHistory,
+  shortMessageOf,
   startWatcher,
   type WatchedChannel,
 } from "../../../channels/index.ts";
@@ -120,7 +121,9 @@ export function channelCommand(program: Command, io: Io) {
           channelArg(args);
           flag(parseTokens("--amount", o.amount));
           if (o.side !== undefined && o.side !== "a" && o.side !== "b")
-            throw new CliError("BAD_FLAG", `--side must be a or b, got ${JSON.stringify(o.side)}`);
+            throw new CliError("BAD_FLAG", `--side must be a or b, got ${JSON.stringify(o.side)}`, {
+              details: { flag: "--side" },
+            });
         },
         async (ctx, unit, { opts: o, args }) => {
           const ch = await findChannel(ctx, channelArg(args));
@@ -160,7 +163,8 @@ export function channelCommand(program: Command, io: Io) {
             const proof = (await store?.loadChannel(id))?.received ?? undefined;
             return { ...(await closeWithProof(ctx.chain, id, proof, ctx.fromBlock)), via: "cli" };
           } catch (err) {
-            if (err instanceof ChannelActionError) throw new CliError("NOT_FOUND", err.message);
+            if (err instanceof ChannelActionError)
+              throw new CliError("NOT_FOUND", err.shortMessage);
             throw err;
           } finally {
             await store?.close();
@@ -244,7 +248,7 @@ export function channelCommand(program: Command, io: Io) {
           watcher.on("closed", (id: string) => log.push(`partner closed ${id}`));
           watcher.on("updated", (id: string) => log.push(`submitted the latest proof for ${id}`));
           watcher.on("settled", (id: string) => log.push(`settled ${id}`));
-          watcher.on("error", (err: Error) => log.push(`error: ${err.message}`));
+          watcher.on("error", (err: Error) => log.push(`error: ${shortMessageOf(err)}`));
           try {
             if (o.once) await watcher.poll();
             else {
@@ -281,6 +285,7 @@ function partnerFlag(raw: unknown): Address {
     throw new CliError(
       "BAD_FLAG",
       `--partner must be an address (0x + 40 hex digits), got ${JSON.stringify(String(raw).slice(0, 50))}`,
+      { details: { flag: "--partner" } },
     );
   return raw as Address;
 }
@@ -291,6 +296,7 @@ function channelArg(args: readonly string[]): ChannelId {
     throw new CliError(
       "BAD_FLAG",
       `a channel id is 0x + 64 hex digits, got ${JSON.stringify(raw.slice(0, 80))}`,
+      { details: { argument: "channelId" } },
     );
   return asChannelId(raw);
 }
@@ -307,6 +313,7 @@ async function findChannel(ctx: ChainContext, id: ChannelId): Promise<WatchedCha
     throw new CliError(
       "NOT_FOUND",
       `no open or closing channel ${id} of ${ctx.me} on this deployment; see \`tollway channel list\``,
+      { details: { channelId: id } },
     );
   return ch;
 }

@@ -30,7 +30,9 @@ export function demoCommand(program: Command, io: Io) {
       const tunnel = oneOf("--tunnel", opts.tunnel, ["proxy", "wireguard"] as const);
       const scenario = oneOf("--scenario", opts.scenario, ["crawl", "fastlane"] as const);
       if (scenario === "fastlane" && tunnel !== "proxy") {
-        throw new CliError("BAD_FLAG", "--tunnel applies to the crawl scenario only");
+        throw new CliError("BAD_FLAG", "--tunnel applies to the crawl scenario only", {
+          details: { flag: "--tunnel" },
+        });
       }
       // The demo pulls in the embedded chain; load it only for this command.
       const demo = await import("../../demo/index.ts");
@@ -43,6 +45,7 @@ export function demoCommand(program: Command, io: Io) {
           throw new CliError(
             "NOT_FOUND",
             `the ${scenario === "fastlane" ? "fast-lane" : "WireGuard"} demo needs root, \`ip netns\` and its tools: ${support.reason}`,
+            { details: support.details },
           );
         }
       }
@@ -100,5 +103,7 @@ interface DemoFlags {
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new CliError("BAD_FLAG", `${flag} must be one of ${allowed.join(", ")} (got "${value}")`);
+  throw new CliError("BAD_FLAG", `${flag} must be one of ${allowed.join(", ")} (got "${value}")`, {
+    details: { flag },
+  });
 }

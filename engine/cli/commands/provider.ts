@@ -1,6 +1,8 @@
 /** `tollway provider`: sell a metered proxy, with the dispute watcher and control socket on. */
+
 import type { Command } from "commander";
 import type { Wallet } from "ethers";
+import { shortMessageOf } from "../../../channels/index.ts";
 import { startServingDeals } from "../../node/deal-channel.ts";
 import { proxyOffer } from "../../node/order-specs.ts";
 import { createProvider } from "../../node/provider.ts";
@@ -81,10 +83,7 @@ export function providerCommand(program: Command, io: Io) {
           `provider ${ctx.me}\n  relay  ${provider.url}\n  offer  ${offer.orderId}\n  watch  ${provider.services?.watcher ? "on: disputes stale closes and settles this account's channels" : "off (--no-watch)"}\nAccepting deals; Ctrl-C stops.`,
         );
         const deals = startServingDeals(provider.market!, {
-          onError: (err) =>
-            io.err(
-              `tollway: ${errorCode(err)}: ${err instanceof Error ? err.message : String(err)}\n`,
-            ),
+          onError: (err) => io.err(`tollway: ${errorCode(err)}: ${shortMessageOf(err)}\n`),
         });
         await untilSignal();
         await deals.stop();

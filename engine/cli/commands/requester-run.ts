@@ -146,7 +146,7 @@ export async function runRequester(
       throw new CliError("INTERRUPTED", `interrupted: ${outcome.note}`, { exitCode: 130 });
     // A silent market or provider has always been reported as a CHAIN failure.
     if (err instanceof DealChannelError && err.code === "TIMEOUT")
-      throw new CliError("CHAIN", err.message, { cause: err });
+      throw new CliError("CHAIN", err.shortMessage, { cause: err });
     throw err;
   } finally {
     await deal.close();

@@ -45,7 +45,9 @@ export function requesterCommand(program: Command, io: Io) {
       const relay = httpUrl("--provider", String(opts.provider));
       const target = httpUrl("--target", String(opts.target));
       if (target.protocol !== "http:")
-        throw new CliError("BAD_FLAG", "--target must be an http:// URL");
+        throw new CliError("BAD_FLAG", "--target must be an http:// URL", {
+          details: { flag: "--target" },
+        });
       const buy: BuyOptions = {
         market,
         relay: relay.href,

@@ -28,12 +28,14 @@ export function httpUrl(flag: string, raw: string): URL {
     throw new CliError(
       "BAD_FLAG",
       `${flag} must be a URL, got ${JSON.stringify(raw.slice(0, 80))}`,
+      { details: { flag } },
     );
   }
   if (!/^(https?|wss?):$/.test(u.protocol))
     throw new CliError(
       "BAD_FLAG",
       `${flag} must be an http(s) or ws(s) URL, got ${JSON.stringify(raw.slice(0, 80))}`,
+      { details: { flag } },
     );
   return u;
 }

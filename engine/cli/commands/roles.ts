@@ -112,21 +112,25 @@ async function marketChainId(
     read = await readChainId(rpc, timeoutMs);
   } catch (err) {
     if (!(err instanceof MarketError)) throw err;
-    why = err.message;
+    why = err.shortMessage;
   }
   if (read !== undefined && given !== undefined && BigInt(read) !== given)
     throw new CliError(
       "CHAIN",
       `the chain at ${rpc} has chain id ${read}, not ${given}; check --rpc and --chain-id`,
+      { details: { rpc, chainId: read, expectedChainId: given } },
     );
   if (read !== undefined) return read;
   if (given !== undefined) {
     if (given > BigInt(Number.MAX_SAFE_INTEGER))
-      throw new CliError("BAD_FLAG", `--chain-id ${given} is too large`);
+      throw new CliError("BAD_FLAG", `--chain-id ${given} is too large`, {
+        details: { flag: "--chain-id" },
+      });
     return Number(given);
   }
   throw new CliError(
     "CHAIN",
     `the market needs the chain id orders are signed for: ${why}; start the chain, fix --rpc, or give --chain-id`,
+    { details: { rpc } },
   );
 }

@@ -5,7 +5,7 @@
  */
 import type { MarketCommand, MarketConfig, MarketCore, MarketEvent } from "../core/market-core.ts";
 import { type JournalOptions, type LoadStats, MarketJournal } from "../journal/market-journal.ts";
-import { type Address, MarketError, type Result } from "../types.ts";
+import { type Address, MarketError, type MarketResult } from "../types.ts";
 import { type MarketDomain, marketDomain } from "./typed-data.ts";
 import { VerifyPool } from "./verify-pool.ts";
 
@@ -131,7 +131,11 @@ export class MarketService {
     return this.execute(Number.isFinite(cap) ? { ...cmd, maxRestingPerOwner: cap } : cmd);
   }
 
-  private applyJournaled(seq: number, cmd: MarketCommand, now: number): Result<MarketEvent[]> {
+  private applyJournaled(
+    seq: number,
+    cmd: MarketCommand,
+    now: number,
+  ): MarketResult<MarketEvent[]> {
     const r = this.core.apply(cmd, now);
     if (!r.ok) this.journal.forget(seq);
     return r;

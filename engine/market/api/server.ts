@@ -180,7 +180,7 @@ export async function buildMarketServer(
 
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof MarketError)
-      return json(reply, STATUS[err.code], { code: err.code, reason: err.message });
+      return json(reply, STATUS[err.code], { code: err.code, reason: err.shortMessage });
     const e = err as { validation?: unknown; statusCode?: number; message: string };
     if (e.validation || (e.statusCode && e.statusCode < 500)) {
       return json(reply, 400, { code: "INVALID_BODY", reason: e.message });

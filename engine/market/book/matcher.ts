@@ -20,6 +20,7 @@
  * order's record: at a million orders, every record read is a cache miss, while the entries
  * are read in sequence.
  */
+import { type Rejection, reject } from "../../../channels/index.ts";
 import {
   COUNTRY_COUNT,
   MAX_DURATION_S,
@@ -143,12 +144,8 @@ export type MatcherErrorCode =
   | "ORDER_NOT_FOUND"
   | "BOOK_FULL";
 
-/** A refused input: nothing changed. */
-export interface MatcherRejection {
-  readonly ok: false;
-  readonly code: MatcherErrorCode;
-  readonly reason: string;
-}
+/** A refused input (nothing changed): the channels layer's `Rejection` with a matcher code. */
+export type MatcherRejection = Rejection<MatcherErrorCode>;
 
 /** A resting order, read back from the book. */
 export interface BookOrderView {
@@ -174,10 +171,6 @@ export interface MatcherOptions {
 const ANY_COUNTRY = COUNTRY_COUNT;
 const MAX_SET = 64;
 const MAX_I32 = 0x7fff_ffff;
-
-function reject(code: MatcherErrorCode, reason: string): MatcherRejection {
-  return { ok: false, code, reason };
-}
 
 function has(set: readonly number[], v: number): boolean {
   for (let i = 0; i < set.length; i++) if (set[i] === v) return true;

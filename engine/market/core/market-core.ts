@@ -8,6 +8,7 @@
  * used twice and that nothing has expired. A refused command returns a rejection and changes
  * nothing.
  */
+import { reject } from "../../../channels/index.ts";
 import { IP_CLASSES, KINDS, PRICE_UNITS, PROTOCOLS, type Protocol } from "../book/attributes.ts";
 import { EFFECT_FILL, type MatchEffects } from "../book/match-effects.ts";
 import {
@@ -38,14 +39,13 @@ import {
   ratingMilli,
   recordOutcome,
 } from "../profiles/profile.ts";
-import {
-  type Address,
-  type DealId,
-  type OrderId,
-  type OrderSpec,
-  type Rejection,
-  type Result,
-  rejection,
+import type {
+  Address,
+  DealId,
+  MarketRejection,
+  MarketResult,
+  OrderId,
+  OrderSpec,
 } from "../types.ts";
 import { emptyWallet, release, reserve, setBalance, type Wallet } from "../wallets/wallet.ts";
 import { encodeOffer, encodeRequest, Interner } from "./order-codec.ts";
@@ -265,7 +265,7 @@ export class MarketCore {
    * Applies one command at time `now` (ms).
    * @returns the events it caused, or a rejection (see {@link MarketErrorCode}) that changed nothing.
    */
-  apply(cmd: MarketCommand, now: number): Result<MarketEvent[]> {
+  apply(cmd: MarketCommand, now: number): MarketResult<MarketEvent[]> {
     const events: MarketEvent[] = [];
     const r = this.dispatch(cmd, now, events);
     return r ?? { ok: true, value: events };
@@ -361,7 +361,7 @@ export class MarketCore {
   }
 
   /** Resting orders by filter, best first. Offers come in the order a request would fill them. */
-  book(q: BookQuery, now: number): Result<BookRow[]> {
+  book(q: BookQuery, now: number): MarketResult<BookRow[]> {
     const limit = Math.max(1, Math.min(q.limit, 500));
     let views: BookOrderView[];
     if (q.side === "offer") {
@@ -372,7 +372,7 @@ export class MarketCore {
       const ipClasses = membersOf(IP_CLASSES, q.ipClasses);
       const protocols = membersOf(PROTOCOLS, q.protocols);
       if (!kind || !priceUnit || !ipClasses || !protocols)
-        return rejection("INVALID_ATTRIBUTE", "a request filter is unknown or out of range");
+        return reject("INVALID_ATTRIBUTE", "a request filter is unknown or out of range");
       const filter = encodeRequest(
         {
           side: "request",
@@ -411,7 +411,7 @@ export class MarketCore {
     } else {
       const kind = ["ip", "tunnel", "fastlane"].indexOf(q.kind);
       const unit = ["second", "gib"].indexOf(q.priceUnit);
-      if (kind < 0 || unit < 0) return rejection("INVALID_ATTRIBUTE", "unknown kind or unit");
+      if (kind < 0 || unit < 0) return reject("INVALID_ATTRIBUTE", "unknown kind or unit");
       views = this.matcher.queryRequests(kind, unit, now, Number.MAX_SAFE_INTEGER);
     }
     const rows: BookRow[] = [];
@@ -475,7 +475,11 @@ export class MarketCore {
 
   // ---- commands ---------------------------------------------------------------------------
 
-  private dispatch(cmd: MarketCommand, now: number, ev: MarketEvent[]): Rejection | undefined {
+  private dispatch(
+    cmd: MarketCommand,
+    now: number,
+    ev: MarketEvent[],
+  ): MarketRejection | undefined {
     switch (cmd.type) {
       case "PlaceOrder":
         return this.place(
@@ -490,12 +494,11 @@ export class MarketCore {
         if (bad) return bad;
         const o = this.orders.get(cmd.orderId);
         if (o?.status !== "open" || o.matcherId < 0) {
-          return rejection("ORDER_NOT_FOUND", `no open order ${cmd.orderId}`);
+          return reject("ORDER_NOT_FOUND", `no open order ${cmd.orderId}`);
         }
-        if (o.spec.owner !== cmd.signer)
-          return rejection("WRONG_SIGNER", "only the owner may amend");
+        if (o.spec.owner !== cmd.signer) return reject("WRONG_SIGNER", "only the owner may amend");
         const price = toNumber(cmd.price);
-        if (price === undefined) return rejection("INVALID_PRICE", "price out of range");
+        if (price === undefined) return reject("INVALID_PRICE", "price out of range");
         const r = this.matcher.amend(o.matcherId, price, cmd.quantity, now);
         if (typeof r !== "number") return r;
         this.remember(cmd.digest, cmd.expiry);
@@ -514,10 +517,8 @@ export class MarketCore {
         const bad = this.fresh(cmd.digest, cmd.expiry, now);
         if (bad) return bad;
         const o = this.orders.get(cmd.orderId);
-        if (o?.status !== "open")
-          return rejection("ORDER_NOT_FOUND", `no open order ${cmd.orderId}`);
-        if (o.spec.owner !== cmd.signer)
-          return rejection("WRONG_SIGNER", "only the owner may cancel");
+        if (o?.status !== "open") return reject("ORDER_NOT_FOUND", `no open order ${cmd.orderId}`);
+        if (o.spec.owner !== cmd.signer) return reject("WRONG_SIGNER", "only the owner may cancel");
         if (o.matcherId >= 0) this.matcher.cancel(o.matcherId);
         this.leave(o);
         this.remember(cmd.digest, cmd.expiry);
@@ -536,11 +537,11 @@ export class MarketCore {
       case "RejectDeal": {
         // Both parties sign the same message: a use is one (digest, signer) pair.
         const used = `${cmd.digest}:${cmd.signer}`;
-        if (this.seen.has(used)) return rejection("REPLAYED", "this signature was already used");
+        if (this.seen.has(used)) return reject("REPLAYED", "this signature was already used");
         const deal = this.deals.get(cmd.dealId);
-        if (!deal) return rejection("DEAL_NOT_FOUND", `no deal ${cmd.dealId}`);
+        if (!deal) return reject("DEAL_NOT_FOUND", `no deal ${cmd.dealId}`);
         const party = partyOf(deal, cmd.signer);
-        if (!party) return rejection("NOT_A_PARTY", "the signer is not a party to the deal");
+        if (!party) return reject("NOT_A_PARTY", "the signer is not a party to the deal");
         const input: DealInput =
           cmd.type === "AcceptDeal"
             ? { type: "ReceiveAccept", party }
@@ -565,20 +566,19 @@ export class MarketCore {
       }
       case "RateDeal": {
         const used = `${cmd.digest}:${cmd.signer}`;
-        if (this.seen.has(used)) return rejection("REPLAYED", "this signature was already used");
+        if (this.seen.has(used)) return reject("REPLAYED", "this signature was already used");
         const deal = this.deals.get(cmd.dealId);
-        if (!deal) return rejection("DEAL_NOT_FOUND", `no deal ${cmd.dealId}`);
-        if (deal.requester !== cmd.signer)
-          return rejection("NOT_A_PARTY", "only the requester rates");
+        if (!deal) return reject("DEAL_NOT_FOUND", `no deal ${cmd.dealId}`);
+        if (deal.requester !== cmd.signer) return reject("NOT_A_PARTY", "only the requester rates");
         if (!Number.isInteger(cmd.score) || cmd.score < 1 || cmd.score > 5) {
-          return rejection("INVALID_ATTRIBUTE", "score must be 1..5");
+          return reject("INVALID_ATTRIBUTE", "score must be 1..5");
         }
         if (
           deal.status === "rejected" ||
           deal.status === "expired" ||
           (deal.status === "failed" && deal.activeAt < 0)
         ) {
-          return rejection("BAD_DEAL_STATE", "only a deal that ran can be rated");
+          return reject("BAD_DEAL_STATE", "only a deal that ran can be rated");
         }
         return this.runDeal(deal, { type: "ActionRated" }, now, ev, () => {
           this.seen.set(used, Number.MAX_SAFE_INTEGER);
@@ -591,7 +591,7 @@ export class MarketCore {
       case "ReportUsage":
       case "TearDown": {
         const deal = this.deals.get(cmd.dealId);
-        if (!deal) return rejection("DEAL_NOT_FOUND", `no deal ${cmd.dealId}`);
+        if (!deal) return reject("DEAL_NOT_FOUND", `no deal ${cmd.dealId}`);
         const input: DealInput =
           cmd.type === "ChannelReady"
             ? { type: "ActionChannelReady" }
@@ -609,7 +609,7 @@ export class MarketCore {
         return this.runDeal(deal, input, now, ev);
       }
       case "SetBalance": {
-        if (cmd.balance < 0n) return rejection("INVALID_QUANTITY", "negative balance");
+        if (cmd.balance < 0n) return reject("INVALID_QUANTITY", "negative balance");
         this.wallets.set(cmd.address, setBalance(this.wallet(cmd.address), cmd.balance));
         this.enforceCapacity(cmd.address, now, ev);
         return undefined;
@@ -627,13 +627,13 @@ export class MarketCore {
     now: number,
     ev: MarketEvent[],
     maxResting = Number.POSITIVE_INFINITY,
-  ): Rejection | undefined {
+  ): MarketRejection | undefined {
     if (this.orders.has(id) || this.seen.has(id))
-      return rejection("REPLAYED", "this order was already placed");
-    if (!(spec.expiry * 1000 > now)) return rejection("SIGNATURE_EXPIRED", "the order has expired");
+      return reject("REPLAYED", "this order was already placed");
+    if (!(spec.expiry * 1000 > now)) return reject("SIGNATURE_EXPIRED", "the order has expired");
     // One key must not fill the book: past its cap an owner cancels or waits for fills first.
     if (this.restingOf(spec.owner) >= maxResting)
-      return rejection(
+      return reject(
         "OWNER_ORDER_LIMIT",
         `the owner already has ${maxResting} orders resting in the book`,
       );
@@ -749,7 +749,7 @@ export class MarketCore {
     now: number,
     ev: MarketEvent[],
     commit?: () => void,
-  ): Rejection | undefined {
+  ): MarketRejection | undefined {
     const t = dealTransition(deal, input, this.ctx(now));
     if (!t.ok) return t;
     commit?.();
@@ -886,10 +886,10 @@ export class MarketCore {
     }
   }
 
-  private fresh(digest: string, expiry: number, now: number): Rejection | undefined {
-    if (this.seen.has(digest)) return rejection("REPLAYED", "this signature was already used");
+  private fresh(digest: string, expiry: number, now: number): MarketRejection | undefined {
+    if (this.seen.has(digest)) return reject("REPLAYED", "this signature was already used");
     if (!(expiry * 1000 > now))
-      return rejection("SIGNATURE_EXPIRED", "the signed message has expired");
+      return reject("SIGNATURE_EXPIRED", "the signed message has expired");
     return undefined;
   }
 
@@ -929,7 +929,11 @@ type EncodedOrder =
   | { readonly side: "offer"; readonly input: OfferInput }
   | { readonly side: "request"; readonly input: RequestInput };
 
-function encodeOrder(spec: OrderSpec, owner: number, regions: Interner): Result<EncodedOrder> {
+function encodeOrder(
+  spec: OrderSpec,
+  owner: number,
+  regions: Interner,
+): MarketResult<EncodedOrder> {
   if (spec.side === "offer") {
     const enc = encodeOffer(spec, owner, regions);
     return enc.ok ? { ok: true, value: { side: "offer", input: enc.value } } : enc;

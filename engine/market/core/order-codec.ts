@@ -4,6 +4,7 @@
  * region names to small integers in order of first appearance, so replaying the same commands
  * rebuilds the same numbers.
  */
+import { reject } from "../../../channels/index.ts";
 import {
   countryCode,
   EXIT_POLICIES,
@@ -21,8 +22,7 @@ import {
   unitIndex,
 } from "../book/attributes.ts";
 import type { OfferInput, RequestInput } from "../book/matcher.ts";
-import type { OfferSpec, RequestSpec, Result } from "../types.ts";
-import { rejection } from "../types.ts";
+import type { MarketResult, OfferSpec, RequestSpec } from "../types.ts";
 
 /** Strings to dense integers, first come first numbered (from `first`). */
 export class Interner {
@@ -69,9 +69,9 @@ function u31(v: unknown): v is number {
 }
 
 /** A price in token base units as a hot-path number, or a rejection past 2^53 − 1. */
-export function priceToNumber(price: bigint): Result<number> {
+export function priceToNumber(price: bigint): MarketResult<number> {
   if (typeof price !== "bigint" || price < 0n || price > BigInt(MAX_PRICE)) {
-    return rejection("INVALID_PRICE", `price must be 0..${MAX_PRICE} base units`);
+    return reject("INVALID_PRICE", `price must be 0..${MAX_PRICE} base units`);
   }
   return { ok: true, value: Number(price) };
 }
@@ -81,10 +81,14 @@ function quantityOk(q: number): boolean {
 }
 
 /** Encodes an offer for the matcher. */
-export function encodeOffer(spec: OfferSpec, owner: number, regions: Interner): Result<OfferInput> {
+export function encodeOffer(
+  spec: OfferSpec,
+  owner: number,
+  regions: Interner,
+): MarketResult<OfferInput> {
   const price = priceToNumber(spec.price);
   if (!price.ok) return price;
-  if (!quantityOk(spec.quantity)) return rejection("INVALID_QUANTITY", "quantity must be 1..1e9");
+  if (!quantityOk(spec.quantity)) return reject("INVALID_QUANTITY", "quantity must be 1..1e9");
   if (
     !u31(spec.minDurationS) ||
     !u31(spec.maxDurationS) ||
@@ -92,7 +96,7 @@ export function encodeOffer(spec: OfferSpec, owner: number, regions: Interner): 
     spec.maxDurationS > MAX_DURATION_S ||
     spec.minDurationS > spec.maxDurationS
   ) {
-    return rejection("INVALID_DURATION", "durations must satisfy 5 <= min <= max <= 2592000 s");
+    return reject("INVALID_DURATION", "durations must satisfy 5 <= min <= max <= 2592000 s");
   }
   const kind = kindIndex(spec.kind);
   const unit = unitIndex(spec.priceUnit);
@@ -113,7 +117,7 @@ export function encodeOffer(spec: OfferSpec, owner: number, regions: Interner): 
     typeof spec.region !== "string" ||
     spec.region.length > 64
   ) {
-    return rejection("INVALID_ATTRIBUTE", "an offer attribute is unknown or out of range");
+    return reject("INVALID_ATTRIBUTE", "an offer attribute is unknown or out of range");
   }
   return {
     ok: true,
@@ -147,18 +151,18 @@ export function encodeRequest(
   spec: RequestSpec,
   owner: number,
   regions: Interner,
-): Result<RequestInput> {
+): MarketResult<RequestInput> {
   const price = priceToNumber(spec.maxPrice);
   if (!price.ok) return price;
-  if (!quantityOk(spec.quantity)) return rejection("INVALID_QUANTITY", "quantity must be 1..1e9");
+  if (!quantityOk(spec.quantity)) return reject("INVALID_QUANTITY", "quantity must be 1..1e9");
   if (!u31(spec.durationS) || spec.durationS < MIN_DURATION_S || spec.durationS > MAX_DURATION_S) {
-    return rejection("INVALID_DURATION", "duration must be 5 s to 30 days");
+    return reject("INVALID_DURATION", "duration must be 5 s to 30 days");
   }
   const kind = kindIndex(spec.kind);
   const unit = unitIndex(spec.priceUnit);
   const lists = [spec.countries, spec.regions, spec.asns, spec.ipClasses, spec.protocols];
   if (lists.some((l) => !Array.isArray(l) || l.length > MAX_LIST)) {
-    return rejection("INVALID_ATTRIBUTE", `filter lists hold at most ${MAX_LIST} values`);
+    return reject("INVALID_ATTRIBUTE", `filter lists hold at most ${MAX_LIST} values`);
   }
   const countries = spec.countries.map(countryCode);
   const classes = namesMask(spec.ipClasses, IP_CLASSES);
@@ -179,10 +183,10 @@ export function encodeRequest(
     !u31(spec.minRatingMilli) ||
     spec.minRatingMilli > MAX_RATING_MILLI
   ) {
-    return rejection("INVALID_ATTRIBUTE", "a request filter is unknown or out of range");
+    return reject("INVALID_ATTRIBUTE", "a request filter is unknown or out of range");
   }
   if (unit === 1 && !(u31(spec.volumeGib) && spec.volumeGib >= 1)) {
-    return rejection("INVALID_QUANTITY", "a per-GiB request needs volumeGib >= 1");
+    return reject("INVALID_QUANTITY", "a per-GiB request needs volumeGib >= 1");
   }
   return {
     ok: true,

@@ -6,9 +6,9 @@
  * at fault, as a `RestoreQuantity` effect; a completed rental gives the provider's offer its
  * quantity back, since the IPs or tunnels are free again.
  */
+import { reject } from "../../../channels/index.ts";
 import type { OrderKind, PriceUnit, Protocol } from "../book/attributes.ts";
-import type { Address, DealId, OrderId, Rejection } from "../types.ts";
-import { rejection } from "../types.ts";
+import type { Address, DealId, MarketRejection, OrderId } from "../types.ts";
 
 /** Where a deal stands. */
 export type DealStatus =
@@ -129,7 +129,7 @@ export interface DealContext {
 /** A transition's outcome. */
 export type DealTransition =
   | { readonly ok: true; readonly deal: Deal; readonly effects: readonly DealEffect[] }
-  | Rejection;
+  | MarketRejection;
 
 const TERMINAL: ReadonlySet<DealStatus> = new Set(["completed", "rejected", "expired", "failed"]);
 
@@ -215,7 +215,7 @@ export function dealTransition(deal: Deal, input: DealInput, ctx: DealContext): 
     case "ReceiveAccept": {
       if (deal.status !== "proposed") return bad(deal, "accept");
       const already = input.party === "provider" ? deal.providerAccepted : deal.requesterAccepted;
-      if (already) return rejection("ALREADY_ACCEPTED", `${input.party} already accepted`);
+      if (already) return reject("ALREADY_ACCEPTED", `${input.party} already accepted`);
       const next: Deal =
         input.party === "provider"
           ? { ...deal, providerAccepted: true }
@@ -261,14 +261,14 @@ export function dealTransition(deal: Deal, input: DealInput, ctx: DealContext): 
       if (deal.status !== "active") return bad(deal, "usage");
       // Payments and counters only grow: a stale report must not lower them.
       if (input.paid < deal.paid || input.bytes < deal.bytes || input.paid > deal.maxCost) {
-        return rejection("INVALID_QUANTITY", "usage must grow and stay within the deal's cost");
+        return reject("INVALID_QUANTITY", "usage must grow and stay within the deal's cost");
       }
       return { ok: true, deal: { ...deal, paid: input.paid, bytes: input.bytes }, effects: [] };
     }
     case "ActionTornDown": {
       if (deal.status !== "active") return bad(deal, "teardown");
       if (input.paid < deal.paid || input.paid > deal.maxCost || input.bytes < deal.bytes) {
-        return rejection("INVALID_QUANTITY", "final usage must grow and stay within the cost");
+        return reject("INVALID_QUANTITY", "final usage must grow and stay within the cost");
       }
       const ended: Deal = { ...deal, paid: input.paid, bytes: input.bytes };
       return move(ended, "failed", `torn down by ${input.by}: ${input.reason}`, ctx, [
@@ -279,7 +279,7 @@ export function dealTransition(deal: Deal, input: DealInput, ctx: DealContext): 
     }
     case "ActionRated": {
       if (!isTerminal(deal.status)) return bad(deal, "rate");
-      if (deal.rated) return rejection("ALREADY_RATED", `deal ${deal.id} is already rated`);
+      if (deal.rated) return reject("ALREADY_RATED", `deal ${deal.id} is already rated`);
       return { ok: true, deal: { ...deal, rated: true }, effects: [] };
     }
     case "ActionTick":
@@ -366,8 +366,8 @@ function move(
   };
 }
 
-function bad(deal: Deal, what: string): Rejection {
-  return rejection("BAD_DEAL_STATE", `cannot ${what} a deal that is ${deal.status}`);
+function bad(deal: Deal, what: string): MarketRejection {
+  return reject("BAD_DEAL_STATE", `cannot ${what} a deal that is ${deal.status}`);
 }
 
 function other(p: Party): Party {

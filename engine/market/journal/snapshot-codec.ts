@@ -4,10 +4,12 @@
  * carries the SHA-256 of the whole. A snapshot whose chunks are missing, cut short or changed
  * fails to decode and the journal falls back to an older one.
  */
+
 import { createHash } from "node:crypto";
 import { Packr } from "msgpackr";
+import { reject } from "../../../channels/index.ts";
 import type { MarketCoreImage } from "../core/market-core.ts";
-import { type Result, rejection } from "../types.ts";
+import type { MarketResult } from "../types.ts";
 
 /** Bytes per chunk. */
 export const SNAPSHOT_CHUNK_BYTES = 1 << 20;
@@ -53,12 +55,12 @@ export function encodeSnapshot(seq: number, image: MarketCoreImage): EncodedSnap
 }
 
 /** Reads a manifest's text; a rejection when it is not one. */
-export function parseManifest(text: string): Result<SnapshotManifest> {
+export function parseManifest(text: string): MarketResult<SnapshotManifest> {
   let m: unknown;
   try {
     m = JSON.parse(text);
   } catch (err) {
-    return rejection("JOURNAL_CORRUPT", `snapshot manifest is not JSON: ${String(err)}`);
+    return reject("JOURNAL_CORRUPT", `snapshot manifest is not JSON: ${String(err)}`);
   }
   const v = m as Partial<SnapshotManifest> | null;
   const nat = (x: unknown) => typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
@@ -70,7 +72,7 @@ export function parseManifest(text: string): Result<SnapshotManifest> {
     !nat(v.bytes) ||
     typeof v.sha256 !== "string"
   )
-    return rejection("JOURNAL_CORRUPT", "snapshot manifest has the wrong shape");
+    return reject("JOURNAL_CORRUPT", "snapshot manifest has the wrong shape");
   return { ok: true, value: v as SnapshotManifest };
 }
 
@@ -78,17 +80,17 @@ export function parseManifest(text: string): Result<SnapshotManifest> {
 export function decodeSnapshot(
   manifest: SnapshotManifest,
   chunks: readonly (Uint8Array | undefined)[],
-): Result<MarketCoreImage> {
+): MarketResult<MarketCoreImage> {
   if (chunks.length !== manifest.chunks || chunks.some((c) => c === undefined))
-    return rejection("JOURNAL_CORRUPT", "snapshot chunks are missing");
+    return reject("JOURNAL_CORRUPT", "snapshot chunks are missing");
   const bytes = Buffer.concat(chunks as Uint8Array[]);
   if (bytes.length !== manifest.bytes)
-    return rejection("JOURNAL_CORRUPT", "snapshot has the wrong length");
+    return reject("JOURNAL_CORRUPT", "snapshot has the wrong length");
   if (createHash("sha256").update(bytes).digest("hex") !== manifest.sha256)
-    return rejection("JOURNAL_CORRUPT", "snapshot checksum does not match");
+    return reject("JOURNAL_CORRUPT", "snapshot checksum does not match");
   try {
     return { ok: true, value: packr.unpack(bytes) as MarketCoreImage };
   } catch (err) {
-    return rejection("JOURNAL_CORRUPT", `snapshot does not decode: ${String(err)}`);
+    return reject("JOURNAL_CORRUPT", `snapshot does not decode: ${String(err)}`);
   }
 }

@@ -5,7 +5,8 @@
  * Invariant: `reserved <= balance`. A reservation that would break it is refused; a balance
  * that drops under the reservations (a channel closed) is reported so the shell can fail deals.
  */
-import { type Address, type Result, rejection } from "../types.ts";
+import { reject } from "../../../channels/index.ts";
+import type { Address, MarketResult } from "../types.ts";
 
 /** One wallet's funds in token base units. */
 export interface Wallet {
@@ -30,10 +31,10 @@ export function available(w: Wallet): bigint {
  * Reserves a deal's maximum cost.
  * @returns the new wallet, or INSUFFICIENT_CAPACITY when the channels cannot cover it.
  */
-export function reserve(w: Wallet, amount: bigint): Result<Wallet> {
-  if (amount < 0n) return rejection("INVALID_QUANTITY", "negative reservation");
+export function reserve(w: Wallet, amount: bigint): MarketResult<Wallet> {
+  if (amount < 0n) return reject("INVALID_QUANTITY", "negative reservation");
   if (w.reserved + amount > w.balance) {
-    return rejection(
+    return reject(
       "INSUFFICIENT_CAPACITY",
       `needs ${amount}, channels hold ${w.balance} of which ${w.reserved} is reserved`,
     );

@@ -5,6 +5,7 @@
  * host's own addresses in.
  */
 import { BlockList, isIP } from "node:net";
+import { type Result, reject } from "../../../channels/index.ts";
 import { RelayError } from "../../errors.ts";
 
 /** An address family as `BlockList` names it. */
@@ -63,13 +64,17 @@ export interface DestinationRules {
   readonly deny: readonly Rule[];
 }
 
+/** Why an address may not be reached. */
+export type AddressRefusalCode = "DENIED_BY_RULE" | "SPECIAL_PURPOSE_ADDRESS" | "OWN_ADDRESS";
+
 /** Whether an address may be reached, and if not why. */
-export type AddressVerdict =
-  | { readonly ok: true }
-  | {
-      readonly ok: false;
-      readonly reason: "denied by rule" | "special-purpose address" | "the provider's own address";
-    };
+export type AddressVerdict = Result<undefined, AddressRefusalCode>;
+
+// Verdicts are constants: judging an address allocates nothing.
+const ALLOWED: AddressVerdict = Object.freeze({ ok: true, value: undefined });
+const DENIED = Object.freeze(reject("DENIED_BY_RULE", "denied by rule"));
+const SPECIAL = Object.freeze(reject("SPECIAL_PURPOSE_ADDRESS", "special-purpose address"));
+const OWN = Object.freeze(reject("OWN_ADDRESS", "the provider's own address"));
 
 /**
  * Parses allow/deny entries: `ADDRESS`, `ADDRESS/PREFIX` or `*`, optionally followed by
@@ -182,9 +187,7 @@ export function judgeAddress(
 ): AddressVerdict {
   const address = unmapIPv4(literal) ?? literal;
   const version = isIP(address);
-  if (version === 0 || address.includes("%")) {
-    return { ok: false, reason: "special-purpose address" };
-  }
+  if (version === 0 || address.includes("%")) return SPECIAL;
   const family: Family = version === 4 ? "ipv4" : "ipv6";
   // Rules are matched within their own family: a BlockList would match IPv4 addresses against
   // IPv6 ranges through their mapped form, so `::/0` would otherwise cover all of IPv4.
@@ -192,11 +195,9 @@ export function judgeAddress(
     port >= r.portLow &&
     port <= r.portHigh &&
     (r.family === "any" || (r.family === family && r.list.check(address, family)));
-  if (rules.allow.some(matches)) return { ok: true };
-  if (rules.deny.some(matches)) return { ok: false, reason: "denied by rule" };
-  if ((family === "ipv4" ? special4 : special6).check(address, family)) {
-    return { ok: false, reason: "special-purpose address" };
-  }
-  if (own.check(address, family)) return { ok: false, reason: "the provider's own address" };
-  return { ok: true };
+  if (rules.allow.some(matches)) return ALLOWED;
+  if (rules.deny.some(matches)) return DENIED;
+  if ((family === "ipv4" ? special4 : special6).check(address, family)) return SPECIAL;
+  if (own.check(address, family)) return OWN;
+  return ALLOWED;
 }

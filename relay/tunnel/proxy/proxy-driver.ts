@@ -377,7 +377,7 @@ class ProxyDriver implements MeteredTunnelDriver {
         if (pipe.gone.signal.aborted) return;
         if (!this.#sessions.has(s.id)) drop();
         else if (!resolution.ok) refuse(resolution.code);
-        else this.#connect(s, pipe, resolution.addresses, port, early, answer, refuse, drop);
+        else this.#connect(s, pipe, resolution.value, port, early, answer, refuse, drop);
       },
       // Resolution answers with values; should the host's interfaces be unreadable, refuse.
       () => refuse("CONNECT_FAILED"),

@@ -6,6 +6,7 @@
 import { promises as dns } from "node:dns";
 import { type BlockList, isIP, type LookupFunction } from "node:net";
 import { networkInterfaces } from "node:os";
+import type { Result } from "../../../channels/index.ts";
 import {
   type DestinationRules,
   judgeAddress,
@@ -40,9 +41,7 @@ export type DestinationRefusalCode =
   | "LOOKUP_TIMEOUT";
 
 /** The outcome of resolving a destination. */
-export type Resolution =
-  | { readonly ok: true; readonly addresses: readonly CheckedAddress[] }
-  | { readonly ok: false; readonly code: DestinationRefusalCode; readonly reason: string };
+export type Resolution = Result<readonly CheckedAddress[], DestinationRefusalCode>;
 
 /** What resolving needs from the driver. */
 export interface ResolveContext {
@@ -126,7 +125,7 @@ export async function resolveDestination(
     if (!verdict.ok) return { ok: false, code: "DESTINATION_FORBIDDEN", reason: verdict.reason };
     addresses.push({ address, family: isIP(address) === 4 ? 4 : 6 });
   }
-  return { ok: true, addresses };
+  return { ok: true, value: addresses };
 }
 
 /**

@@ -2,6 +2,7 @@
  * Error codes of the system tunnel drivers (`wireguard`, `qos`) and the error that carries them.
  * The provider node maps them onto its own codes (`TUNNEL_FAILED`, `TUNNEL_UNAVAILABLE`).
  */
+import { type ErrorDetails, TollwayError } from "../../../channels/index.ts";
 
 /** Every machine-readable code a system tunnel driver can throw. */
 export type SystemTunnelErrorCode =
@@ -20,13 +21,14 @@ export type SystemTunnelErrorCode =
   /** The driver was closed. */
   | "DRIVER_CLOSED"
   /** The system lacks what the driver needs (no WireGuard at all, no HTB). */
-  | "UNSUPPORTED";
+  | "UNSUPPORTED"
+  /** A userspace WireGuard's UAPI socket answered an error (`details.errno`) or no answer in time. */
+  | "UAPI_ERROR"
+  /** A UAPI answer that cannot be read (`details.line` says which kind of line). */
+  | "UAPI_MALFORMED";
 
 /** A thrown system tunnel error: a code, a short message, and the details that matter. */
-export class SystemTunnelError extends Error {
-  readonly code: SystemTunnelErrorCode;
-  readonly details: Readonly<Record<string, unknown>>;
-
+export class SystemTunnelError extends TollwayError<SystemTunnelErrorCode> {
   /**
    * @param code - machine-readable code
    * @param message - short message (never contains key material)
@@ -36,13 +38,11 @@ export class SystemTunnelError extends Error {
   constructor(
     code: SystemTunnelErrorCode,
     message: string,
-    details: Readonly<Record<string, unknown>> = {},
+    details?: ErrorDetails,
     cause?: unknown,
   ) {
-    super(message, cause === undefined ? undefined : { cause });
+    super(code, message, { details, cause });
     this.name = "SystemTunnelError";
-    this.code = code;
-    this.details = details;
   }
 }
 

@@ -1,4 +1,5 @@
 /** Validation of the requester's `wireguard` tunnel parameters (pure). */
+import type { Result } from "../../../channels/index.ts";
 
 /** The parameters a requester sends in OPEN for a `wireguard` tunnel. */
 export interface WireGuardParams {
@@ -6,10 +7,8 @@ export interface WireGuardParams {
   readonly publicKey: string;
 }
 
-/** A validation outcome. */
-export type ParamsResult<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly code: "PARAMS_INVALID"; readonly reason: string };
+/** A validation outcome of tunnel parameters: the channels layer's `Result`. */
+export type ParamsResult<T> = Result<T, "PARAMS_INVALID">;
 
 /** True when `key` is a canonical base64 encoding of 32 bytes (what `wg` prints). */
 export function isWireGuardKey(key: string): boolean {

@@ -4,6 +4,7 @@
  * so that per-byte metering costs the tunnel next to nothing.
  */
 import { connect } from "node:net";
+import { SystemTunnelError } from "../system/errors.ts";
 import type { WgPeerDump } from "./wg-dump.ts";
 
 /** Where wireguard-go serves the UAPI of interface `name`. */
@@ -14,7 +15,8 @@ export function uapiSocketPath(name: string): string {
 /**
  * Parses the answer to `get=1`: `key=value` lines, the interface first, then one block per peer
  * opened by `public_key` (hex). The interface's private key is skipped, never kept.
- * @throws Error when the answer reports an error (`errno` other than 0) or is malformed
+ * @throws SystemTunnelError UAPI_ERROR when the answer reports an error (`errno` other than 0, or
+ *   none), UAPI_MALFORMED when it cannot be read
  */
 export function parseUapiGet(text: string): WgPeerDump[] {
   const peers: WgPeerDump[] = [];
@@ -24,11 +26,17 @@ export function parseUapiGet(text: string): WgPeerDump[] {
   for (const line of text.split("\n")) {
     if (line === "") continue;
     const eq = line.indexOf("=");
-    if (eq <= 0) throw new Error("malformed UAPI answer");
+    if (eq <= 0) {
+      throw new SystemTunnelError("UAPI_MALFORMED", "malformed UAPI answer", { line: "no key" });
+    }
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1);
     if (key === "public_key") {
-      if (!/^[0-9a-f]{64}$/.test(value)) throw new Error("malformed UAPI public key");
+      if (!/^[0-9a-f]{64}$/.test(value)) {
+        throw new SystemTunnelError("UAPI_MALFORMED", "malformed UAPI public key", {
+          line: "public_key",
+        });
+      }
       cur = {
         publicKey: Buffer.from(value, "hex").toString("base64"),
         endpoint: null,
@@ -52,7 +60,9 @@ export function parseUapiGet(text: string): WgPeerDump[] {
     else if (key === "rx_bytes") cur.rxBytes = Number(value);
     else if (key === "tx_bytes") cur.txBytes = Number(value);
   }
-  if (errno !== 0) throw new Error(`UAPI error ${errno ?? "missing"}`);
+  if (errno !== 0) {
+    throw new SystemTunnelError("UAPI_ERROR", `UAPI error ${errno ?? "missing"}`, { errno });
+  }
   return peers.map((p, i) => ({ ...p, allowedIps: allowed[i]! }));
 }
 
@@ -61,7 +71,10 @@ export function readUapiPeers(path: string, timeoutMs = 1_000): Promise<WgPeerDu
   return new Promise((resolve, reject) => {
     const sock = connect(path);
     let text = "";
-    const timer = setTimeout(() => sock.destroy(new Error("UAPI read timed out")), timeoutMs);
+    const timer = setTimeout(
+      () => sock.destroy(new SystemTunnelError("UAPI_ERROR", "UAPI read timed out", { timeoutMs })),
+      timeoutMs,
+    );
     sock.setEncoding("utf8");
     sock.on("connect", () => sock.write("get=1\n\n"));
     sock.on("data", (d: string) => {

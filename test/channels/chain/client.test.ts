@@ -114,7 +114,7 @@ describe("chain client", () => {
     const good = alice.open({ partner, amount: D, settleWindow: 60, permit: false });
     await expect(bad).rejects.toMatchObject({
       code: "CONTRACT_REVERT",
-      errorName: "InvalidPartner",
+      details: { errorName: "InvalidPartner" },
     });
     await expect(good).resolves.toHaveProperty("channelId");
   });
@@ -137,11 +137,12 @@ describe("chain client", () => {
     await bob.close(participants);
     const err = await bob.close(participants).catch((e: unknown) => e);
     expect(isChainError(err, "CONTRACT_REVERT", "ChannelNotOpen")).toBe(true);
-    expect((err as ChainError).errorArgs).toEqual([channelId]);
+    expect((err as ChainError).details.errorArgs).toEqual([channelId]);
     await expect(
       alice.open({ partner: f.bob.address as Address, amount: D, settleWindow: 1 }),
     ).rejects.toMatchObject({
-      errorName: "SettleWindowOutOfBounds",
+      code: "CONTRACT_REVERT",
+      details: { errorName: "SettleWindowOutOfBounds" },
     });
   });
 

@@ -61,8 +61,6 @@ describe("RPC deadlines", () => {
     );
     expect(err).toBeInstanceOf(ChainError);
     expect(err.code).toBe("RPC_TIMEOUT");
-    expect(err.message).toContain(fake.url);
-    expect(err.message).toContain("tried 3 times");
     expect(err.details).toMatchObject({ url: fake.url, method: "eth_chainId", tries: 3 });
     expect(fake.requests - before).toBe(3);
     // Three tries of 300 ms and 150 ms of backoff; far below any default of ethers (5 minutes).
@@ -98,7 +96,6 @@ describe("RPC deadlines", () => {
       }),
     );
     expect(err.code).toBe("RPC_BAD_RESPONSE");
-    expect(err.message).toContain(fake.url);
     expect(err.details).toMatchObject({ url: fake.url, status: 200 });
     expect(fake.requests - before).toBe(1);
     provider.destroy();
@@ -123,7 +120,6 @@ describe("RPC deadlines", () => {
     const dead = providerFor("http://127.0.0.1:9", { timeoutMs: 2_000 });
     const refused = (await elapsed(dead.getBlockNumber())).err;
     expect(refused.code).toBe("RPC_UNREACHABLE");
-    expect(refused.message).toBe("cannot reach the RPC at http://127.0.0.1:9 (ECONNREFUSED)");
     expect(refused.details).toMatchObject({ url: "http://127.0.0.1:9", reason: "ECONNREFUSED" });
     dead.destroy();
   });
@@ -132,7 +128,10 @@ describe("RPC deadlines", () => {
     const provider = providerFor(fake.url, { timeoutMs: 2_000, maxResponseBytes: 1_024 });
     const big = `{"jsonrpc":"2.0","id":1,"result":"0x${"0".repeat(4_000)}"}`;
     fake.mode = { kind: "answer", answer: () => ({ body: big }) };
-    expect((await elapsed(provider.getBlockNumber())).err.code).toBe("RPC_BAD_RESPONSE");
+    expect((await elapsed(provider.getBlockNumber())).err).toMatchObject({
+      code: "RPC_BAD_RESPONSE",
+      details: { maxResponseBytes: 1_024 },
+    });
     fake.mode = {
       kind: "answer",
       answer: () => ({
@@ -141,8 +140,7 @@ describe("RPC deadlines", () => {
       }),
     };
     const { err } = await elapsed(provider.getBlockNumber());
-    expect(err.code).toBe("RPC_BAD_RESPONSE");
-    expect(err.message).toContain("more than 1024 bytes");
+    expect(err).toMatchObject({ code: "RPC_BAD_RESPONSE", details: { maxResponseBytes: 1_024 } });
     provider.destroy();
   });
 

@@ -199,7 +199,6 @@ describe("the watcher behind an RPC that hangs", () => {
     expect(performance.now() - t0).toBeLessThan(20_000);
     for (const err of errors) {
       expect(err.code).toBe("RPC_TIMEOUT");
-      expect(err.message).toContain(fake.url);
       expect(err.details.url).toBe(fake.url);
     }
     expect(watcher.state.channels.get(opened.channelId)?.status).toBe("open");

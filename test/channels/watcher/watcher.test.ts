@@ -185,6 +185,9 @@ describe("dispute watcher", () => {
     await w.stop();
     await expect(
       startWatcher({ chain: alice, dir: join(dir, "d"), partnerProof: () => undefined }),
-    ).rejects.toThrow(/belongs to/);
+    ).rejects.toMatchObject({
+      code: "STORE_FOREIGN",
+      details: { owner: f.bob.address.toLowerCase() },
+    });
   });
 });

@@ -48,7 +48,7 @@ describe("settle window bounds", () => {
     else
       await expect(open).rejects.toMatchObject({
         code: "CONTRACT_REVERT",
-        errorName: "SettleWindowOutOfBounds",
+        details: { errorName: "SettleWindowOutOfBounds" },
       });
   });
 });

@@ -49,6 +49,17 @@ function tollway(args: string[], env: Record<string, string> = {}) {
 
 const B = devWallet(2).address;
 
+/** The one JSON error line a failed `--json` run prints, parsed; it holds no line break itself. */
+function jsonError(r: { err: string }): { code: string; message: string; details?: unknown } {
+  const lines = r.err.trim().split("\n");
+  expect(lines).toHaveLength(1);
+  const { error } = JSON.parse(lines[0]!) as {
+    error: { code: string; message: string; details?: unknown };
+  };
+  expect(error.message).not.toContain("\n");
+  return error;
+}
+
 describe("tollway channel", () => {
   it("opens, lists, tops up, closes and settles", async () => {
     const opened = await tollway([
@@ -84,9 +95,12 @@ describe("tollway channel", () => {
       expect.objectContaining({ channelId, status: "open", depositA: "3.5", depositB: "1.0" }),
     );
     expect((await tollway(["--dev-account", "2", "channel", "close", channelId])).code).toBe(0);
-    const early = await tollway(["--dev-account", "2", "channel", "settle", channelId]);
+    const early = await tollway(["--dev-account", "2", "--json", "channel", "settle", channelId]);
     expect(early.code).toBe(1);
-    expect(early.err).toMatch(/^tollway: the settle window runs until .*; settle after that\n$/);
+    expect(jsonError(early)).toMatchObject({
+      code: "CONTRACT_REVERT",
+      details: { errorName: "SettleWindowRunning" },
+    });
     // Move the chain's clock past the window instead of waiting for it.
     const rpc = providerFor(chain.url!) as unknown as {
       send(m: string, p: unknown[]): Promise<unknown>;
@@ -118,65 +132,66 @@ describe("tollway channel", () => {
       (await tollway(["--keystore", file, "channel", "list"], { TOLLWAY_KEYSTORE_PASSWORD: "pw" }))
         .code,
     ).toBe(0);
-    const wrong = await tollway(["--keystore", file, "channel", "list"], {
+    const wrong = await tollway(["--json", "--keystore", file, "channel", "list"], {
       TOLLWAY_KEYSTORE_PASSWORD: "nope",
     });
-    expect(wrong.err).toMatch(/cannot decrypt .*: wrong password/);
-    const badKey = await tollway(["channel", "list"], { TOLLWAY_KEY: "0x1234" });
-    expect(badKey.err).toBe(
-      "tollway: TOLLWAY_KEY is not a valid private key (32 bytes as 0x-prefixed hex)\n",
-    );
+    expect(jsonError(wrong).code).toBe("BAD_KEYSTORE");
+    const badKey = await tollway(["--json", "channel", "list"], { TOLLWAY_KEY: "0x1234" });
+    expect(jsonError(badKey).code).toBe("NO_KEY");
+    // The key itself is never echoed.
     expect(badKey.err).not.toContain("0x1234");
   });
 
   it.each([
-    [["--bogus"], /unknown option '--bogus'/],
+    [["--bogus"], { code: "BAD_FLAG" }],
     [
       ["--dev-account", "1", "channel", "open", "--partner", "nope", "--amount", "1"],
-      /--partner must be an address/,
+      { code: "BAD_FLAG", details: { flag: "--partner" } },
     ],
     [
       ["--dev-account", "1", "channel", "open", "--partner", B, "--amount", "-1"],
-      /--amount must be a positive decimal/,
+      { code: "BAD_FLAG", details: { flag: "--amount" } },
     ],
     [
       ["--dev-account", "1", "channel", "topup", "0x12", "--amount", "1"],
-      /a channel id is 0x \+ 64 hex digits/,
+      { code: "BAD_FLAG", details: { argument: "channelId" } },
     ],
     [
       ["--dev-account", "1", "--rpc", "http://127.0.0.1:9", "channel", "list"],
-      /cannot reach the chain at http:\/\/127\.0\.0\.1:9 .*check --rpc/,
+      { code: "RPC_UNREACHABLE", details: { url: "http://127.0.0.1:9" } },
     ],
     [
       ["--dev-account", "1", "--chain-id", "5", "channel", "list"],
-      /serves chain 31337, expected 5; check --rpc and --chain-id/,
+      { code: "WRONG_CHAIN", details: { chainId: "31337", expectedChainId: "5" } },
     ],
     [
       ["--dev-account", "1", "--channels", B, "channel", "list"],
-      /no contract at .*; check --channels/,
+      { code: "NO_CONTRACT", details: { address: B } },
     ],
     [
       ["--dev-account", "3", "channel", "open", "--partner", B, "--amount", "1"],
-      /balance 0 TOLL of 0x[0-9a-fA-F]{40} is short of 1 TOLL; fund the account/,
+      { code: "INSUFFICIENT_BALANCE", details: { balance: "0", amount: String(10n ** 18n) } },
     ],
     [
       ["--dev-account", "1", "channel", "open", "--partner", B, "--amount", "1", "--no-permit"],
-      /allowance 0 TOLL for the channel contract is short of 1 TOLL; approve it first/,
+      { code: "INSUFFICIENT_ALLOWANCE", details: { allowance: "0", amount: String(10n ** 18n) } },
     ],
-    [["channel", "list"], /^tollway: no account: set TOLLWAY_KEY/],
+    [["channel", "list"], { code: "NO_KEY" }],
     [
       ["--dev-account", "1", "--data-dir", "/nonexistent-tollway", "channel", "list"],
-      /no PaymentChannels address for this chain/,
+      { code: "NO_DEPLOYMENT" },
     ],
     [
       ["--dev-account", "1", "channel", "topup", `0x${"ab".repeat(32)}`, "--amount", "1"],
-      /no open or closing channel/,
+      { code: "NOT_FOUND", details: { channelId: `0x${"ab".repeat(32)}` } },
     ],
-  ])("%j fails with one clear line and a non-zero exit", async (args, message) => {
-    const r = await tollway(args as string[]);
-    expect(r.code).not.toBe(0);
-    expect(r.err).toMatch(message as RegExp);
-    expect(r.err.trim().split("\n")).toHaveLength(1);
+  ])("%j fails with one clear line and a non-zero exit", async (args, expected) => {
+    const human = await tollway(args as string[]);
+    expect(human.code).not.toBe(0);
+    expect(human.err).toMatch(/^[^\n]+\n$/);
+    const r = await tollway(["--json", ...(args as string[])]);
+    expect(r.code).toBe(human.code);
+    expect(jsonError(r)).toMatchObject(expected);
   });
 
   it("prints a stack trace only with --verbose", async () => {

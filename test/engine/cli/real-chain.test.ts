@@ -137,10 +137,16 @@ describe.each([
 
     const early = await run(2, ["channel", "settle", o.channelId]);
     expect(early.code).toBe(1);
-    // With --json an error is one JSON line: the code, and the message a person would read.
-    const refused = JSON.parse(early.err) as { error: { code: string; message: string } };
-    expect(refused.error.code).toBe("CONTRACT_REVERT");
-    expect(refused.error.message).toMatch(/^the settle window runs until .*; settle after that$/);
+    // With --json an error is one JSON line: the code, the message a person would read, and the
+    // details that explain it (here the contract's error and when the window ends).
+    const refused = JSON.parse(early.err) as {
+      error: { code: string; message: string; details: { errorArgs: string[] } };
+    };
+    expect(refused.error).toMatchObject({
+      code: "CONTRACT_REVERT",
+      details: { errorName: "SettleWindowRunning" },
+    });
+    expect(Number(refused.error.details.errorArgs[0]) * 1000).toBe(Date.parse(c.finalizesAt));
 
     // Move the chain's clock past the window instead of waiting for it.
     const rpc = providerFor(chain.summary.rpc) as JsonRpcProvider;
@@ -161,12 +167,22 @@ describe("tollway against an RPC that hangs or answers garbage", () => {
   it("a node that never answers: one line naming the URL, a non-zero exit, within the bound", async () => {
     const silent = await startSilentTcp();
     try {
-      const r = await tollway(["--rpc", silent.url, "--dev-account", "1", "channel", "list"]);
+      const r = await tollway([
+        "--json",
+        "--rpc",
+        silent.url,
+        "--dev-account",
+        "1",
+        "channel",
+        "list",
+      ]);
       expect(r.code).toBe(1);
       expect(r.out).toBe("");
       expect(r.err.trim().split("\n")).toHaveLength(1);
-      expect(r.err).toContain(silent.url);
-      expect(r.err).toMatch(/did not answer eth_chainId within 5000 ms/);
+      expect(JSON.parse(r.err).error).toMatchObject({
+        code: "RPC_TIMEOUT",
+        details: { url: silent.url, method: "eth_chainId", timeoutMs: 5000 },
+      });
       // Two tries of 5 s (before: ethers' own 5-minute fetch timeout, retried: 12 minutes).
       expect(r.ms).toBeLessThan(40_000);
     } finally {
@@ -180,11 +196,21 @@ describe("tollway against an RPC that hangs or answers garbage", () => {
       answer: () => ({ headers: { "content-type": "text/html" }, body: "<h1>It works!</h1>" }),
     });
     try {
-      const r = await tollway(["--rpc", fake.url, "--dev-account", "1", "channel", "list"]);
+      const r = await tollway([
+        "--json",
+        "--rpc",
+        fake.url,
+        "--dev-account",
+        "1",
+        "channel",
+        "list",
+      ]);
       expect(r.code).toBe(1);
       expect(r.err.trim().split("\n")).toHaveLength(1);
-      expect(r.err).toContain(fake.url);
-      expect(r.err).toMatch(/not JSON/);
+      expect(JSON.parse(r.err).error).toMatchObject({
+        code: "RPC_BAD_RESPONSE",
+        details: { url: fake.url },
+      });
     } finally {
       await fake.close();
     }
@@ -195,9 +221,13 @@ describe("tollway chain --block-time", () => {
   it.each([["-1"], ["1.5"], ["3601"], ["two"], [""]])(
     "refuses %j with one line and exit 2",
     async (raw) => {
-      const r = await tollway(["chain", "--port", "0", "--block-time", raw]);
+      const r = await tollway(["--json", "chain", "--port", "0", "--block-time", raw]);
       expect(r.code).toBe(2);
-      expect(r.err).toBe(`tollway: --block-time must be an integer from 0 to 3600, got "${raw}"\n`);
+      expect(r.err.trim().split("\n")).toHaveLength(1);
+      expect(JSON.parse(r.err).error).toMatchObject({
+        code: "BAD_FLAG",
+        details: { flag: "--block-time" },
+      });
     },
   );
 

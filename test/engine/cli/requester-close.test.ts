@@ -121,11 +121,8 @@ describe("the requester role", () => {
     expect(code, err).toBe(130);
     expect(out).not.toMatch(/channel 0x[0-9a-f]{64} opened/);
     expect(err).toMatch(/SIGINT: closing the channel before exiting/);
-    expect(err).toMatch(
-      new RegExp(
-        `interrupted: channel ${s1.channelId} (closed cooperatively|is closing: its settle window ends)`,
-      ),
-    );
+    // The error line (exit 130 is INTERRUPTED's) names the channel; the chain says what became of it.
+    expect(err).toMatch(new RegExp(`^tollway: [^\n]*${s1.channelId}[^\n]*$`, "m"));
     const onChain = await reader.readChannel(s1.channelId);
     expect(["none", "closing"]).toContain(onChain.status);
     if (onChain.status === "none")

@@ -119,13 +119,12 @@ describe("market, provider and requester as separate processes", () => {
     // With --json an error is one JSON line on stderr, with its code.
     const { error } = JSON.parse(none.err) as { error: { code: string; message: string } };
     expect(error.code).toBe("NOT_FOUND");
-    expect(error.message).toMatch(/^no offer in the market matches /);
   });
 
   it.each([
     [
       ["requester", "--market", "nope", "--provider", "ws://x:1", "--target", "http://x/"],
-      /--market must be a URL/,
+      "--market",
     ],
     [
       [
@@ -137,16 +136,13 @@ describe("market, provider and requester as separate processes", () => {
         "--target",
         "ftp://x/",
       ],
-      /--target must be an http/,
+      "--target",
     ],
-    [
-      ["provider", "--market", "http://127.0.0.1:9", "--price", "cheap"],
-      /--price must be a positive decimal/,
-    ],
-  ])("%j fails with one line", async (args, message) => {
+    [["provider", "--market", "http://127.0.0.1:9", "--price", "cheap"], "--price"],
+  ])("%j fails with one line naming the flag", async (args, flag) => {
     const r = await run(["--dev-account", "2", ...(args as string[])]);
     expect(r.code).not.toBe(0);
-    expect(r.err).toMatch(message as RegExp);
     expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(JSON.parse(r.err)).toMatchObject({ error: { code: "BAD_FLAG", details: { flag } } });
   });
 });

@@ -49,10 +49,13 @@ describe("tollway demo --tunnel / --scenario flags", () => {
       ["--tunnel", "wireguard"],
       ["--scenario", "fastlane"],
     ]) {
-      const r = await cli(["demo", ...args], env);
+      const r = await cli(["--json", "demo", ...args], env);
       expect(r.code).toBe(1);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
-      expect(r.stderr).toMatch(/needs root.*: (not root|not Linux|no `ip netns`|`\S+` is missing)/);
+      const { error } = JSON.parse(r.stderr) as { error: { code: string; details: unknown } };
+      expect(error.code).toBe("NOT_FOUND");
+      const needed = ["linux", "root", "ip netns", "wg", "wireguard-go", "curl", "tc", "iperf3"];
+      expect(needed).toContain((error.details as { missing?: unknown }).missing);
       expect(r.stdout).toBe("");
     }
   });

@@ -71,6 +71,7 @@ describe("the market's chain id", () => {
 
   it("refuses to start with no chain and no --chain-id, or with a --chain-id the chain disagrees with", async () => {
     const none = await runCli([
+      "--json",
       "--rpc",
       "http://127.0.0.1:9",
       "--data-dir",
@@ -82,8 +83,11 @@ describe("the market's chain id", () => {
       "500",
     ]);
     expect(none.code).not.toBe(0);
-    expect(none.err).toMatch(/needs the chain id .*give --chain-id/);
+    expect(JSON.parse(none.err)).toMatchObject({
+      error: { code: "CHAIN", details: { rpc: "http://127.0.0.1:9" } },
+    });
     const wrong = await runCli([
+      "--json",
       "--rpc",
       url,
       "--chain-id",
@@ -95,6 +99,8 @@ describe("the market's chain id", () => {
       "0",
     ]);
     expect(wrong.code).not.toBe(0);
-    expect(wrong.err).toMatch(/chain id 4242, not 31337/);
+    expect(JSON.parse(wrong.err)).toMatchObject({
+      error: { code: "CHAIN", details: { chainId: 4242, expectedChainId: "31337" } },
+    });
   });
 });

@@ -41,6 +41,7 @@ describe("market command flags", () => {
           [
             "node",
             "tollway",
+            "--json",
             "--rpc",
             "http://127.0.0.1:9",
             "--data-dir",
@@ -51,8 +52,8 @@ describe("market command flags", () => {
           { out: () => undefined, err: (s) => (err += s) },
         );
         expect(code).toBe(2);
-        expect(err).toMatch(new RegExp(`^tollway: ${flag} must be an integer from \\d+ to \\d+`));
         expect(err.trim().split("\n")).toHaveLength(1);
+        expect(JSON.parse(err)).toMatchObject({ error: { code: "BAD_FLAG", details: { flag } } });
       }),
       { numRuns: 120 },
     );

@@ -71,7 +71,7 @@ describe("control socket", () => {
     });
     await expect(
       askNode(server.path, { op: "close", channelId: `0x${"ff".repeat(32)}` as never }),
-    ).rejects.toMatchObject({ code: "NODE_REFUSED", message: expect.stringContaining("NOT_OPEN") });
+    ).rejects.toMatchObject({ code: "NODE_REFUSED", details: { nodeCode: "NOT_OPEN" } });
   });
 
   it("parsing any string never throws and accepts only the three requests", () => {

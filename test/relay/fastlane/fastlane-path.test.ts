@@ -163,7 +163,7 @@ describeWhen(support, "fast-lane namespace tests")("fast lane across three ISP n
     // Teardown: hop by hop in reverse, each confirmed before the next.
     const before = events.map((l) => l.length);
     const end = await path.stop();
-    expect(end).toEqual({ outcome: "done", wasActive: true });
+    expect(end).toEqual({ code: "STOPPED", hop: null, outcome: "done", wasActive: true });
     const removed = events
       .flatMap((l, i) => l.slice(before[i]).map((e) => ({ ...e, hop: i + 1 })))
       .filter((e) => e.status === "unavailable")
@@ -224,7 +224,10 @@ describeWhen(support, "fast-lane namespace tests")("fast lane across three ISP n
         params: { dst: line.receiverIp, protocol: "udp", dport: 9, rateKbit: 6_000 },
       });
       const t0 = Date.now();
-      await expect(path.active).rejects.toThrow(/isp2: lane failed/);
+      await expect(path.active).rejects.toMatchObject({
+        code: "LANE_FAILED",
+        details: { hop: "isp2" },
+      });
       // The node's refusal reaches the path at once, not at a timeout.
       expect(Date.now() - t0).toBeLessThan(3_000);
       expect((await path.closed).wasActive).toBe(false);
@@ -255,7 +258,7 @@ describeWhen(support, "fast-lane namespace tests")("fast lane across three ISP n
     });
     const end = await pricey.closed;
     expect(end.wasActive).toBe(false);
-    expect(end.outcome).toMatch(/over the limit/);
+    expect(end).toMatchObject({ code: "PRICE_TOO_HIGH" });
     // isp2 cannot guarantee 14 Mbit/s at all: it refuses the quote.
     const wide = start({
       sessionId: "call-5",
@@ -263,7 +266,10 @@ describeWhen(support, "fast-lane namespace tests")("fast lane across three ISP n
       request: { flow: flow(), rateKbit: 14_000 },
       maxPricePerSecond: PRICE,
     });
-    await expect(wide.active).rejects.toThrow(/isp2/);
+    await expect(wide.active).rejects.toMatchObject({
+      code: "QUOTE_REFUSED",
+      details: { hop: "isp2" },
+    });
     expect((await wide.closed).wasActive).toBe(false);
     expect(lanes.opened).toBe(opened);
     expect(lanesUp()).toBe(0);

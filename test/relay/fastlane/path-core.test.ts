@@ -76,6 +76,8 @@ describe("path core", () => {
     expect(order).toEqual(["c", "b", "a"]);
     expect(r.effects).toContainEqual({
       type: "NotifyPathClosed",
+      code: "STOPPED",
+      hop: null,
       outcome: "done",
       wasActive: true,
     });

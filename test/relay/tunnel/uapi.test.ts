@@ -35,11 +35,15 @@ describe("UAPI answers", () => {
   });
 
   it.each([
-    ["an error", "errno=22\n\n", /UAPI error 22/],
-    ["no errno", `public_key=${KEY_HEX}\n`, /UAPI error missing/],
-    ["a malformed line", "garbage\nerrno=0\n\n", /malformed/],
-    ["a bad key", "public_key=zz\nerrno=0\n\n", /malformed UAPI public key/],
-  ])("refuses %s", (_name, text, message) => {
-    expect(() => parseUapiGet(text)).toThrow(message);
+    ["an error", "errno=22\n\n", { code: "UAPI_ERROR", details: { errno: 22 } }],
+    ["no errno", `public_key=${KEY_HEX}\n`, { code: "UAPI_ERROR", details: { errno: null } }],
+    ["a malformed line", "garbage\nerrno=0\n\n", { code: "UAPI_MALFORMED" }],
+    [
+      "a bad key",
+      "public_key=zz\nerrno=0\n\n",
+      { code: "UAPI_MALFORMED", details: { line: "public_key" } },
+    ],
+  ])("refuses %s", (_name, text, expected) => {
+    expect(() => parseUapiGet(text)).toThrow(expect.objectContaining(expected));
   });
 });
