@@ -1,37 +1,54 @@
 /**
- * tollway channels: EIP-712 balance proofs (sign, verify, worker pool), the pure channel state
- * machine, and the durable group-committing store. See DESIGN.md, "Channels".
+ * tollway channels: EIP-712 balance proofs and typed data (encode, sign, verify, the one worker
+ * pool), the pure channel state machine, and the durable group-committing store. See DESIGN.md,
+ * "Channels".
  */
 export type {
   BackendName,
   CumulativeCheck,
+  Eip712Domain,
+  PoolLoad,
   ProofSigner,
   ProofVerifierOptions,
   Secp256k1Backend,
   SignatureCheck,
   SignatureErrorCode,
+  StructField,
+  StructType,
+  TypedDataCheck,
+  TypedDataJob,
+  TypedDomain,
   VerifyJob,
   VerifyMode,
   VerifyPoolOptions,
 } from "./crypto/index.ts";
 export {
   availableBackends,
+  BALANCE_PROOF,
+  balanceProofDigest,
   cachedDomain,
+  cachedSeparator,
   createSigner,
+  domainSeparator,
+  eip712Domain,
+  hashStruct,
   keccak256,
+  keccak256Hex,
   loadBackend,
   normalizeAddress,
   ProofVerifier,
   parseSignature,
   publicKeyToAddress,
+  SETTLEMENT,
   sameDomain,
+  settlementDigest,
   signBalanceProof,
+  structType,
   toCompactSignature,
   toFullSignature,
+  typedDataDigest,
   VerifyPool,
 } from "./crypto/index.ts";
-export type { Eip712Domain } from "./eip712.ts";
-export { balanceProofDigest, eip712Domain, settlementDigest } from "./eip712.ts";
 export type { ChannelErrorCode, Rejection, Result } from "./errors.ts";
 export { ChannelError, isChannelError, reject } from "./errors.ts";
 export type { SignedBalanceProof } from "./signed.ts";

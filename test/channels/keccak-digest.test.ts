@@ -3,8 +3,12 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import { TypedDataEncoder } from "ethers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import {
+  balanceProofDigest,
+  eip712Domain,
+  settlementDigest,
+} from "../../channels/crypto/eip712.ts";
 import { keccak256 } from "../../channels/crypto/keccak.ts";
-import { balanceProofDigest, eip712Domain, settlementDigest } from "../../channels/eip712.ts";
 import { asChannelId } from "../../channels/types.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");

@@ -7,8 +7,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { balanceProofDigest, eip712Domain } from "../../channels/crypto/eip712.ts";
 import { ProofVerifier } from "../../channels/crypto/verifier.ts";
-import { balanceProofDigest, eip712Domain } from "../../channels/eip712.ts";
 import type { SignedBalanceProof } from "../../channels/signed.ts";
 import { balanceOf, compareProofs, computePayouts } from "../../channels/state/balances.ts";
 import type { ChannelState, Role } from "../../channels/state/channel-state.ts";
