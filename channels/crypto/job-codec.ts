@@ -34,9 +34,18 @@ export function isKnownKind(kind: JobKind<unknown, unknown>): boolean {
   return byTag[kind.tag] === kind;
 }
 
+/** Bytes of `job`'s record, or -1 when its size cannot even be read (a job of another shape). */
+export function recordSize<J>(kind: JobKind<J, unknown>, job: J): number {
+  try {
+    return RECORD_HEADER + kind.size(job);
+  } catch {
+    // Not a job of this kind at all; the caller refuses it like any job that cannot be encoded.
+    return -1;
+  }
+}
+
 /**
- * Writes `job` as a record at `buf[o]` (the buffer holds `RECORD_HEADER + kind.size(job)` bytes
- * from `o`).
+ * Writes `job` as a record at `buf[o]` (the buffer holds `recordSize(kind, job)` bytes from `o`).
  * @returns the record's end, or -1 when the job cannot be encoded (the bytes are then unused)
  */
 export function writeRecord<J>(

@@ -14,7 +14,7 @@ import { ChannelError } from "../errors.ts";
 import { compareProofs } from "../state/balances.ts";
 import type { BackendName } from "./backend.ts";
 import { BALANCE_PROOF_JOB, type VerifyJob } from "./job-balance-proof.ts";
-import { isKnownKind, RECORD_HEADER, writeRecord } from "./job-codec.ts";
+import { isKnownKind, recordSize, writeRecord } from "./job-codec.ts";
 import { JOB_INVALID, type JobKind } from "./job-kind.ts";
 import { TYPED_DATA_JOB, type TypedDataCheck, type TypedDataJob } from "./job-typed-data.ts";
 import type { SignatureCheck, VerifyMode } from "./verifier.ts";
@@ -380,7 +380,15 @@ export class VerifyPool {
 
   #send(entries: Entry[]): void {
     let size = 0;
-    for (const e of entries) size += RECORD_HEADER + e.kind.size(e.job);
+    const sized: Entry[] = [];
+    for (const e of entries) {
+      const n = recordSize(e.kind, e.job);
+      if (n < 0) this.#settle(e, e.kind.result(e.job, JOB_INVALID, null, 0));
+      else {
+        size += n;
+        sized.push(e);
+      }
+    }
     // An ArrayBuffer of our own, so that it can be transferred (allocUnsafe may hand out a slice
     // of a shared pool); jobs that cannot be encoded leave unused bytes at its end.
     const ab = new ArrayBuffer(size);
@@ -388,7 +396,7 @@ export class VerifyPool {
     const sent: Entry[] = [];
     let o = 0;
     let outSize = 0;
-    for (const e of entries) {
+    for (const e of sized) {
       const end = writeRecord(buf, o, e.kind, e.job, outSize);
       if (end < 0) {
         this.#settle(e, e.kind.result(e.job, JOB_INVALID, null, 0));
