@@ -114,47 +114,62 @@ export function structRecordSize(type: StructType, msg: object): number {
 export function writeStructRecord(buf: Buffer, o: number, type: StructType, msg: object): number {
   const { fields, codecs } = type;
   const values = msg as Readonly<Record<string, unknown>>;
-  buf[o] = fields.length;
-  buf[o + 1] = type.strings;
-  buf.set(type.typeHash, o + 2);
+  writeStructHeader(buf, o, type);
   let tail = o + 34 + 32 * fields.length;
   for (let i = 0; i < fields.length; i++) {
     const c = codecs[i]!;
     const v = values[fields[i]!.name];
     const at = o + 34 + 32 * i;
-    switch (c.kind) {
-      case "uint":
-        if (typeof v === "bigint") {
-          if (v < 0n || v > c.max) return -(i + 1);
-          writeUint256BE(buf, at, v);
-        } else if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= c.maxNumber) {
-          buf.fill(0, at, at + 24);
-          buf.writeUInt32BE(Math.floor(v / TWO_32), at + 24);
-          buf.writeUInt32BE(v >>> 0, at + 28);
-        } else {
-          return -(i + 1);
-        }
-        break;
-      case "address":
-        if (typeof v !== "string" || !ADDRESS_RE.test(v)) return -(i + 1);
-        buf.fill(0, at, at + 12);
-        buf.write(v.slice(2), at + 12, "hex");
-        break;
-      case "bytes32":
-        if (typeof v !== "string" || !BYTES32_RE.test(v)) return -(i + 1);
-        buf.write(v.slice(2), at, "hex");
-        break;
-      case "string": {
-        if (typeof v !== "string") return -(i + 1);
-        const len = buf.write(v, tail + 5, "utf8");
-        buf[tail] = i;
-        buf.writeUInt32BE(len, tail + 1);
-        tail += 5 + len;
-        break;
-      }
+    if (c.kind === "string") {
+      if (typeof v !== "string") return -(i + 1);
+      const len = buf.write(v, tail + 5, "utf8");
+      buf[tail] = i;
+      buf.writeUInt32BE(len, tail + 1);
+      tail += 5 + len;
+    } else if (
+      !(c.kind === "uint"
+        ? writeUint(buf, at, v, c)
+        : c.kind === "bytes32"
+          ? writeBytes32(buf, at, v)
+          : writeAddress(buf, at, v))
+    ) {
+      return -(i + 1);
     }
   }
   return tail;
+}
+
+/** Writes the first 34 bytes of a struct record of `type` (field counts and type hash). */
+export function writeStructHeader(buf: Buffer, o: number, type: StructType): void {
+  buf[o] = type.fields.length;
+  buf[o + 1] = type.strings;
+  buf.set(type.typeHash, o + 2);
+}
+
+function writeUint(buf: Buffer, at: number, v: unknown, c: FieldCodec): boolean {
+  if (typeof v === "bigint") {
+    if (v < 0n || v > c.max) return false;
+    writeUint256BE(buf, at, v);
+    return true;
+  }
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v > c.maxNumber) return false;
+  buf.fill(0, at, at + 24);
+  buf.writeUInt32BE(Math.floor(v / TWO_32), at + 24);
+  buf.writeUInt32BE(v >>> 0, at + 28);
+  return true;
+}
+
+function writeBytes32(buf: Buffer, at: number, v: unknown): boolean {
+  if (typeof v !== "string" || !BYTES32_RE.test(v)) return false;
+  buf.write(v.slice(2), at, "hex");
+  return true;
+}
+
+function writeAddress(buf: Buffer, at: number, v: unknown): boolean {
+  if (typeof v !== "string" || !ADDRESS_RE.test(v)) return false;
+  buf.fill(0, at, at + 12);
+  buf.write(v.slice(2), at + 12, "hex");
+  return true;
 }
 
 /**
@@ -293,6 +308,23 @@ export const BALANCE_PROOF = structType("BalanceProof", [
   { name: "nonce", type: "uint64" },
   { name: "transferred", type: "uint256" },
 ]);
+
+const UINT64 = BALANCE_PROOF.codecs[1]!;
+const UINT256 = BALANCE_PROOF.codecs[2]!;
+
+/**
+ * The encodeData words of a balance proof at `buf[at, at + 96)`: the struct record of
+ * BALANCE_PROOF is `writeStructHeader` then these, byte for byte what `writeStructRecord` writes,
+ * without the walk over the fields (the provider writes one per proof it receives).
+ * @returns false when a field does not fit its type
+ */
+export function writeBalanceProofWords(buf: Buffer, at: number, proof: BalanceProof): boolean {
+  return (
+    writeBytes32(buf, at, proof.channelId) &&
+    writeUint(buf, at + 32, proof.nonce, UINT64) &&
+    writeUint(buf, at + 64, proof.transferred, UINT256)
+  );
+}
 
 /** `Settlement(bytes32 channelId,uint256 payoutA,uint256 payoutB)`, signed by both. */
 export const SETTLEMENT = structType("Settlement", [

@@ -5,14 +5,21 @@
  * | bytes    | field                                                   |
  * | -------- | ------------------------------------------------------- |
  * | 0..32    | EIP-712 domain separator                                |
- * | 32..162  | struct record of the BalanceProof (see eip712.ts)       |
+ * | 32..162  | struct record of the BalanceProof (see eip712.ts); the  |
+ * |          | worker writes its first 34 bytes, the header it knows   |
  * | 162      | signature length (64 or 65; 0 for anything else)        |
  * | 163..228 | signature bytes                                         |
  * | 228..248 | expected signer address                                 |
  */
 import type { Address, BalanceProof, ChannelDomain } from "../types.ts";
 import { cachedDomain } from "./domain-cache.ts";
-import { BALANCE_PROOF, type Eip712Domain, recordDigest, writeStructRecord } from "./eip712.ts";
+import {
+  BALANCE_PROOF,
+  type Eip712Domain,
+  recordDigest,
+  writeBalanceProofWords,
+  writeStructHeader,
+} from "./eip712.ts";
 import { JOB_INVALID, type JobKind, jobRejection, writeSignature } from "./job-kind.ts";
 import { SIG_ERR_LENGTH } from "./signature.ts";
 import { checkSignature, type SignatureCheck } from "./verifier.ts";
@@ -41,17 +48,16 @@ export const BALANCE_PROOF_JOB: JobKind<VerifyJob, SignatureCheck> = {
     const { expectedSigner } = job;
     if (typeof expectedSigner !== "string" || !HEX40.test(expectedSigner)) return -1;
     buf.set(cachedDomain(job.domain).separator, o);
-    if (writeStructRecord(buf, o + 32, BALANCE_PROOF, job.proof) !== o + RECORD_END) return -1;
+    if (!writeBalanceProofWords(buf, o + 66, job.proof)) return -1;
     writeSignature(buf, o + RECORD_END, job.signature);
     buf.write(expectedSigner.slice(2), o + SIGNER, "hex");
     return o + BODY;
   },
   check(buf, o, end, ctx) {
-    // Exactly a three-word struct and a signer: any other record is not a balance proof.
     if (end - o !== BODY) return JOB_INVALID;
-    if (recordDigest(buf, o, buf, o + 32, o + RECORD_END, ctx.digest) !== o + RECORD_END) {
-      return JOB_INVALID;
-    }
+    // The type is this kind's, so its header is written here rather than on the event loop.
+    writeStructHeader(buf, o + 32, BALANCE_PROOF);
+    recordDigest(buf, o, buf, o + 32, o + RECORD_END, ctx.digest);
     const len = buf[o + RECORD_END]!;
     if (len !== 64 && len !== 65) return SIG_ERR_LENGTH;
     const expected = `0x${buf.toString("hex", o + SIGNER, o + BODY)}`;

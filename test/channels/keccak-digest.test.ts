@@ -4,6 +4,7 @@ import { TypedDataEncoder } from "ethers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  BALANCE_PROOF,
   balanceProofDigest,
   domainSeparator,
   eip712Domain,
@@ -12,6 +13,8 @@ import {
   settlementDigest,
   structType,
   typedDataDigest,
+  writeBalanceProofWords,
+  writeStructHeader,
   writeStructRecord,
 } from "../../channels/crypto/eip712.ts";
 import { keccak256 } from "../../channels/crypto/keccak.ts";
@@ -86,6 +89,26 @@ describe("EIP-712 digests", () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+
+  it("property: the balance proof's own writer writes what the generic one does", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.bigInt({ min: -1n, max: 1n << 64n }),
+        fc.bigInt({ min: -1n, max: 1n << 256n }),
+        (id, nonce, transferred) => {
+          const proof = { channelId: asChannelId(`0x${hex(id)}`), nonce, transferred };
+          const generic = Buffer.alloc(130);
+          const own = Buffer.alloc(130);
+          const end = writeStructRecord(generic, 0, BALANCE_PROOF, proof);
+          writeStructHeader(own, 0, BALANCE_PROOF);
+          expect(writeBalanceProofWords(own, 34, proof)).toBe(end === 130);
+          if (end === 130) expect(hex(own)).toBe(hex(generic));
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 
