@@ -25,8 +25,8 @@ import type { BalanceProof, ChannelDomain, Settlement } from "../types.ts";
 import { writeUint256BE } from "../uint-bytes.ts";
 import { keccak256 } from "./keccak.ts";
 
-/** Most fields a struct may have (the field index of a string is one byte). */
-export const MAX_FIELDS = 64;
+/** Most fields a struct may have: its record holds counts and field indexes in one byte. */
+export const MAX_FIELDS = 255;
 
 /** One field of a struct, in ethers' `types` format. */
 export interface StructField {
