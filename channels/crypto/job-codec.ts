@@ -16,14 +16,12 @@ import { JOB_INVALID, type JobKind, type WorkerContext } from "./job-kind.ts";
 import { TYPED_DATA_JOB } from "./job-typed-data.ts";
 
 /** Every kind the pool runs; a new kind of job is one more entry here. */
-// biome-ignore lint/suspicious/noExplicitAny: the list holds kinds of different job types.
-export const JOB_KINDS: readonly JobKind<any, any>[] = [BALANCE_PROOF_JOB, TYPED_DATA_JOB];
+export const JOB_KINDS: readonly JobKind<unknown, unknown>[] = [BALANCE_PROOF_JOB, TYPED_DATA_JOB];
 
 /** Bytes of a record's header. */
 export const RECORD_HEADER = 9;
 
-// biome-ignore lint/suspicious/noExplicitAny: see JOB_KINDS.
-const byTag: (JobKind<any, any> | undefined)[] = [];
+const byTag: (JobKind<unknown, unknown> | undefined)[] = [];
 for (const k of JOB_KINDS) {
   if (byTag[k.tag] !== undefined) throw new Error(`two job kinds share tag ${k.tag}`);
   byTag[k.tag] = k;

@@ -229,7 +229,7 @@ export class VerifyPool {
    *   for a kind that is not in JOB_KINDS.
    */
   run<J, R>(kind: JobKind<J, R>, job: J): Promise<R> {
-    if (!isKnownKind(kind as JobKind<unknown, unknown>)) {
+    if (!isKnownKind(kind)) {
       throw new TypeError(`job kind ${kind.tag} is not one of JOB_KINDS`);
     }
     return this.#submit(kind, job, null);
@@ -310,13 +310,14 @@ export class VerifyPool {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     return new Promise<R>((resolve, rejectP) => {
       const entry: Entry = {
-        kind: kind as JobKind<unknown, unknown>,
+        kind,
         job,
         channelKey,
         round: null,
         index: 0,
         outOff: 0,
         result: undefined,
+        // The kind's `result` made it: an R.
         resolve: resolve as (r: unknown) => void,
         reject: rejectP,
       };
@@ -343,7 +344,7 @@ export class VerifyPool {
       if (jobs.length === 0) resolve([]);
       for (let index = 0; index < jobs.length; index++) {
         const e: Entry = {
-          kind: BALANCE_PROOF_JOB as JobKind<unknown, unknown>,
+          kind: BALANCE_PROOF_JOB,
           job: jobs[index]!,
           channelKey: null,
           round,
