@@ -1,7 +1,8 @@
 /**
- * tollway channels: EIP-712 balance proofs (sign, verify, worker pool), the pure channel state
- * machine, the durable group-committing store, the settlement interface with its backends, and
- * the dispute machine with its watcher shell. See DESIGN.md, "Channels".
+ * tollway channels: EIP-712 balance proofs and typed data (encode, sign, verify, the one worker
+ * pool), the pure channel state machine, the durable group-committing store, the settlement
+ * interface with its backends, and the dispute machine with its watcher shell. See
+ * docs/architecture.md.
  */
 
 export type { ErrorDetails, TollwayErrorJson, TollwayErrorOptions } from "./base-error.ts";
@@ -18,33 +19,49 @@ export { ChainClient, connectChain, providerFor } from "./chain/index.ts";
 export type {
   BackendName,
   CumulativeCheck,
+  Eip712Domain,
+  PoolLoad,
   ProofSigner,
   ProofVerifierOptions,
   Secp256k1Backend,
   SignatureCheck,
   SignatureErrorCode,
+  StructField,
+  StructType,
+  TypedDataCheck,
+  TypedDataJob,
+  TypedDomain,
   VerifyJob,
   VerifyMode,
   VerifyPoolOptions,
 } from "./crypto/index.ts";
 export {
   availableBackends,
+  BALANCE_PROOF,
+  balanceProofDigest,
   cachedDomain,
+  cachedSeparator,
   createSigner,
+  domainSeparator,
+  eip712Domain,
+  hashStruct,
   keccak256,
+  keccak256Hex,
   loadBackend,
   normalizeAddress,
   ProofVerifier,
   parseSignature,
   publicKeyToAddress,
+  SETTLEMENT,
   sameDomain,
+  settlementDigest,
   signBalanceProof,
+  structType,
   toCompactSignature,
   toFullSignature,
+  typedDataDigest,
   VerifyPool,
 } from "./crypto/index.ts";
-export type { Eip712Domain } from "./eip712.ts";
-export { balanceProofDigest, eip712Domain, settlementDigest } from "./eip712.ts";
 export type { ChannelErrorCode, Rejection, Result } from "./errors.ts";
 export { ChannelError, isChannelError, reject } from "./errors.ts";
 export type {

@@ -1,8 +1,9 @@
-/** One precomputed EIP-712 domain per (chain, contract), shared by signers and verifiers. */
-import { type Eip712Domain, eip712Domain } from "../eip712.ts";
+/** Precomputed EIP-712 domains, shared by signers and verifiers: one computation per domain. */
 import type { ChannelDomain } from "../types.ts";
+import { domainSeparator, type Eip712Domain, eip712Domain, type TypedDomain } from "./eip712.ts";
 
 const cache = new Map<string, Eip712Domain>();
+const separators = new WeakMap<TypedDomain, Uint8Array>();
 
 /** The cache key of a domain: chain id and lowercased contract address. */
 export function domainKey(domain: ChannelDomain): string {
@@ -30,4 +31,18 @@ export function cachedDomain(domain: ChannelDomain | Eip712Domain): Eip712Domain
     cache.set(key, d);
   }
   return d;
+}
+
+/**
+ * The separator of a typed-data domain, computed once per domain object (callers such as the
+ * market keep one domain object for all their messages).
+ * @throws TypeError when the chain id or contract address is malformed.
+ */
+export function cachedSeparator(domain: TypedDomain): Uint8Array {
+  let s = separators.get(domain);
+  if (s === undefined) {
+    s = domainSeparator(domain);
+    separators.set(domain, s);
+  }
+  return s;
 }

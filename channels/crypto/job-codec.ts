@@ -1,77 +1,102 @@
 /**
- * Fixed-size binary records that carry verification jobs to the worker threads: one transferable
- * buffer per batch instead of one structured-clone object per proof. Layout of a record:
+ * The batches that carry verification jobs to the worker threads: one transferable buffer per
+ * batch instead of one structured-clone object per job. Each job is a record:
  *
- * | bytes     | field                                                     |
- * | --------- | --------------------------------------------------------- |
- * | 0..32     | EIP-712 domain separator                                  |
- * | 32..128   | struct fields: channelId, nonce/payoutA, transferred/payoutB (32 bytes each) |
- * | 128       | signature length (64 or 65; anything else is rejected)    |
- * | 129..194  | signature bytes                                           |
- * | 194..214  | expected signer address                                   |
- * | 214       | kind: 0 balance proof, 1 settlement                       |
+ * | bytes  | field                                                              |
+ * | ------ | ------------------------------------------------------------------ |
+ * | 0      | the kind's tag                                                     |
+ * | 1..5   | body length (little-endian)                                        |
+ * | 5..9   | where the worker writes the job's output in the batch's out buffer |
+ * | 9..    | body, as the kind writes it                                        |
+ *
+ * The length lets a worker step over a record it cannot read, so one bad record fails alone.
  */
-import { BALANCE_PROOF_TYPEHASH, type Eip712Domain, SETTLEMENT_TYPEHASH } from "../eip712.ts";
-import type { Address, BalanceProof, ChannelId } from "../types.ts";
-import { writeUint256BE } from "../uint-bytes.ts";
-import { keccak256 } from "./keccak.ts";
+import { BALANCE_PROOF_JOB } from "./job-balance-proof.ts";
+import { JOB_INVALID, type JobKind, type WorkerContext } from "./job-kind.ts";
+import { TYPED_DATA_JOB } from "./job-typed-data.ts";
 
-/** Bytes per job record. */
-export const JOB_SIZE = 224;
-/** Kind byte of a balance-proof job. */
-export const KIND_BALANCE_PROOF = 0;
-/** Kind byte of a settlement job. */
-export const KIND_SETTLEMENT = 1;
+/** Every kind the pool runs; a new kind of job is one more entry here. */
+export const JOB_KINDS: readonly JobKind<unknown, unknown>[] = [BALANCE_PROOF_JOB, TYPED_DATA_JOB];
 
-const UINT64_MAX = (1n << 64n) - 1n;
-const UINT256_MAX = (1n << 256n) - 1n;
-const HEX64 = /^0x[0-9a-fA-F]{64}$/;
-const HEX40 = /^0x[0-9a-fA-F]{40}$/;
+/** Bytes of a record's header. */
+export const RECORD_HEADER = 9;
 
-/**
- * Writes a balance-proof job at record `index` of `buf`.
- * @returns false when a field cannot be encoded (out of its Solidity range or malformed); the
- *   record is then left unusable and the caller rejects the job with VALUE_OUT_OF_RANGE.
- */
-export function encodeProofJob(
-  buf: Buffer,
-  index: number,
-  domain: Eip712Domain,
-  proof: BalanceProof,
-  signature: Uint8Array,
-  expectedSigner: Address,
-): boolean {
-  const o = index * JOB_SIZE;
-  const { channelId, nonce, transferred } = proof;
-  if (typeof channelId !== "string" || !HEX64.test(channelId)) return false;
-  if (typeof nonce !== "bigint" || nonce < 0n || nonce > UINT64_MAX) return false;
-  if (typeof transferred !== "bigint" || transferred < 0n || transferred > UINT256_MAX) {
-    return false;
-  }
-  if (typeof expectedSigner !== "string" || !HEX40.test(expectedSigner)) return false;
-  buf.set(domain.separator, o);
-  buf.write((channelId as ChannelId).slice(2), o + 32, "hex");
-  writeUint256BE(buf, o + 64, nonce);
-  writeUint256BE(buf, o + 96, transferred);
-  const len = signature instanceof Uint8Array ? signature.length : 0;
-  buf[o + 128] = len === 64 || len === 65 ? len : 0;
-  if (len === 64 || len === 65) buf.set(signature, o + 129);
-  buf.write(expectedSigner.slice(2), o + 194, "hex");
-  buf[o + 214] = KIND_BALANCE_PROOF;
-  return true;
+const byTag: (JobKind<unknown, unknown> | undefined)[] = [];
+for (const k of JOB_KINDS) {
+  if (byTag[k.tag] !== undefined) throw new Error(`two job kinds share tag ${k.tag}`);
+  byTag[k.tag] = k;
 }
 
-const struct = new Uint8Array(128);
-const outer = new Uint8Array(66);
-outer[0] = 0x19;
-outer[1] = 0x01;
+/** True when the workers know `kind` (it is one of JOB_KINDS). */
+export function isKnownKind(kind: JobKind<unknown, unknown>): boolean {
+  return byTag[kind.tag] === kind;
+}
 
-/** Computes the EIP-712 digest of record `index` into `digest` (32 bytes). */
-export function jobDigest(buf: Uint8Array, index: number, digest: Uint8Array): void {
-  const o = index * JOB_SIZE;
-  struct.set(buf[o + 214] === KIND_SETTLEMENT ? SETTLEMENT_TYPEHASH : BALANCE_PROOF_TYPEHASH, 0);
-  struct.set(buf.subarray(o + 32, o + 128), 32);
-  outer.set(buf.subarray(o, o + 32), 2);
-  keccak256(struct, outer, 34);
-  keccak256(outer, digest, 0);
+/** Bytes of `job`'s record, or -1 when its size cannot even be read (a job of another shape). */
+export function recordSize<J>(kind: JobKind<J, unknown>, job: J): number {
+  try {
+    return RECORD_HEADER + kind.size(job);
+  } catch {
+    // Not a job of this kind at all; the caller refuses it like any job that cannot be encoded.
+    return -1;
+  }
+}
+
+/**
+ * Writes `job` as a record at `buf[o]` (the buffer holds `recordSize(kind, job)` bytes from `o`).
+ * @returns the record's end, or -1 when the job cannot be encoded (the bytes are then unused)
+ */
+export function writeRecord<J>(
+  buf: Buffer,
+  o: number,
+  kind: JobKind<J, unknown>,
+  job: J,
+  outOff: number,
+): number {
+  let end: number;
+  try {
+    end = kind.encode(buf, o + RECORD_HEADER, job);
+  } catch {
+    // A malformed domain (bad chain id or contract) cannot be encoded either.
+    return -1;
+  }
+  if (end < 0) return -1;
+  buf[o] = kind.tag;
+  buf.writeUInt32LE(end - o - RECORD_HEADER, o + 1);
+  buf.writeUInt32LE(outOff, o + 5);
+  return end;
+}
+
+/**
+ * Checks the `count` records of a batch (in a worker): one code per record into `codes`, the
+ * output of valid ones into `out`. A record of an unknown kind, or one that overruns the batch or
+ * its output, gets `JOB_INVALID`.
+ */
+export function checkRecords(
+  buf: Buffer,
+  count: number,
+  ctx: WorkerContext,
+  codes: Int8Array,
+  out: Uint8Array,
+): void {
+  let o = 0;
+  for (let i = 0; i < count; i++) {
+    if (buf.length - o < RECORD_HEADER) {
+      codes.fill(JOB_INVALID, i, count);
+      return;
+    }
+    const kind = byTag[buf[o]!];
+    const body = o + RECORD_HEADER;
+    const end = body + buf.readUInt32LE(o + 1);
+    if (end > buf.length) {
+      codes.fill(JOB_INVALID, i, count);
+      return;
+    }
+    const outOff = buf.readUInt32LE(o + 5);
+    codes[i] =
+      kind === undefined || outOff + kind.outSize > out.length
+        ? JOB_INVALID
+        : kind.check(buf, body, end, ctx, out, outOff);
+    o = end;
+  }
 }

@@ -61,6 +61,21 @@ export function keccak256(
   return out;
 }
 
+/**
+ * keccak256 of bytes or of 0x-hex data, as lowercase 0x-hex (for ids and other cold paths).
+ * @throws TypeError when a string is not 0x-prefixed hex of whole bytes.
+ */
+export function keccak256Hex(data: Uint8Array | string): `0x${string}` {
+  let bytes: Uint8Array;
+  if (typeof data === "string") {
+    if (!/^0x([0-9a-fA-F]{2})*$/.test(data)) throw new TypeError("not 0x-hex of whole bytes");
+    bytes = Buffer.from(data.slice(2), "hex");
+  } else {
+    bytes = data;
+  }
+  return `0x${Buffer.from(keccak256(bytes)).toString("hex")}`;
+}
+
 function absorbFull(s: Int32Array, data: Uint8Array, pos: number): void {
   for (let w = 0; w < 34; w++) {
     const p = pos + 4 * w;

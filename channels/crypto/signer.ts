@@ -1,10 +1,11 @@
 /** Signing balance proofs and settlements with a participant's key. */
-import { balanceProofDigest, type Eip712Domain, settlementDigest } from "../eip712.ts";
+
 import type { SignedBalanceProof } from "../signed.ts";
 import type { Address, BalanceProof, ChannelDomain, Settlement } from "../types.ts";
 import { publicKeyToAddress } from "./address.ts";
 import type { Secp256k1Backend } from "./backend.ts";
 import { cachedDomain } from "./domain-cache.ts";
+import { balanceProofDigest, type Eip712Domain, settlementDigest } from "./eip712.ts";
 import { loadBackend } from "./load-backend.ts";
 
 /**

@@ -13,12 +13,13 @@
  * given v*. libsecp256k1's public API offers no verify that also yields R's parity; the bench
  * reports plain verify alongside, to show what the v check costs.
  */
-import { balanceProofDigest, type Eip712Domain, settlementDigest } from "../eip712.ts";
+
 import { type Rejection, reject } from "../errors.ts";
 import type { Address, BalanceProof, ChannelDomain, Settlement } from "../types.ts";
 import { publicKeyToAddress } from "./address.ts";
 import type { Secp256k1Backend } from "./backend.ts";
 import { cachedDomain } from "./domain-cache.ts";
+import { balanceProofDigest, type Eip712Domain, settlementDigest } from "./eip712.ts";
 import { loadBackend } from "./load-backend.ts";
 import { parseSignatureInto, type SignatureFormatCode, signatureErrorCode } from "./signature.ts";
 

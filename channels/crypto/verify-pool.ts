@@ -1,33 +1,26 @@
 /**
- * Signature verification spread over worker threads, so that every core verifies.
+ * Signature verification spread over worker threads, so that every core verifies: one pool for
+ * every kind of job (job-codec.ts lists them: balance proofs, typed data).
  *
- * Jobs submitted in the same event-loop turn are packed into fixed-size binary records (see
- * job-codec.ts) and sent in batches to the least-loaded worker. Results come back per batch and
- * may complete out of order across workers, so each channel has a reorder queue: the promise of
- * a channel's n-th job never settles before that of its (n−1)-th. The relay layer can therefore
- * run verify → transition → store in order per channel while many channels are in flight.
+ * Jobs submitted in the same event-loop turn are packed into binary records (see job-codec.ts)
+ * and sent in batches to the least-loaded worker. Results come back per batch and may complete
+ * out of order across workers, so each channel has a reorder queue: the promise of a channel's
+ * n-th proof never settles before that of its (n−1)-th. The relay layer can therefore run
+ * verify → transition → store in order per channel while many channels are in flight.
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import type { Eip712Domain } from "../eip712.ts";
-import { ChannelError, reject } from "../errors.ts";
-import type { Address, BalanceProof, ChannelDomain } from "../types.ts";
+import { ChannelError } from "../errors.ts";
+import { compareProofs } from "../state/balances.ts";
 import type { BackendName } from "./backend.ts";
-import { cachedDomain } from "./domain-cache.ts";
-import { encodeProofJob, JOB_SIZE } from "./job-codec.ts";
-import { signatureErrorCode } from "./signature.ts";
-import { SIGNER_MISMATCH, type SignatureCheck, type VerifyMode } from "./verifier.ts";
+import { BALANCE_PROOF_JOB, type VerifyJob } from "./job-balance-proof.ts";
+import { isKnownKind, recordSize, writeRecord } from "./job-codec.ts";
+import { JOB_INVALID, type JobKind } from "./job-kind.ts";
+import { TYPED_DATA_JOB, type TypedDataCheck, type TypedDataJob } from "./job-typed-data.ts";
+import type { SignatureCheck, VerifyMode } from "./verifier.ts";
 import type { WorkerRequest, WorkerResponse } from "./verify-worker.ts";
 
-/** One balance proof to verify against its expected sender. */
-export interface VerifyJob {
-  readonly domain: ChannelDomain | Eip712Domain;
-  readonly proof: BalanceProof;
-  /** 65 or 64 bytes, as received. */
-  readonly signature: Uint8Array;
-  /** The partner who must have signed it. */
-  readonly expectedSigner: Address;
-}
+export type { VerifyJob } from "./job-balance-proof.ts";
 
 /** Result of `verifyCumulative` for one job. */
 export type CumulativeCheck =
@@ -54,21 +47,25 @@ export interface VerifyPoolOptions {
 
 /** The jobs of one cumulative round: one promise for all of them, not one per job. */
 interface Round {
-  readonly results: SignatureCheck[];
+  readonly results: unknown[];
   remaining: number;
-  readonly resolve: (r: SignatureCheck[]) => void;
+  readonly resolve: (r: unknown[]) => void;
   readonly reject: (e: unknown) => void;
 }
 
 interface Entry {
-  readonly job: VerifyJob;
-  readonly channelKey: string;
+  readonly kind: JobKind<unknown, unknown>;
+  readonly job: unknown;
+  /** The reorder queue of the job's channel, or null for a job that needs no order. */
+  readonly channelKey: string | null;
   /** A job of a cumulative round (unordered), or null for a job with its own promise. */
   readonly round: Round | null;
   /** The job's place in its round. */
   readonly index: number;
-  result: SignatureCheck | undefined;
-  readonly resolve: ((r: SignatureCheck) => void) | null;
+  /** Where the worker writes the job's output. */
+  outOff: number;
+  result: unknown;
+  readonly resolve: ((r: unknown) => void) | null;
   readonly reject: ((e: unknown) => void) | null;
 }
 
@@ -98,10 +95,11 @@ interface Batch {
 }
 
 /**
- * A pool of verification workers.
+ * A pool of verification workers, for every kind of job.
  * @example
  * const pool = await VerifyPool.create();
  * const check = await pool.verify({ domain, proof, signature, expectedSigner: partner });
+ * const order = await pool.verifyTypedData({ domain: market, type: Offer, message, signature });
  * await pool.close();
  */
 export class VerifyPool {
@@ -205,12 +203,36 @@ export class VerifyPool {
    * @throws ChannelError POOL_CLOSED after `close`, WORKER_FAILED when a worker died.
    */
   verify(job: VerifyJob): Promise<SignatureCheck> {
-    return this.#submit(job);
+    return this.#submit(BALANCE_PROOF_JOB, job, job.proof.channelId);
   }
 
   /** Verifies many proofs; same as `verify` for each, in one call. */
   verifyMany(jobs: readonly VerifyJob[]): Promise<SignatureCheck[]> {
-    return Promise.all(jobs.map((j) => this.#submit(j)));
+    return Promise.all(jobs.map((j) => this.verify(j)));
+  }
+
+  /**
+   * Recovers the signer of a flat EIP-712 struct (the market's orders, say); the caller compares
+   * it with the owner the message names.
+   * @returns the signer and digest, or a rejection: VALUE_OUT_OF_RANGE when a field does not fit
+   *   its type, a signature code when the signature is unusable
+   * @throws ChannelError POOL_CLOSED after `close`, WORKER_FAILED when a worker died.
+   */
+  verifyTypedData(job: TypedDataJob): Promise<TypedDataCheck> {
+    return this.run(TYPED_DATA_JOB, job);
+  }
+
+  /**
+   * Runs one job of any kind the workers know (job-codec.ts's JOB_KINDS); results of different
+   * jobs settle in any order.
+   * @throws ChannelError POOL_CLOSED after `close`, WORKER_FAILED when a worker died; TypeError
+   *   for a kind that is not in JOB_KINDS.
+   */
+  run<J, R>(kind: JobKind<J, R>, job: J): Promise<R> {
+    if (!isKnownKind(kind)) {
+      throw new TypeError(`job kind ${kind.tag} is not one of JOB_KINDS`);
+    }
+    return this.#submit(kind, job, null);
   }
 
   /**
@@ -235,7 +257,8 @@ export class VerifyPool {
     });
     const open: number[][] = [];
     for (const g of groups.values()) {
-      g.sort((a, b) => rankDesc(jobs[a]!.proof, jobs[b]!.proof));
+      // Highest first, in the contract's order.
+      g.sort((a, b) => compareProofs(jobs[b]!.proof, jobs[a]!.proof));
       open.push(g);
     }
     const out = new Array<CumulativeCheck>(jobs.length);
@@ -281,29 +304,33 @@ export class VerifyPool {
     await Promise.all(this.#slots.map((s) => s.worker.terminate()));
   }
 
-  /** One job with its own promise, settled in order per channel. */
-  #submit(job: VerifyJob): Promise<SignatureCheck> {
+  /** One job with its own promise, settled in order behind `channelKey`'s earlier ones. */
+  #submit<J, R>(kind: JobKind<J, R>, job: J, channelKey: string | null): Promise<R> {
     if (this.#closed) return Promise.reject(new ChannelError("POOL_CLOSED", "verify pool closed"));
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    return new Promise<SignatureCheck>((resolve, rejectP) => {
-      const channelKey = job.proof.channelId;
+    return new Promise<R>((resolve, rejectP) => {
       const entry: Entry = {
+        kind,
         job,
         channelKey,
         round: null,
         index: 0,
+        outOff: 0,
         result: undefined,
-        resolve,
+        // The kind's `result` made it: an R.
+        resolve: resolve as (r: unknown) => void,
         reject: rejectP,
       };
-      const q = this.#queues.get(channelKey);
-      if (q === undefined) this.#queues.set(channelKey, [entry]);
-      else q.push(entry);
+      if (channelKey !== null) {
+        const q = this.#queues.get(channelKey);
+        if (q === undefined) this.#queues.set(channelKey, [entry]);
+        else q.push(entry);
+      }
       this.#enqueue(entry);
     });
   }
 
-  /** Jobs of different channels, unordered, under one promise for their results in order. */
+  /** Proofs of different channels, unordered, under one promise for their results in order. */
   #submitRound(jobs: readonly VerifyJob[]): Promise<SignatureCheck[]> {
     if (this.#closed) return Promise.reject(new ChannelError("POOL_CLOSED", "verify pool closed"));
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
@@ -311,17 +338,18 @@ export class VerifyPool {
       const round: Round = {
         results: new Array<SignatureCheck>(jobs.length),
         remaining: jobs.length,
-        resolve,
+        resolve: resolve as (r: unknown[]) => void,
         reject: rejectP,
       };
-      if (jobs.length === 0) resolve(round.results);
+      if (jobs.length === 0) resolve([]);
       for (let index = 0; index < jobs.length; index++) {
-        const job = jobs[index]!;
-        const e = {
-          job,
-          channelKey: "",
+        const e: Entry = {
+          kind: BALANCE_PROOF_JOB,
+          job: jobs[index]!,
+          channelKey: null,
           round,
           index,
+          outOff: 0,
           result: undefined,
           resolve: null,
           reject: null,
@@ -352,29 +380,33 @@ export class VerifyPool {
   }
 
   #send(entries: Entry[]): void {
+    let size = 0;
+    const sized: Entry[] = [];
+    for (const e of entries) {
+      const n = recordSize(e.kind, e.job);
+      if (n < 0) this.#settle(e, e.kind.result(e.job, JOB_INVALID, null, 0));
+      else {
+        size += n;
+        sized.push(e);
+      }
+    }
     // An ArrayBuffer of our own, so that it can be transferred (allocUnsafe may hand out a slice
-    // of a shared pool); jobs that cannot be encoded leave unused records at its end.
-    const ab = new ArrayBuffer(entries.length * JOB_SIZE);
+    // of a shared pool); jobs that cannot be encoded leave unused bytes at its end.
+    const ab = new ArrayBuffer(size);
     const buf = Buffer.from(ab);
     const sent: Entry[] = [];
-    for (const e of entries) {
-      const { job } = e;
-      let encodable: boolean;
-      try {
-        encodable = encodeProofJob(
-          buf,
-          sent.length,
-          cachedDomain(job.domain),
-          job.proof,
-          job.signature,
-          job.expectedSigner,
-        );
-      } catch {
-        // A malformed domain (bad chain id or contract) cannot be encoded either.
-        encodable = false;
+    let o = 0;
+    let outSize = 0;
+    for (const e of sized) {
+      const end = writeRecord(buf, o, e.kind, e.job, outSize);
+      if (end < 0) {
+        this.#settle(e, e.kind.result(e.job, JOB_INVALID, null, 0));
+        continue;
       }
-      if (encodable) sent.push(e);
-      else this.#settle(e, reject("VALUE_OUT_OF_RANGE", "proof field out of its Solidity range"));
+      e.outOff = outSize;
+      outSize += e.kind.outSize;
+      sent.push(e);
+      o = end;
     }
     if (sent.length === 0) return;
     let slot = this.#slots[0]!;
@@ -383,7 +415,7 @@ export class VerifyPool {
     slot.outstanding += sent.length;
     const id = this.#nextBatchId++;
     this.#batches.set(id, { slot, entries: sent });
-    const req: WorkerRequest = { id, buf: ab, count: sent.length };
+    const req: WorkerRequest = { id, buf: ab, count: sent.length, outSize };
     slot.worker.postMessage(req, [ab]);
   }
 
@@ -392,43 +424,40 @@ export class VerifyPool {
     const batch = this.#batches.get(msg.id);
     if (batch === undefined) return;
     this.#batches.delete(msg.id);
-    const { slot } = batch;
-    slot.outstanding -= batch.entries.length;
+    const { slot, entries } = batch;
+    slot.outstanding -= entries.length;
     if (slot.outstanding === 0) slot.busyMs += performance.now() - slot.busySince;
-    this.#jobsDone += batch.entries.length;
-    const { entries } = batch;
+    this.#jobsDone += entries.length;
+    const { codes, out } = msg;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
-      const code = msg.codes[i]!;
-      this.#settle(
-        e,
-        code === 0
-          ? { ok: true, signer: e.job.expectedSigner.toLowerCase() as Address }
-          : code === SIGNER_MISMATCH
-            ? reject("SIGNER_MISMATCH", `signature is not by ${e.job.expectedSigner}`)
-            : reject(signatureErrorCode(code), "malformed signature"),
-      );
+      this.#settle(e, e.kind.result(e.job, codes[i]!, out, e.outOff));
     }
   }
 
-  #settle(entry: Entry, result: SignatureCheck): void {
+  #settle(entry: Entry, result: unknown): void {
     const { round } = entry;
     if (round !== null) {
       round.results[entry.index] = result;
       if (--round.remaining === 0) round.resolve(round.results);
       return;
     }
+    const key = entry.channelKey;
+    if (key === null) {
+      entry.resolve!(result);
+      return;
+    }
     entry.result = result;
-    const q = this.#queues.get(entry.channelKey);
+    const q = this.#queues.get(key);
     if (q === undefined) return;
     // Release the channel's completed prefix, in order.
     let n = 0;
     while (n < q.length && q[n]!.result !== undefined) {
       const e = q[n]!;
-      e.resolve!(e.result!);
+      e.resolve!(e.result);
       n++;
     }
-    if (n === q.length) this.#queues.delete(entry.channelKey);
+    if (n === q.length) this.#queues.delete(key);
     else if (n > 0) q.splice(0, n);
   }
 
@@ -448,11 +477,4 @@ export class VerifyPool {
 function rejectEntry(e: Entry, err: unknown): void {
   if (e.round !== null) e.round.reject(err);
   else e.reject!(err);
-}
-
-/** Sorts proofs by the contract's order, highest first: transferred, then nonce. */
-function rankDesc(a: BalanceProof, b: BalanceProof): number {
-  if (a.transferred !== b.transferred) return a.transferred > b.transferred ? -1 : 1;
-  if (a.nonce !== b.nonce) return a.nonce > b.nonce ? -1 : 1;
-  return 0;
 }

@@ -1,14 +1,14 @@
 /**
- * Worker thread of `VerifyPool`: decodes a batch of job records, computes each digest and checks
- * each signature, and posts back one result code per job (0 valid, else a negative code of
- * `checkSignature`). Each worker keeps its own cache of participants' public keys.
+ * Worker thread of `VerifyPool`: checks a batch of job records, each by its kind (job-codec.ts),
+ * and posts back one result code per job (0 valid, else a negative code) and the output of the
+ * kinds that have one. Each worker keeps its own cache of participants' public keys.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import type { BackendName } from "./backend.ts";
-import { JOB_SIZE, jobDigest } from "./job-codec.ts";
+import { checkRecords } from "./job-codec.ts";
+import { workerContext } from "./job-kind.ts";
 import { loadBackend } from "./load-backend.ts";
-import { SIG_ERR_LENGTH } from "./signature.ts";
-import { checkSignature, type VerifyMode } from "./verifier.ts";
+import type { VerifyMode } from "./verifier.ts";
 
 interface WorkerConfig {
   readonly backend: BackendName | "auto";
@@ -20,35 +20,26 @@ export interface WorkerRequest {
   readonly id: number;
   readonly buf: ArrayBuffer;
   readonly count: number;
+  /** Bytes of output the batch's kinds write (0 for balance proofs only). */
+  readonly outSize: number;
 }
 
-/** A worker's answer: one code per job, in order. */
+/** A worker's answer: one code per job, in order, and the output buffer (or null). */
 export interface WorkerResponse {
   readonly id: number;
   readonly codes: Int8Array;
+  readonly out: Uint8Array | null;
 }
 
 const config = workerData as WorkerConfig;
-const backend = loadBackend(config.backend);
-const keys = config.mode === "cached-key" ? new Map<string, Uint8Array>() : null;
-const digest = new Uint8Array(32);
-const compact = new Uint8Array(64);
+const ctx = workerContext(loadBackend(config.backend), config.mode);
+const NO_OUT = new Uint8Array(0);
 
 parentPort!.on("message", (req: WorkerRequest) => {
-  const buf = Buffer.from(req.buf);
   const codes = new Int8Array(req.count);
-  for (let i = 0; i < req.count; i++) {
-    const o = i * JOB_SIZE;
-    const len = buf[o + 128]!;
-    if (len !== 64 && len !== 65) {
-      codes[i] = SIG_ERR_LENGTH;
-      continue;
-    }
-    jobDigest(buf, i, digest);
-    const expected = `0x${buf.toString("hex", o + 194, o + 214)}`;
-    codes[i] = checkSignature(backend, digest, buf, o + 129, len, expected, keys, compact);
-  }
-  const res: WorkerResponse = { id: req.id, codes };
-  parentPort!.postMessage(res, [codes.buffer]);
+  const out = req.outSize > 0 ? new Uint8Array(req.outSize) : null;
+  checkRecords(Buffer.from(req.buf), req.count, ctx, codes, out ?? NO_OUT);
+  const res: WorkerResponse = { id: req.id, codes, out };
+  parentPort!.postMessage(res, out === null ? [codes.buffer] : [codes.buffer, out.buffer]);
 });
-parentPort!.postMessage({ ready: true, backend: backend.name });
+parentPort!.postMessage({ ready: true, backend: ctx.backend.name });

@@ -3,8 +3,9 @@
  * itself as B, and with which deposits. One implementation reads the contract through the
  * ChainClient; an in-memory one serves tests and benchmarks that do not open channels on chain.
  */
-import { AbiCoder, keccak256 } from "ethers";
+import { AbiCoder } from "ethers";
 import type { ChainClient } from "../../channels/chain/client.ts";
+import { keccak256Hex as keccak256 } from "../../channels/index.ts";
 import type { Address, ChannelId } from "../../channels/types.ts";
 import type { RelayResult } from "../errors.ts";
 

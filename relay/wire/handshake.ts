@@ -3,7 +3,7 @@
  * contract, both addresses and both fresh nonces, so that a signature answers one challenge of
  * one connection and cannot be replayed on another connection, deployment or role.
  */
-import { keccak256 } from "../../channels/crypto/keccak.ts";
+import { keccak256 } from "../../channels/index.ts";
 import type { Address, ChannelDomain } from "../../channels/types.ts";
 import { hexBytes, u256 } from "./fields.ts";
 

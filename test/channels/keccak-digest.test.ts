@@ -3,8 +3,21 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import { TypedDataEncoder } from "ethers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import {
+  BALANCE_PROOF,
+  balanceProofDigest,
+  domainSeparator,
+  eip712Domain,
+  hashStruct,
+  hashStructRecord,
+  settlementDigest,
+  structType,
+  typedDataDigest,
+  writeBalanceProofWords,
+  writeStructHeader,
+  writeStructRecord,
+} from "../../channels/crypto/eip712.ts";
 import { keccak256 } from "../../channels/crypto/keccak.ts";
-import { balanceProofDigest, eip712Domain, settlementDigest } from "../../channels/eip712.ts";
 import { asChannelId } from "../../channels/types.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -79,6 +92,26 @@ describe("EIP-712 digests", () => {
     );
   });
 
+  it("property: the balance proof's own writer writes what the generic one does", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.bigInt({ min: -1n, max: 1n << 64n }),
+        fc.bigInt({ min: -1n, max: 1n << 256n }),
+        (id, nonce, transferred) => {
+          const proof = { channelId: asChannelId(`0x${hex(id)}`), nonce, transferred };
+          const generic = Buffer.alloc(130);
+          const own = Buffer.alloc(130);
+          const end = writeStructRecord(generic, 0, BALANCE_PROOF, proof);
+          writeStructHeader(own, 0, BALANCE_PROOF);
+          expect(writeBalanceProofWords(own, 34, proof)).toBe(end === 130);
+          if (end === 130) expect(hex(own)).toBe(hex(generic));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("rejects out-of-range fields with TypeError", () => {
     const dom = eip712Domain(d);
     const channelId = asChannelId(`0x${"11".repeat(32)}`);
@@ -91,5 +124,113 @@ describe("EIP-712 digests", () => {
     expect(() =>
       balanceProofDigest(dom, { channelId, nonce: 1n, transferred: 1n << 256n }),
     ).toThrow(TypeError);
+  });
+});
+
+describe("the one EIP-712 encoder, for any flat struct", () => {
+  const fields = [
+    { name: "who", type: "address" },
+    { name: "note", type: "string" },
+    { name: "id", type: "bytes32" },
+    { name: "small", type: "uint8" },
+    { name: "big", type: "uint256" },
+    { name: "other", type: "string" },
+  ];
+  const Note = structType("Note", fields);
+  const addr = fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => `0x${hex(b)}`);
+  const noteArb = fc.record({
+    who: addr,
+    note: fc.string({ unit: "grapheme", maxLength: 200 }),
+    id: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `0x${hex(b)}`),
+    small: fc.nat({ max: 255 }),
+    big: fc.bigInt({ min: 0n, max: (1n << 256n) - 1n }),
+    other: fc.string(),
+  });
+  const domainArb = fc.record(
+    {
+      name: fc.string(),
+      version: fc.string(),
+      chainId: fc.bigInt({ min: 0n, max: (1n << 256n) - 1n }),
+      verifyingContract: addr,
+    },
+    { requiredKeys: ["name", "version", "chainId"] },
+  );
+
+  it("property: domain separators, struct hashes and digests match ethers", () => {
+    fc.assert(
+      fc.property(domainArb, noteArb, (d, note) => {
+        const types = { Note: fields };
+        expect(`0x${hex(domainSeparator(d))}`).toBe(TypedDataEncoder.hashDomain(d));
+        expect(`0x${hex(hashStruct(Note, note))}`).toBe(TypedDataEncoder.from(types).hash(note));
+        expect(`0x${hex(typedDataDigest(domainSeparator(d), Note, note))}`).toBe(
+          TypedDataEncoder.hash(d, types, note),
+        );
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("refuses what it cannot encode: other field types, values out of their type", () => {
+    for (const type of [
+      "uint",
+      "uint7",
+      "uint264",
+      "int256",
+      "bytes",
+      "bool",
+      "address[]",
+      "Mail",
+    ]) {
+      expect(() => structType("S", [{ name: "x", type }])).toThrow(TypeError);
+    }
+    expect(() => structType("S", [])).toThrow(TypeError);
+    const ok = {
+      who: `0x${"11".repeat(20)}`,
+      note: "",
+      id: `0x${"22".repeat(32)}`,
+      small: 255,
+      big: 0n,
+      other: "x",
+    };
+    expect(() => hashStruct(Note, ok)).not.toThrow();
+    for (const bad of [
+      { small: 256 },
+      { small: -1 },
+      { small: 1.5 },
+      { small: "1" },
+      { big: 1n << 256n },
+      { who: "0x11" },
+      { id: `0x${"22".repeat(31)}` },
+      { note: 5 },
+      { other: undefined },
+    ]) {
+      expect(() => hashStruct(Note, { ...ok, ...bad })).toThrow(TypeError);
+    }
+  });
+
+  it("hashes only well-formed struct records", () => {
+    const msg = { who: `0x${"11".repeat(20)}`, note: "abc", id: `0x${"22".repeat(32)}` };
+    const S = structType("S", fields.slice(0, 3));
+    const buf = Buffer.alloc(200);
+    const end = writeStructRecord(buf, 0, S, msg);
+    const out = new Uint8Array(32);
+    const good = Buffer.from(buf.subarray(0, end));
+    expect(hashStructRecord(Buffer.from(good), 0, end, out, 0)).toBe(end);
+    expect(hex(out)).toBe(hex(hashStruct(S, msg)));
+    const none = (_: Buffer) => undefined;
+    const tail = 2 + 32 + 96;
+    const broken: [string, (b: Buffer) => void, number][] = [
+      ["no fields", (b) => b.writeUInt8(0, 0), end],
+      ["more strings than fields", (b) => b.writeUInt8(4, 1), end],
+      ["a string of a field that is not there", (b) => b.writeUInt8(3, tail), end],
+      ["a string longer than the record", (b) => b.writeUInt32BE(4, tail + 1), end],
+      ["cut short", none, end - 1],
+      ["shorter than a header", none, 20],
+    ];
+    for (const [name, patch, at] of broken) {
+      const b = Buffer.from(good);
+      patch(b);
+      expect({ name, end: hashStructRecord(b, 0, at, out, 0) }).toEqual({ name, end: -1 });
+    }
   });
 });

@@ -8,6 +8,7 @@ import { Signature as EthersSignature, recoverAddress, TypedDataEncoder } from "
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BackendName } from "../../channels/crypto/backend.ts";
+import { balanceProofDigest, eip712Domain } from "../../channels/crypto/eip712.ts";
 import { availableBackends, loadBackend } from "../../channels/crypto/load-backend.ts";
 import {
   parseSignature,
@@ -18,7 +19,6 @@ import {
 import { createSigner } from "../../channels/crypto/signer.ts";
 import { ProofVerifier, type VerifyMode } from "../../channels/crypto/verifier.ts";
 import { VerifyPool } from "../../channels/crypto/verify-pool.ts";
-import { balanceProofDigest, eip712Domain } from "../../channels/eip712.ts";
 import type { BalanceProof } from "../../channels/types.ts";
 import { alice, channelIdOf, domain, keyOf, mallory } from "./helpers.ts";
 

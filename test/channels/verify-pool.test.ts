@@ -1,7 +1,18 @@
-/** The worker pool: per-channel ordering, cumulative batches, fallback backend, shutdown. */
+/**
+ * The worker pool: per-channel ordering, cumulative batches, fallback backend, shutdown, and every
+ * kind of job in one pool.
+ */
+import { Worker } from "node:worker_threads";
+import { hexlify, TypedDataEncoder, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { structType, type TypedDomain } from "../../channels/crypto/eip712.ts";
+import { BALANCE_PROOF_JOB, type VerifyJob } from "../../channels/crypto/job-balance-proof.ts";
+import { RECORD_HEADER, writeRecord } from "../../channels/crypto/job-codec.ts";
+import type { JobKind } from "../../channels/crypto/job-kind.ts";
+import { TYPED_DATA_JOB, type TypedDataJob } from "../../channels/crypto/job-typed-data.ts";
 import { createSigner } from "../../channels/crypto/signer.ts";
 import { VerifyPool } from "../../channels/crypto/verify-pool.ts";
+import type { WorkerRequest, WorkerResponse } from "../../channels/crypto/verify-worker.ts";
 import { isChannelError } from "../../channels/errors.ts";
 import { alice, bob, channelIdOf, domain, keyOf, mallory } from "./helpers.ts";
 
@@ -175,5 +186,137 @@ describe("VerifyPool under forged proofs", () => {
     expect(b.jobsDone - a.jobsDone).toBe(50);
     expect(b.busyMs).toBeGreaterThan(a.busyMs);
     expect(b.threads).toBe(2);
+  });
+});
+
+// A flat struct of every field type the encoder knows, signed by ethers (the reference).
+const mailFields = [
+  { name: "from", type: "address" },
+  { name: "contents", type: "string" },
+  { name: "tag", type: "bytes32" },
+  { name: "count", type: "uint32" },
+  { name: "amount", type: "uint256" },
+];
+const Mail = structType("Mail", mailFields);
+const mailDomain: TypedDomain = { name: "mail", version: "2", chainId: 5 };
+const aliceWallet = new Wallet(hexlify(keyOf("alice")));
+
+async function mailJob(n: number, contents = `hello ${n} — grüße`): Promise<TypedDataJob> {
+  const message = {
+    from: alice.address,
+    contents,
+    tag: channelIdOf(n),
+    count: n,
+    amount: BigInt(n) << 200n,
+  };
+  const sig = await aliceWallet.signTypedData(mailDomain, { Mail: mailFields }, message);
+  return { domain: mailDomain, type: Mail, message, signature: Buffer.from(sig.slice(2), "hex") };
+}
+
+describe("one pool, every kind of job", () => {
+  it("verifies balance proofs and typed data submitted together, each by its kind", async () => {
+    const mails = await Promise.all(Array.from({ length: 20 }, (_, i) => mailJob(i + 1)));
+    const proofs = Array.from({ length: 20 }, (_, i) =>
+      job(500 + (i % 4), BigInt(i + 1), BigInt(i), i % 5 === 0 ? mallory : alice),
+    );
+    // Interleaved in one event-loop turn: the batches carry both kinds.
+    const before = pool.load().batches;
+    const [p, m] = await Promise.all([
+      Promise.all(proofs.map((j) => pool.verify(j))),
+      Promise.all(mails.map((j) => pool.verifyTypedData(j))),
+    ]);
+    expect(pool.load().batches - before).toBeLessThanOrEqual(8);
+    expect(p.map((r) => r.ok)).toEqual(proofs.map((_, i) => i % 5 !== 0));
+    m.forEach((r, i) => {
+      const { message } = mails[i]!;
+      expect(r).toEqual({
+        ok: true,
+        signer: alice.address,
+        digest: TypedDataEncoder.hash(mailDomain, { Mail: mailFields }, message),
+      });
+    });
+  });
+
+  it("recovers another signer, or none, for a typed message that was not signed as given", async () => {
+    const good = await mailJob(7);
+    const edited = { ...good, message: { ...good.message, count: 8 } };
+    const otherDomain = { ...good, domain: { ...mailDomain, chainId: 6 } };
+    const badV = Buffer.from(good.signature);
+    badV[64] = 29;
+    const [a, b, c, d] = await Promise.all([
+      pool.verifyTypedData(edited),
+      pool.verifyTypedData(otherDomain),
+      pool.verifyTypedData({ ...good, signature: badV }),
+      pool.verifyTypedData({ ...good, message: { ...good.message, count: 2 ** 32 } }),
+    ]);
+    for (const r of [a, b]) expect(r.ok && r.signer).not.toBe(alice.address);
+    expect(c).toMatchObject({ ok: false, code: "SIGNATURE_BAD_V" });
+    expect(d).toMatchObject({ ok: false, code: "VALUE_OUT_OF_RANGE" });
+  });
+
+  it("refuses a job handed to the other kind: its fields do not fit", async () => {
+    const proof = job(510, 1n, 1n);
+    const mail = await mailJob(1);
+    const [a, b] = await Promise.all([
+      pool.verifyTypedData(proof as unknown as TypedDataJob),
+      pool.run(BALANCE_PROOF_JOB, mail as unknown as VerifyJob),
+    ]);
+    expect(a).toMatchObject({ ok: false, code: "VALUE_OUT_OF_RANGE" });
+    expect(b).toMatchObject({ ok: false, code: "VALUE_OUT_OF_RANGE" });
+  });
+
+  it("runs only the kinds its workers know", () => {
+    const stranger: JobKind<VerifyJob, unknown> = { ...BALANCE_PROOF_JOB, tag: 99 };
+    expect(() => pool.run(stranger, job(1, 1n, 1n))).toThrow(TypeError);
+  });
+
+  it("a worker answers a record tagged as another kind with VALUE_OUT_OF_RANGE, and only it", async () => {
+    const mail = await mailJob(3);
+    const records: [JobKind<never, unknown>, unknown][] = [
+      [BALANCE_PROOF_JOB, job(520, 1n, 1n)],
+      [TYPED_DATA_JOB, mail],
+      [BALANCE_PROOF_JOB, job(521, 1n, 1n)],
+      [TYPED_DATA_JOB, mail],
+      [BALANCE_PROOF_JOB, job(522, 1n, 1n)],
+    ];
+    const size = records.reduce((n, [k, j]) => n + RECORD_HEADER + k.size(j as never), 0);
+    const ab = new ArrayBuffer(size);
+    const buf = Buffer.from(ab);
+    const starts: number[] = [];
+    const outOffs: number[] = [];
+    let o = 0;
+    let outSize = 0;
+    for (const [kind, j] of records) {
+      starts.push(o);
+      outOffs.push(outSize);
+      o = writeRecord(buf, o, kind, j as never, outSize);
+      outSize += kind.outSize;
+    }
+    // The second proof read as typed data, the second mail read as a proof.
+    buf[starts[2]!] = TYPED_DATA_JOB.tag;
+    buf[starts[3]!] = BALANCE_PROOF_JOB.tag;
+    const worker = new Worker(new URL("../../channels/crypto/verify-worker.ts", import.meta.url), {
+      workerData: { backend: "auto", mode: "cached-key" },
+    });
+    try {
+      const res = await new Promise<WorkerResponse>((resolve, rejectP) => {
+        worker.on("error", rejectP);
+        worker.on("message", (m: WorkerResponse | { ready: true }) => {
+          if ("id" in m) resolve(m);
+        });
+        const req: WorkerRequest = { id: 1, buf: ab, count: records.length, outSize };
+        worker.postMessage(req, [ab]);
+      });
+      const results = records.map(([kind, j], i) =>
+        kind.result(j as never, res.codes[i]!, res.out, outOffs[i]!),
+      );
+      expect(results[0]).toMatchObject({ ok: true });
+      expect(results[1]).toMatchObject({ ok: true, signer: alice.address });
+      expect(results[2]).toMatchObject({ ok: false, code: "VALUE_OUT_OF_RANGE" });
+      expect(results[3]).toMatchObject({ ok: false, code: "VALUE_OUT_OF_RANGE" });
+      expect(results[4]).toMatchObject({ ok: true });
+    } finally {
+      await worker.terminate();
+    }
   });
 });

@@ -78,7 +78,7 @@ describe("close (unilateral)", () => {
       iface,
       "InvalidSignature",
     );
-    const { balanceProofDigest, eip712Domain } = await import("../../channels/eip712.ts");
+    const { balanceProofDigest, eip712Domain } = await import("../../channels/crypto/eip712.ts");
     const { encodeSig } = await import("../helpers/chain.ts");
     for (const domain of [
       eip712Domain({

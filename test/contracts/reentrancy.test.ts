@@ -1,6 +1,10 @@
 import type { Contract } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { balanceProofDigest, eip712Domain, settlementDigest } from "../../channels/eip712.ts";
+import {
+  balanceProofDigest,
+  eip712Domain,
+  settlementDigest,
+} from "../../channels/crypto/eip712.ts";
 import type { Address, ChannelId } from "../../channels/types.ts";
 import { closingAfterClose, deployFixture, encodeSig, type Fixture } from "../helpers/chain.ts";
 

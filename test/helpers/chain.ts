@@ -1,7 +1,11 @@
 /** Deploys Token and PaymentChannels on Hardhat's in-process network for tests and benchmarks. */
 import { getBytes, type HDNodeWallet, type Signature } from "ethers";
 import { network } from "hardhat";
-import { balanceProofDigest, eip712Domain, settlementDigest } from "../../channels/eip712.ts";
+import {
+  balanceProofDigest,
+  eip712Domain,
+  settlementDigest,
+} from "../../channels/crypto/eip712.ts";
 import type { Address, ChannelId } from "../../channels/types.ts";
 import { devWallet } from "../../engine/chain/dev-accounts.ts";
 

@@ -1,6 +1,10 @@
 import { hexlify, recoverAddress, TypedDataEncoder } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { balanceProofDigest, eip712Domain, settlementDigest } from "../../channels/eip712.ts";
+import {
+  balanceProofDigest,
+  eip712Domain,
+  settlementDigest,
+} from "../../channels/crypto/eip712.ts";
 import { asChannelId } from "../../channels/types.ts";
 import { deployFixture, type Fixture } from "../helpers/chain.ts";
 import vectors from "./eip712.json" with { type: "json" };

@@ -1,4 +1,4 @@
-/** The market's HTTP API, push stream, EIP-712 typed data and verifier workers. */
+/** The market's HTTP API, push stream and EIP-712 typed data (verified by channels' pool). */
 
 export {
   DEFAULT_MAX_RESTING_PER_OWNER,
@@ -14,7 +14,6 @@ export {
   type RateBudget,
 } from "./server.ts";
 export {
-  domainSeparator,
   MARKET_TYPES,
   type MarketDomain,
   type MarketTypeName,
@@ -25,4 +24,3 @@ export {
   toHex,
   typedDigest,
 } from "./typed-data.ts";
-export { type Verified, VerifyPool } from "./verify-pool.ts";

@@ -3,11 +3,18 @@
  * subscribers. One command at a time: journal it durably, apply it to the core (which refuses
  * bad input without changing anything), then answer and push its events.
  */
+import { availableParallelism } from "node:os";
+import { type TypedDataCheck, VerifyPool } from "../../../channels/index.ts";
 import type { MarketCommand, MarketConfig, MarketCore, MarketEvent } from "../core/market-core.ts";
 import { type JournalOptions, type LoadStats, MarketJournal } from "../journal/market-journal.ts";
 import { type Address, MarketError, type MarketResult } from "../types.ts";
-import { type MarketDomain, marketDomain } from "./typed-data.ts";
-import { VerifyPool } from "./verify-pool.ts";
+import {
+  MARKET_STRUCTS,
+  type MarketDomain,
+  type MarketTypeName,
+  marketDomain,
+  type TypedMessage,
+} from "./typed-data.ts";
 
 /** Default cap on the orders one owner may have resting in the book. */
 export const DEFAULT_MAX_RESTING_PER_OWNER = 1_000;
@@ -91,15 +98,17 @@ export class MarketService {
       await journal.close();
       throw err;
     }
+    let verifier: VerifyPool;
+    try {
+      verifier = await VerifyPool.create({
+        threads: opts.verifiers ?? Math.max(1, availableParallelism() - 1),
+      });
+    } catch (err) {
+      await journal.close();
+      throw err;
+    }
     const domain = marketDomain(opts.chainId, opts.verifyingContract);
-    const svc = new MarketService(
-      loaded.core,
-      journal,
-      domain,
-      new VerifyPool(domain, opts.verifiers),
-      opts,
-      loaded.stats,
-    );
+    const svc = new MarketService(loaded.core, journal, domain, verifier, opts, loaded.stats);
     const tickMs = opts.tickMs ?? 1000;
     if (tickMs > 0) {
       svc.timer = setInterval(() => {
@@ -122,6 +131,21 @@ export class MarketService {
     if (!r.ok) throw new MarketError(r.code, r.reason);
     this.push(r.value);
     return r.value;
+  }
+
+  /**
+   * Recovers the signer of a market message in the verifier workers.
+   * @param signature - 0x-hex `r‖s‖v`, 65 bytes
+   * @returns the signer and the digest, or a rejection: VALUE_OUT_OF_RANGE when a value does not
+   *   fit its signed type, another code when the signature is unusable
+   */
+  verify(type: MarketTypeName, message: TypedMessage, signature: string): Promise<TypedDataCheck> {
+    return this.verifier.verifyTypedData({
+      domain: this.domain,
+      type: MARKET_STRUCTS[type],
+      message,
+      signature: signatureBytes(signature),
+    });
   }
 
   /** Places an order under the owner cap in force now. */
@@ -204,4 +228,18 @@ export class MarketService {
     await this.verifier.close();
     await this.journal.close();
   }
+}
+
+const SIGNATURE_HEX = /^0x[0-9a-fA-F]{130}$/;
+
+/**
+ * The bytes of a market signature: 65 bytes of hex only (an empty array otherwise, which the
+ * verifier refuses), with v 0/1 read as 27/28. Market signatures are never checked on chain, so
+ * the market has always taken both forms of v.
+ */
+function signatureBytes(hex: string): Uint8Array {
+  if (typeof hex !== "string" || !SIGNATURE_HEX.test(hex)) return new Uint8Array(0);
+  const sig = Buffer.from(hex.slice(2), "hex");
+  if (sig[64]! < 2) sig[64] = sig[64]! + 27;
+  return sig;
 }

@@ -194,9 +194,12 @@ export async function buildMarketServer(
 
   /** Verifies a signature in the worker pool; returns the digest and the signer. */
   async function verify(type: MarketTypeName, msg: TypedMessage, sig: string) {
-    const v = await svc.verifier.verify(type, msg, sig);
-    if (v.digest === null) fail("INVALID_BODY", "a value does not fit its signed type");
-    if (v.signer === null) fail("BAD_SIGNATURE", "the signature is invalid");
+    const v = await svc.verify(type, msg, sig);
+    if (!v.ok) {
+      if (v.code === "VALUE_OUT_OF_RANGE")
+        fail("INVALID_BODY", "a value does not fit its signed type");
+      fail("BAD_SIGNATURE", "the signature is invalid");
+    }
     return { digest: v.digest, signer: v.signer };
   }
 
@@ -449,8 +452,8 @@ export async function buildMarketServer(
           send({ type: "error", code: "INVALID_BODY", reason: "expected one auth message" });
           return;
         }
-        const v = await svc.verifier.verify("StreamAuth", { challenge }, m.signature);
-        if (!v.signer) {
+        const v = await svc.verify("StreamAuth", { challenge }, m.signature);
+        if (!v.ok) {
           send({ type: "error", code: "BAD_SIGNATURE", reason: "bad challenge signature" });
           return;
         }

@@ -4,11 +4,17 @@
  * Domain: `{ name: "tollway-market", version: "1", chainId }` (default chain 31337), plus
  * `verifyingContract` when the market is configured with an address. Orders are flat structs of
  * strings, addresses and unsigned integers; list filters are signed as comma-joined strings in
- * the order the body gives them (e.g. `countries: "DE,NL"`). The digest is computed here with
- * a small encoder (noble keccak) that matches ethers' `TypedDataEncoder.hash` byte for byte
- * (a test checks it), because it runs in the verifier workers.
+ * the order the body gives them (e.g. `countries: "DE,NL"`). The types are the market's, as data;
+ * encoding, hashing and verifying them is channels' one EIP-712 encoder and verifier pool, which
+ * take any flat struct (a test checks the digests against ethers' `TypedDataEncoder.hash`).
  */
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import {
+  cachedSeparator,
+  type StructField,
+  type StructType,
+  structType,
+  typedDataDigest,
+} from "../../../channels/index.ts";
 import type { OfferSpec, RequestSpec } from "../types.ts";
 
 /** The market's signing domain. */
@@ -25,8 +31,6 @@ export function marketDomain(chainId = 31337, verifyingContract?: `0x${string}`)
     ? { name: "tollway-market", version: "1", chainId, verifyingContract }
     : { name: "tollway-market", version: "1", chainId };
 }
-
-type Field = { readonly name: string; readonly type: string };
 
 /** Struct definitions, in ethers' `types` format. */
 export const MARKET_TYPES = {
@@ -100,7 +104,7 @@ export const MARKET_TYPES = {
     { name: "channelId", type: "bytes32" },
   ],
   TunnelUp: [{ name: "dealId", type: "string" }],
-} as const satisfies Record<string, readonly Field[]>;
+} as const satisfies Record<string, readonly StructField[]>;
 
 /** Name of a signed struct. */
 export type MarketTypeName = keyof typeof MARKET_TYPES;
@@ -108,35 +112,10 @@ export type MarketTypeName = keyof typeof MARKET_TYPES;
 /** A message's values: strings, numbers or bigints by field name. */
 export type TypedMessage = Readonly<Record<string, string | number | bigint>>;
 
-const utf8 = new TextEncoder();
-const typeHashes = new Map<string, Uint8Array>();
-for (const [name, fields] of Object.entries(MARKET_TYPES)) {
-  const sig = `${name}(${fields.map((f) => `${f.type} ${f.name}`).join(",")})`;
-  typeHashes.set(name, keccak_256(utf8.encode(sig)));
-}
-
-const separators = new Map<string, Uint8Array>();
-
-/** keccak256 of the EIP-712 domain separator (cached per domain). */
-export function domainSeparator(d: MarketDomain): Uint8Array {
-  const k = `${d.chainId}:${d.verifyingContract ?? ""}`;
-  let s = separators.get(k);
-  if (!s) {
-    const withContract = d.verifyingContract !== undefined;
-    const sig = withContract
-      ? "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-      : "EIP712Domain(string name,string version,uint256 chainId)";
-    const buf = new Uint8Array(withContract ? 160 : 128);
-    buf.set(keccak_256(utf8.encode(sig)), 0);
-    buf.set(keccak_256(utf8.encode(d.name)), 32);
-    buf.set(keccak_256(utf8.encode(d.version)), 64);
-    writeUint(buf, 96, BigInt(d.chainId), 256);
-    if (withContract) writeAddress(buf, 128, d.verifyingContract!);
-    s = keccak_256(buf);
-    separators.set(k, s);
-  }
-  return s;
-}
+/** The struct types of MARKET_TYPES, compiled for the encoder. */
+export const MARKET_STRUCTS = Object.fromEntries(
+  Object.entries(MARKET_TYPES).map(([name, fields]) => [name, structType(name, fields)]),
+) as Readonly<Record<MarketTypeName, StructType>>;
 
 /**
  * The EIP-712 digest of a market message.
@@ -147,49 +126,7 @@ export function typedDigest(
   type: MarketTypeName,
   msg: TypedMessage,
 ): Uint8Array {
-  const fields: readonly Field[] = MARKET_TYPES[type];
-  const buf = new Uint8Array(32 * (fields.length + 1));
-  buf.set(typeHashes.get(type)!, 0);
-  for (let i = 0; i < fields.length; i++) {
-    const f = fields[i]!;
-    const v = msg[f.name];
-    const at = 32 * (i + 1);
-    if (f.type === "string") {
-      if (typeof v !== "string") throw new TypeError(`${f.name} must be a string`);
-      buf.set(keccak_256(utf8.encode(v)), at);
-    } else if (f.type === "address") {
-      writeAddress(buf, at, v as string);
-    } else if (f.type === "bytes32") {
-      if (typeof v !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(v))
-        throw new TypeError(`${f.name} must be bytes32`);
-      buf.set(Buffer.from(v.slice(2), "hex"), at);
-    } else {
-      const bits = Number(f.type.slice(4));
-      writeUint(buf, at, typeof v === "bigint" ? v : BigInt(v as number), bits);
-    }
-  }
-  const out = new Uint8Array(66);
-  out[0] = 0x19;
-  out[1] = 0x01;
-  out.set(domainSeparator(domain), 2);
-  out.set(keccak_256(buf), 34);
-  return keccak_256(out);
-}
-
-function writeUint(buf: Uint8Array, at: number, v: bigint, bits: number): void {
-  if (typeof v !== "bigint" || v < 0n || v >= 1n << BigInt(bits))
-    throw new TypeError(`value out of uint${bits} range`);
-  let x = v;
-  for (let i = at + 31; i >= at && x > 0n; i--) {
-    buf[i] = Number(x & 0xffn);
-    x >>= 8n;
-  }
-}
-
-function writeAddress(buf: Uint8Array, at: number, v: string): void {
-  if (typeof v !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(v))
-    throw new TypeError("not an address");
-  buf.set(Buffer.from(v.slice(2), "hex"), at + 12);
+  return typedDataDigest(cachedSeparator(domain), MARKET_STRUCTS[type], msg);
 }
 
 /** The typed-data message of an offer, as its provider signs it. */

@@ -15,7 +15,7 @@ import {
   connectChain,
   providerFor,
 } from "../../../channels/chain/index.ts";
-import { balanceProofDigest, eip712Domain } from "../../../channels/eip712.ts";
+import { balanceProofDigest, eip712Domain } from "../../../channels/crypto/eip712.ts";
 import type { SignedBalanceProof } from "../../../channels/signed.ts";
 import type { Address, ChannelId } from "../../../channels/types.ts";
 import { startWatcher, type Watcher } from "../../../channels/watcher/index.ts";
