@@ -10,7 +10,6 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { balanceProofDigest, eip712Domain } from "../../channels/crypto/eip712.ts";
 import { ProofVerifier } from "../../channels/crypto/verifier.ts";
 import { isSettlementError } from "../../channels/settlement/errors.ts";
 import type { ChainEvent } from "../../channels/settlement/events.ts";
