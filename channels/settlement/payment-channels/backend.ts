@@ -12,6 +12,7 @@ import type { Address, ChannelId } from "../../types.ts";
 import type {
   ChainNow,
   ChannelView,
+  OpenChannelView,
   ResolvedChannel,
   SendOutcomes,
   SettlementBackend,
@@ -118,18 +119,7 @@ export class PaymentChannelsSettlement implements SettlementBackend {
     const info = await this.chain.readChannel(channelId);
     if (info.status === "none") return { status: "none", channelId };
     const p = lowercase(await this.#participantsOf(channelId));
-    if (info.status === "open") {
-      return {
-        status: "open",
-        channelId,
-        ref: encodeChannelRef(p),
-        a: p.a,
-        b: p.b,
-        depositA: info.depositA,
-        depositB: info.depositB,
-        settleWindow: info.settleWindow,
-      };
-    }
+    if (info.status === "open") return openView(channelId, p, info);
     return {
       status: "closing",
       channelId,
@@ -152,19 +142,7 @@ export class PaymentChannelsSettlement implements SettlementBackend {
       return { ok: false, code: "CHANNEL_UNKNOWN", reason: `channel is ${info.status}` };
     }
     this.#participants.set(channelId, p);
-    return {
-      ok: true,
-      value: {
-        status: "open",
-        channelId,
-        ref: encodeChannelRef(p),
-        a: p.a,
-        b: p.b,
-        depositA: info.depositA,
-        depositB: info.depositB,
-        settleWindow: info.settleWindow,
-      },
-    };
+    return { ok: true, value: openView(channelId, lowercase(p), info) };
   }
 
   async #send(e: SettlementEffect): Promise<SendOutcomes[SettlementEffect["type"]]> {
@@ -251,6 +229,24 @@ export class PaymentChannelsSettlement implements SettlementBackend {
       throw new SettlementError("CHANNEL_NOT_CLOSING", `no close of ${channelId} found`);
     return closing;
   }
+}
+
+/** An open channel's view from its participants and the contract's record. */
+function openView(
+  channelId: ChannelId,
+  p: ChannelParticipants,
+  info: { readonly depositA: bigint; readonly depositB: bigint; readonly settleWindow: number },
+): OpenChannelView {
+  return {
+    status: "open",
+    channelId,
+    ref: encodeChannelRef(p),
+    a: p.a,
+    b: p.b,
+    depositA: info.depositA,
+    depositB: info.depositB,
+    settleWindow: info.settleWindow,
+  };
 }
 
 /** Participants with lowercase addresses, as every view has them. */
