@@ -5,11 +5,20 @@
  */
 export type {
   ChainClientOptions,
+  ChainErrorCode,
   ChannelParticipants,
   OpenedChannel,
+  RetryPolicy,
   TxOutcome,
 } from "./chain/index.ts";
-export { ChainClient, connectChain, providerFor } from "./chain/index.ts";
+export {
+  ChainClient,
+  ChainError,
+  connectChain,
+  isChainError,
+  providerFor,
+  withRetry,
+} from "./chain/index.ts";
 export type {
   BackendName,
   CumulativeCheck,

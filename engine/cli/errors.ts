@@ -1,5 +1,5 @@
 /** CLI errors: one line that says what is wrong and what to do, and an exit code. */
-import { isChainError } from "../../channels/chain/errors.ts";
+import { isChainError, isSettlementError } from "../../channels/index.ts";
 
 export type CliErrorCode =
   | "BAD_FLAG"
@@ -31,8 +31,17 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * A refusal of the settlement backend as the chain error behind it, when it has one: the CLI
+ * words and codes a revert as it always has.
+ */
+function chainCause(err: unknown): unknown {
+  return isSettlementError(err) && isChainError(err.cause) ? err.cause : err;
+}
+
 /** The one line a user sees for any error, with advice where there is some. */
-export function explain(err: unknown, rpc?: string): string {
+export function explain(error: unknown, rpc?: string): string {
+  const err = chainCause(error);
   if (err instanceof CliError) return err.message;
   if (isChainError(err)) {
     switch (err.code) {
@@ -64,9 +73,10 @@ export function explain(err: unknown, rpc?: string): string {
 
 /**
  * The machine-readable code of any error the CLI reports: a `CliError`'s or a library error's own
- * `code` (ChainError, ChannelError, RelayError all carry one), else INTERNAL.
+ * `code` (ChainError, ChannelError, RelayError all carry one; a settlement refusal reports its
+ * chain error's), else INTERNAL.
  */
 export function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
+  const code = (chainCause(err) as { code?: unknown } | null)?.code;
   return typeof code === "string" && /^[A-Z][A-Z0-9_]{0,40}$/.test(code) ? code : "INTERNAL";
 }
