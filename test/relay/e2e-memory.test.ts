@@ -71,7 +71,11 @@ describe("relay end to end on the in-memory chain", () => {
 
       // The provider reads the new deposit from the chain at the next OPEN.
       const topped = await topUpChannel(settlement, opened.channelId, 50n);
-      expect(topped).toMatchObject({ channelId: opened.channelId, ref: opened.ref, depositA: 150n });
+      expect(topped).toMatchObject({
+        channelId: opened.channelId,
+        ref: opened.ref,
+        depositA: 150n,
+      });
       expect(await readChannel(settlement, opened.channelId)).toEqual({
         channelId: opened.channelId,
         ref: opened.ref,
