@@ -103,6 +103,9 @@ describe("relay end to end on the in-memory chain", () => {
         status: "none",
         channelId: opened.channelId,
       });
+      await expect(readChannel(settlement, opened.channelId)).rejects.toMatchObject({
+        code: "CHANNEL_UNKNOWN",
+      });
       // Both sides hold the settlement they signed, the requester's in its store.
       const payouts = { payoutA: 150n - sent.transferred, payoutB: sent.transferred };
       expect((await store.loadChannel(opened.channelId))?.settlement?.settlement).toMatchObject(
