@@ -28,10 +28,11 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import Table from "cli-table3";
 import { build } from "hdr-histogram-js";
 import { createSigner } from "../channels/crypto/signer.ts";
-import type { Address, ChannelDomain, ChannelId } from "../channels/types.ts";
+import type { ChannelRef } from "../channels/settlement/channel-ref.ts";
+import { MemoryChain } from "../channels/settlement/memory/memory-chain.ts";
+import type { ChannelDomain, ChannelId } from "../channels/types.ts";
 import { isRelayError } from "../relay/errors.ts";
 import { retryAfterOf } from "../relay/provider/admission.ts";
-import { channelIdOf, memoryDirectory } from "../relay/provider/channel-directory.ts";
 import {
   createProviderNode,
   type ProviderNodeOptions,
@@ -88,17 +89,21 @@ const providerKey = keyOf("provider");
 const providerAddress = createSigner(providerKey).address;
 const log = (msg: string) => process.stderr.write(`[bench:relay] ${msg}\n`);
 
+/** The `n`-th channel of the requester `label`. */
 interface ChannelSpec {
   label: string;
-  salt: bigint;
+  n: number;
 }
+/**
+ * The bench's channels, opened on the in-memory chain by the node's process before the run and
+ * handed to the load process with its first command: id and reference by spec.
+ */
+const channelTable = new Map<string, { channelId: ChannelId; ref: ChannelRef }>();
+const specKey = (spec: ChannelSpec) => `${spec.label}#${spec.n}`;
 const chanOf = (spec: ChannelSpec) => {
-  const requester = createSigner(keyOf(spec.label)).address;
-  return {
-    requester,
-    channelId: channelIdOf(requester, providerAddress, spec.salt, 1n),
-    ref: { salt: spec.salt, openBlock: 1n, depositA: DEPOSIT },
-  };
+  const c = channelTable.get(specKey(spec));
+  if (c === undefined) throw new Error(`no channel ${specKey(spec)}`);
+  return { ...c, depositA: DEPOSIT };
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -199,7 +204,7 @@ async function presign(jobs: SignJob[]): Promise<SignedRun[]> {
 // load process
 
 type Cmd =
-  | { phase: "presign" }
+  | { phase: "presign"; channels: [string, ChannelId, ChannelRef][] }
   | { phase: "single"; url: string }
   | { phase: "aggregate" | "aggregate-off"; url: string; from: number; to: number }
   | { phase: "latency"; url: string; rate: number }
@@ -218,8 +223,7 @@ function openFrame(spec: ChannelSpec, mode: "packet" | "second", unitPrice: bigi
   return {
     type: "OPEN",
     channelId: chanOf(spec).channelId,
-    salt: spec.salt,
-    openBlock: 1n,
+    ref: chanOf(spec).ref,
     dealId: "bench",
     mode,
     unitPrice,
@@ -310,8 +314,8 @@ function pipeline(chans: RawChan[], from: number, to: number, window: number): P
 }
 
 async function loadMain(): Promise<void> {
-  const single: ChannelSpec = { label: "single", salt: 1n };
-  const agg = Array.from({ length: CFG.aggConns }, (_, i) => ({ label: `agg-${i}`, salt: 1n }));
+  const single: ChannelSpec = { label: "single", n: 1 };
+  const agg = Array.from({ length: CFG.aggConns }, (_, i) => ({ label: `agg-${i}`, n: 1 }));
   let frames: { single: SignedRun; agg: SignedRun[] } | null = null;
   let aggChans: RawChan[] = [];
   let offChans: RawChan[] = [];
@@ -321,6 +325,7 @@ async function loadMain(): Promise<void> {
   process.on("message", async (cmd: Cmd) => {
     try {
       if (cmd.phase === "presign") {
+        for (const [key, channelId, ref] of cmd.channels) channelTable.set(key, { channelId, ref });
         const perAgg = CFG.aggProofsPerConn + LATENCY_PROOFS_PER_CONN;
         const t = performance.now();
         const signed = await presign([
@@ -430,7 +435,7 @@ function sessionSpecs(count: number, conns: number, prefix: string): ChannelSpec
   return Array.from({ length: conns }, (_, c) =>
     Array.from({ length: Math.min(per, count - c * per) }, (_, k) => ({
       label: `${prefix}-${c}`,
-      salt: BigInt(k + 1),
+      n: k + 1,
     })),
   ).filter((g) => g.length > 0);
 }
@@ -448,10 +453,9 @@ async function openMany(url: string, groups: ChannelSpec[][]) {
         for (const spec of g) {
           for (let attempt = 0; attempt < 20; attempt++) {
             try {
-              const c = chanOf(spec);
               sessions.push(
                 await client.openSession({
-                  channel: { channelId: c.channelId, ...c.ref },
+                  channel: chanOf(spec),
                   mode: "second",
                   unitPrice: SECOND_PRICE,
                   tunnel: { kind: "proxy" },
@@ -667,17 +671,22 @@ function gcNow(): void {
 async function main(): Promise<void> {
   const started = performance.now();
   const dir = mkdtempSync(join(tmpdir(), "tollway-bench-relay-"));
-  const directory = memoryDirectory();
+  // The node finds channels on the in-memory chain, as it would on a real one: every OPEN's
+  // reference is resolved there (a map lookup, no scan).
+  const chain = new MemoryChain({ domain });
   const register = (spec: ChannelSpec) => {
-    const c = chanOf(spec);
-    directory.add(c.channelId, c.requester as Address, providerAddress, {
-      depositA: DEPOSIT,
-      depositB: 0n,
+    const requester = createSigner(keyOf(spec.label)).address;
+    chain.mint(requester, DEPOSIT);
+    const { channelId, ref } = chain.execute(requester, {
+      type: "ChainSendOpen",
+      partner: providerAddress,
+      amount: DEPOSIT,
       settleWindow: 600,
     });
+    channelTable.set(specKey(spec), { channelId, ref });
   };
-  register({ label: "single", salt: 1n });
-  for (let i = 0; i < CFG.aggConns; i++) register({ label: `agg-${i}`, salt: 1n });
+  register({ label: "single", n: 1 });
+  for (let i = 0; i < CFG.aggConns; i++) register({ label: `agg-${i}`, n: 1 });
   for (const g of sessionSpecs(CFG.sessions, CFG.sessionConns, "sess")) g.forEach(register);
   for (const g of sessionSpecs(CFG.teardownSessions, Math.ceil(CFG.teardownSessions / 10), "td")) {
     g.forEach(register);
@@ -685,7 +694,7 @@ async function main(): Promise<void> {
   const proxy = await createProxyDriver();
   const nodeOptions: ProviderNodeOptions = {
     key: providerKey,
-    domain,
+    settlement: chain.backendFor(providerAddress),
     storeDir: dir,
     drivers: [proxy],
     pricing: {
@@ -697,7 +706,6 @@ async function main(): Promise<void> {
         openTimeoutMs: 60_000,
       },
     },
-    channels: directory,
     // The load process is a thousand requesters from one address: the per-address cap on
     // sockets without a channel (which BUSY answers leave a connection at) and the OPEN budget
     // are for strangers on the internet, and are tested on their own.
@@ -737,7 +745,10 @@ async function main(): Promise<void> {
 
   await ask(null); // the load process is up
   log("pre-signing proofs in the load process…");
-  const signed = await ask({ phase: "presign" });
+  const signed = await ask({
+    phase: "presign",
+    channels: [...channelTable].map(([key, c]) => [key, c.channelId, c.ref]),
+  });
   log(`  ${signed.signed} proofs signed in ${Math.round(Number(signed.signMs))} ms`);
 
   log("phase 1: one channel, pipelined");

@@ -13,9 +13,15 @@ export type {
   ChainClientOptions,
   ChannelParticipants,
   OpenedChannel,
+  RetryPolicy,
   TxOutcome,
 } from "./chain/index.ts";
-export { ChainClient, connectChain, providerFor } from "./chain/index.ts";
+export {
+  ChainClient,
+  connectChain,
+  providerFor,
+  withRetry,
+} from "./chain/index.ts";
 export type {
   BackendName,
   CumulativeCheck,

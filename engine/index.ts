@@ -4,10 +4,12 @@
  *
  * @example
  * const market = await createMarket({ dir: "./data/market", chainId: 31337 });
- * const provider = await createProvider({ wallet, chain, dataDir: "./data/provider", marketUrl: market.url, pricing });
- * const requester = createRequester({ wallet: other, chain: otherChain, marketUrl: market.url });
+ * const { settlement } = await connectPaymentChannels({ signer: wallet.connect(rpc), deployment });
+ * const provider = await createProvider({ wallet, settlement, dataDir: "./data/provider", marketUrl: market.url, pricing });
+ * const theirs = await connectPaymentChannels({ signer: other.connect(rpc), deployment });
+ * const requester = createRequester({ wallet: other, settlement: theirs.settlement, marketUrl: market.url });
  * // Or buy a deal and pay for it over a channel in one piece:
- * const deal = createDealChannel({ wallet: other, chain: otherChain, marketUrl: market.url, relay: provider.url, deposit, settleWindow: 600 });
+ * const deal = createDealChannel({ wallet: other, settlement: theirs.settlement, marketUrl: market.url, relay: provider.url, deposit, settleWindow: 600 });
  */
 export type { Deployment, DeployOptions, EmbeddedChain } from "./chain/index.ts";
 export {
@@ -25,6 +27,8 @@ export type {
   DealChannelEnd,
   DealChannelOptions,
   DealView,
+  PaymentChannelsAccount,
+  PaymentChannelsAccountOptions,
   Provider,
   ProviderOptions,
   Requester,
@@ -33,6 +37,7 @@ export type {
   RunningMarket,
 } from "./node/index.ts";
 export {
+  connectPaymentChannels,
   createDealChannel,
   createMarket,
   createProvider,

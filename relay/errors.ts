@@ -37,6 +37,8 @@ export type RelayErrorCode =
   /** The provider billed a debt above the requester's `maxDebt`. */
   | "DEBT_TOO_HIGH"
   | "CHANNEL_UNKNOWN"
+  /** OPEN's reference is not one the provider's settlement backend made, or names another channel. */
+  | "CHANNEL_REF_INVALID"
   | "DIRECTORY_BUSY"
   | "CHANNEL_NOT_PARTICIPANT"
   | "MODE_UNSUPPORTED"

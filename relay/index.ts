@@ -15,32 +15,34 @@ export type {
 } from "./fastlane/index.ts";
 export { createIspNode, FastLaneRequester, PathClosedError, runPath } from "./fastlane/index.ts";
 export type {
-  ChannelDirectory,
-  ChannelInfo,
-  ChannelQuery,
   ConnectionLimits,
-  MemoryDirectory,
   PricePolicy,
   ProviderNode,
   ProviderNodeOptions,
   ProviderStats,
   SessionClosedEvent,
 } from "./provider/index.ts";
-export {
-  chainDirectory,
-  channelIdOf,
-  createProviderNode,
-  memoryDirectory,
-} from "./provider/index.ts";
+export { createProviderNode } from "./provider/index.ts";
 export type {
-  ChannelRef,
+  CooperativeCloseTx,
+  FundedChannel,
   OpenSessionOptions,
   RequesterOptions,
+  SessionChannel,
   SessionEnd,
   SignedSettlement,
   WireConnection,
 } from "./requester/index.ts";
-export { connect, openWireConnection, RequesterClient, Session } from "./requester/index.ts";
+export {
+  closeCooperatively,
+  connect,
+  openChannel,
+  openWireConnection,
+  RequesterClient,
+  readChannel,
+  Session,
+  topUpChannel,
+} from "./requester/index.ts";
 export type {
   ProviderSessionState,
   RequesterSessionState,

@@ -5,7 +5,7 @@
  * channel, resolves the opaque references the wire carries, and says what time the chain's next
  * block will carry.
  */
-import type { Address, ChannelId } from "../types.ts";
+import type { Address, ChannelDomain, ChannelId } from "../types.ts";
 import type { ChannelRef } from "./channel-ref.ts";
 import type { CommittedState } from "./committed.ts";
 import type { SettlementEffect } from "./effects.ts";
@@ -92,8 +92,20 @@ export type ResolvedChannel = OpenChannelView;
  * errors (for a chain, `ChainError` RPC_*); refusals are `SettlementError`s.
  */
 export interface SettlementBackend {
+  /**
+   * The EIP-712 domain this backend's payment proofs and settlements are signed under: the chain
+   * and contract a provider's HELLO names.
+   */
+  readonly domain: ChannelDomain;
+
   /** The account this backend signs for. */
   account(): Promise<Address>;
+
+  /**
+   * The tokens `owner` holds outside the channels: what it could fund a channel with (a market
+   * credits requesters with it; a node checks it before a deposit).
+   */
+  balanceOf(owner: Address): Promise<bigint>;
 
   /** The latest block and the time the next one will carry. */
   now(): Promise<ChainNow>;

@@ -7,10 +7,8 @@
  * next poll starts again from the saved cursor.
  */
 import { EventEmitter } from "node:events";
-import { ChainClient } from "../chain/client.ts";
 import { ChannelError } from "../errors.ts";
 import type { ClosedChannelTx, SettlementBackend, SettlementTx } from "../settlement/backend.ts";
-import { paymentChannelsSettlement } from "../settlement/payment-channels/backend.ts";
 import type { SignedPaymentProof } from "../settlement/payment-proof.ts";
 import type { ChannelId } from "../types.ts";
 import {
@@ -24,13 +22,8 @@ import { WatcherStore } from "./store.ts";
 
 /** Options of {@link startWatcher}. */
 export interface WatcherOptions {
-  /** The chain, through the settlement interface. */
-  readonly settlement?: SettlementBackend;
-  /**
-   * A PaymentChannels client, read through its settlement backend: the form relay/ and engine/
-   * still pass. One of `settlement` and `chain` is required.
-   */
-  readonly chain?: ChainClient;
+  /** The chain, through the settlement interface, acting for the account watched. */
+  readonly settlement: SettlementBackend;
   /** Directory of the watcher's level database. */
   readonly dir: string;
   /** Our best proof received from the partner of a channel, if any. */
@@ -40,8 +33,6 @@ export interface WatcherOptions {
   /** First block to read on a new store (default: the current head). */
   readonly fromBlock?: number;
   readonly pollIntervalMs?: number;
-  /** Most blocks per getLogs request (with `chain`). */
-  readonly maxBlockRange?: number;
 }
 
 /**
@@ -233,22 +224,13 @@ export class Watcher extends EventEmitter {
 /**
  * Opens the watcher's store in `opts.dir` (resuming from its saved block) and returns a watcher;
  * call `start()` to poll, or `poll()` to run one round.
- * @throws TypeError when neither `settlement` nor `chain` is given; Error when the store belongs
- *   to another account.
+ * @throws Error when the store belongs to another account.
  * @example
  * const watcher = await startWatcher({ settlement, dir: "./data/watcher", partnerProof: (id) => store.latestReceived(id) });
  * watcher.on("updated", (id) => console.log("disputed", id)).start();
  */
 export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
-  const settlement =
-    opts.settlement ??
-    (opts.chain instanceof ChainClient
-      ? paymentChannelsSettlement(opts.chain, {
-          fromBlock: opts.fromBlock,
-          maxBlockRange: opts.maxBlockRange,
-        })
-      : undefined);
-  if (!settlement) throw new TypeError("startWatcher needs a settlement backend or a chain client");
+  const { settlement } = opts;
   const store = await WatcherStore.open(opts.dir);
   const me = await settlement.account();
   let state: WatcherState | undefined;

@@ -1,11 +1,15 @@
-/** Connects a CLI command to the chain: provider, signer, deployment, chain client. */
+/** Connects a CLI command to the chain: provider, signer, deployment, the account on it. */
 import { readFile, stat } from "node:fs/promises";
 import type { Provider } from "ethers";
-import { type ChainClient, connectChain, providerFor } from "../../channels/chain/client.ts";
-import { withRetry } from "../../channels/chain/retry.ts";
-import { ChainError, shortMessageOf } from "../../channels/index.ts";
-import type { Address } from "../../channels/types.ts";
+import {
+  type Address,
+  ChainError,
+  providerFor,
+  shortMessageOf,
+  withRetry,
+} from "../../channels/index.ts";
 import { type Deployment, loadDeployment } from "../chain/deploy.ts";
+import { connectPaymentChannels, type PaymentChannelsAccount } from "../node/payment-channels.ts";
 import { type CliConfig, type ConfigSources, resolveConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { loadSigner } from "./wallet.ts";
@@ -14,7 +18,8 @@ import { loadSigner } from "./wallet.ts";
 export interface ChainContext {
   readonly config: CliConfig;
   readonly provider: Provider;
-  readonly chain: ChainClient;
+  /** The account on the deployment: its settlement backend, and the token operations. */
+  readonly account: PaymentChannelsAccount;
   readonly me: Address;
   /** The first block worth reading events from. */
   readonly fromBlock: number;
@@ -81,9 +86,9 @@ export async function openChainContext(config: CliConfig): Promise<ChainContext>
       deployment = await loadDeployment(config.dataDir, provider).catch(() => undefined);
       if (!deployment) {
         // Reaching the chain first gives the more useful error when the RPC is down.
-        await connectChain({
+        await connectPaymentChannels({
           signer,
-          channels: "0x0000000000000000000000000000000000000000",
+          deployment: { channels: "0x0000000000000000000000000000000000000000" },
           expectedChainId: config.chainId,
           retry: { attempts: 2, baseDelayMs: 200, maxDelayMs: 200 },
         }).catch((err) => {
@@ -97,18 +102,19 @@ export async function openChainContext(config: CliConfig): Promise<ChainContext>
       }
       channels = deployment.channels;
     }
-    const chain = await connectChain({
+    const fromBlock = deployment?.deployedAtBlock ?? 0;
+    const account = await connectPaymentChannels({
       signer,
-      channels,
+      deployment: { channels, deployedAtBlock: fromBlock },
       expectedChainId: config.chainId,
       retry: { attempts: 3, baseDelayMs: 200, maxDelayMs: 1_000 },
     });
     return {
       config,
       provider,
-      chain,
+      account,
       me: (await signer.getAddress()) as Address,
-      fromBlock: deployment?.deployedAtBlock ?? 0,
+      fromBlock,
       close: () => provider.destroy(),
     };
   } catch (err) {

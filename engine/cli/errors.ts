@@ -2,6 +2,7 @@
 import {
   type ErrorDetails,
   isChainError,
+  isSettlementError,
   jsonSafeDetails,
   shortMessageOf,
   TollwayError,
@@ -41,8 +42,17 @@ export class CliError extends TollwayError<CliErrorCode> {
   }
 }
 
+/**
+ * A refusal of the settlement backend as the chain error behind it, when it has one: the CLI
+ * words and codes a revert as it always has.
+ */
+function chainCause(err: unknown): unknown {
+  return isSettlementError(err) && isChainError(err.cause) ? err.cause : err;
+}
+
 /** The one line a user sees for any error, with advice where there is some. */
-export function explain(err: unknown, rpc?: string): string {
+export function explain(error: unknown, rpc?: string): string {
+  const err = chainCause(error);
   if (isChainError(err)) {
     const short = err.shortMessage;
     switch (err.code) {
@@ -72,10 +82,11 @@ export function explain(err: unknown, rpc?: string): string {
 
 /**
  * The machine-readable code of any error the CLI reports: a tollway error's own `code` (CliError,
- * ChainError, ChannelError, RelayError, … all extend `TollwayError`), else INTERNAL.
+ * ChainError, ChannelError, RelayError, … all extend `TollwayError`; a settlement refusal reports
+ * its chain error's), else INTERNAL.
  */
 export function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
+  const code = (chainCause(err) as { code?: unknown } | null)?.code;
   return typeof code === "string" && /^[A-Z][A-Z0-9_]{0,40}$/.test(code) ? code : "INTERNAL";
 }
 

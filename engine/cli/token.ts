@@ -1,12 +1,12 @@
 /** The token as the CLI speaks of it: its unit, and balance checks worded in tokens. */
-import type { Address, ChainClient } from "../../channels/index.ts";
-import { tokenAllowance, tokenSymbol } from "../node/token-reads.ts";
+import type { Address } from "../../channels/index.ts";
+import type { PaymentChannelsAccount } from "../node/payment-channels.ts";
 import { CliError } from "./errors.ts";
 import { formatTokens, type TokenUnit } from "./flags.ts";
 
 /** The token's decimals and symbol, read from the chain. */
-export async function tokenUnit(chain: ChainClient): Promise<TokenUnit> {
-  const [decimals, symbol] = await Promise.all([chain.tokenDecimals(), tokenSymbol(chain)]);
+export async function tokenUnit(account: PaymentChannelsAccount): Promise<TokenUnit> {
+  const { decimals, symbol } = await account.token();
   return { decimals, symbol: /^[A-Za-z0-9]{1,11}$/.test(symbol) ? symbol : "tokens" };
 }
 
@@ -16,13 +16,13 @@ export async function tokenUnit(chain: ChainClient): Promise<TokenUnit> {
  * @throws CliError INSUFFICIENT_BALANCE, INSUFFICIENT_ALLOWANCE
  */
 export async function requireFunds(
-  chain: ChainClient,
+  account: PaymentChannelsAccount,
   me: Address,
   amount: bigint,
   unit: TokenUnit,
   opts: { readonly viaAllowance: boolean },
 ): Promise<void> {
-  const balance = await chain.tokenBalance(me);
+  const balance = await account.settlement.balanceOf(me);
   if (balance < amount) {
     throw new CliError(
       "INSUFFICIENT_BALANCE",
@@ -31,7 +31,7 @@ export async function requireFunds(
     );
   }
   if (!opts.viaAllowance) return;
-  const allowance = await tokenAllowance(chain, me);
+  const allowance = await account.allowance(me);
   if (allowance < amount) {
     throw new CliError(
       "INSUFFICIENT_ALLOWANCE",

@@ -14,14 +14,12 @@ import { join } from "node:path";
 import { getBytes, type HDNodeWallet, parseUnits } from "ethers";
 import {
   type Address,
-  type ChainClient,
   type ChannelId,
-  connectChain,
   providerFor,
+  type SettlementBackend,
   shortMessageOf,
 } from "../../channels/index.ts";
 import {
-  chainDirectory,
   createIspNode,
   createQosDriver,
   FastLaneRequester,
@@ -35,6 +33,7 @@ import {
 import { deployContracts } from "../chain/deploy.ts";
 import { devWallet } from "../chain/dev-accounts.ts";
 import { startEmbeddedChain } from "../chain/embedded.ts";
+import { connectPaymentChannels } from "../node/payment-channels.ts";
 import {
   buildLine,
   createDemoNet,
@@ -142,8 +141,8 @@ export async function runFastlaneDemo(opts: FastlaneOptions = {}): Promise<Fastl
       holders: [{ address: requester!.address as Address, amount: parseUnits("1000", 18) }],
       minSettleWindow: 60,
     });
-    const connectAs = (w: HDNodeWallet): Promise<ChainClient> =>
-      connectChain({ signer: w, channels: deployment.channels });
+    const connectAs = async (w: HDNodeWallet): Promise<SettlementBackend> =>
+      (await connectPaymentChannels({ signer: w, deployment })).settlement;
 
     phase("creating the requester, three ISPs and the receiver (namespaces, HTB links)");
     net = await createDemoNet();
@@ -156,23 +155,21 @@ export async function runFastlaneDemo(opts: FastlaneOptions = {}): Promise<Fastl
         maxLanesKbit: 16_000,
       });
       drivers.push(driver);
-      const ispChain = await connectAs(isps[i]!);
       nodes.push(
         await createIspNode({
           key: getBytes(isps[i]!.privateKey),
-          domain: ispChain.domain,
+          settlement: await connectAs(isps[i]!),
           storeDir: join(storeRoot, `isp${i + 1}`),
           host: "127.0.0.1",
           driver,
           pricePerSecond: PRICE_PER_SECOND,
           creditLimit: 2n * PRICE_PER_SECOND,
-          channels: chainDirectory(ispChain),
         }),
       );
     }
     lanes = new FastLaneRequester({
       key: getBytes(requester!.privateKey),
-      chain: await connectAs(requester!),
+      settlement: await connectAs(requester!),
       deposit: DEPOSIT,
     });
     if (!signal.aborted) {

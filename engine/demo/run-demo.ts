@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type HDNodeWallet, parseUnits } from "ethers";
-import { type Address, type ChainClient, connectChain, providerFor } from "../../channels/index.ts";
+import { type Address, providerFor } from "../../channels/index.ts";
 import type { Session } from "../../relay/index.ts";
 import { deployContracts } from "../chain/deploy.ts";
 import { devWallet } from "../chain/dev-accounts.ts";
@@ -22,6 +22,7 @@ import {
 import { createMarket, type RunningMarket } from "../node/market.ts";
 import type { DealView } from "../node/market-client.ts";
 import { proxyOffer, proxyRequest } from "../node/order-specs.ts";
+import { connectPaymentChannels } from "../node/payment-channels.ts";
 import { createProvider, type Provider } from "../node/provider.ts";
 import { type CrawlCounters, fetchThroughProxy } from "./crawler.ts";
 import { type Site, startSite } from "./site.ts";
@@ -134,8 +135,6 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
   let buyer: DealChannel | undefined;
   let market: RunningMarket | undefined;
   let provider: Provider | undefined;
-  let providerChain: ChainClient | undefined;
-  let requesterChain: ChainClient | undefined;
   const counters: CrawlCounters = { bytes: 0, pages: 0 };
   const ticker = setInterval(report, 250);
   let result: DemoSummary | undefined;
@@ -161,12 +160,15 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       })),
       minSettleWindow: 60,
     });
-    providerChain = await connectChain({ signer: providerWallet, channels: deployment.channels });
-    requesterChain = await connectChain({ signer: requesterWallet, channels: deployment.channels });
-    const before = {
-      provider: await providerChain.tokenBalance(),
-      requester: await requesterChain.tokenBalance(),
-    };
+    const settlementOf = async (w: HDNodeWallet) =>
+      (await connectPaymentChannels({ signer: w, deployment })).settlement;
+    const providerChain = await settlementOf(providerWallet);
+    const requesterChain = await settlementOf(requesterWallet);
+    const balances = async () => ({
+      provider: await requesterChain.balanceOf(providerWallet.address as Address),
+      requester: await requesterChain.balanceOf(requesterWallet.address as Address),
+    });
+    const before = await balances();
 
     enter("starting the market, the provider and the website");
     market = await createMarket({
@@ -182,7 +184,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     const providerOpts = {
       proxy: { allow: [`127.0.0.1/32:${site.port}`] },
       wallet: providerWallet,
-      chain: providerChain,
+      settlement: providerChain,
       dataDir: join(dir, "provider"),
       marketUrl: market.url,
       pricing: {
@@ -209,7 +211,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     stops.unshift(() => serving.stop());
     buyer = createDealChannel({
       wallet: requesterWallet,
-      chain: requesterChain,
+      settlement: requesterChain,
       marketUrl: market.url,
       relay: provider.url,
       deposit: DEPOSIT,
@@ -243,10 +245,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
 
     enter("opening the channel (permit + open, one transaction)");
     const { channel } = await buyer.openChannel();
+    // A new channel (the demo keeps no store to reuse one from): it has its open's transaction.
     transactions.push({
       step: "open channel with permit",
-      hash: channel.hash,
-      gasUsed: channel.gasUsed,
+      hash: channel.tx?.hash ?? "",
+      gasUsed: channel.tx?.gasUsed ?? 0n,
     });
     progress.channelId = channel.channelId;
 
@@ -314,10 +317,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     const closed = await buyer.finish();
     if (closed.status !== "closed") throw closeFailure(closed);
     transactions.push({ step: "cooperative close", hash: closed.tx, gasUsed: closed.gasUsed });
-    const after = {
-      provider: await providerChain.tokenBalance(),
-      requester: await requesterChain.tokenBalance(),
-    };
+    const after = await balances();
     await market.service
       .execute({
         type: "ReportUsage",

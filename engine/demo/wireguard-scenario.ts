@@ -10,7 +10,6 @@ import { getBytes } from "ethers";
 import type { ResultPromise } from "execa";
 import {
   bringUpWireGuardClient,
-  chainDirectory,
   createProviderNode,
   createWireGuardDriver,
   generateWireGuardKeyPair,
@@ -105,11 +104,10 @@ export async function createWireGuardProvider(
   try {
     node = await createProviderNode({
       key: getBytes(opts.wallet.privateKey),
-      domain: opts.chain.domain,
+      settlement: opts.settlement,
       storeDir: join(opts.dataDir, "channels"),
       drivers: [driver],
       pricing: opts.pricing,
-      channels: chainDirectory(opts.chain),
     });
   } catch (err) {
     await driver.close();
@@ -121,7 +119,11 @@ export async function createWireGuardProvider(
     url: node.url,
     ...(opts.marketUrl
       ? {
-          market: new MarketClient(opts.marketUrl, opts.wallet, Number(opts.chain.chainId)),
+          market: new MarketClient(
+            opts.marketUrl,
+            opts.wallet,
+            Number(opts.settlement.domain.chainId),
+          ),
         }
       : {}),
     async close() {

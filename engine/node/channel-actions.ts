@@ -1,15 +1,15 @@
 /**
- * Channel operations on chain that both a running node and a one-shot CLI command carry out: find
- * who is in a channel, find an open channel with a partner, close with the latest proof.
+ * Channel operations on chain that both a running node and a one-shot CLI command carry out,
+ * through the settlement interface: find an open channel with a partner, close with the latest
+ * proof.
  */
-import { EventLog } from "ethers";
 import {
   type Address,
-  type ChainClient,
   type ChannelId,
-  type ChannelParticipants,
+  type ChannelRef,
   type ErrorDetails,
   readChannelHistory,
+  type SettlementBackend,
   type SignedBalanceProof,
   TollwayError,
 } from "../../channels/index.ts";
@@ -30,60 +30,39 @@ export class ChannelActionError extends TollwayError<ChannelActionErrorCode> {
   }
 }
 
-/**
- * Who is in `channelId` and when it opened, from its `ChannelOpened` event.
- * @throws ChannelActionError NOT_FOUND when no such channel was opened on this contract.
- */
-export async function participantsOf(
-  chain: ChainClient,
-  channelId: ChannelId,
-  fromBlock: number,
-): Promise<ChannelParticipants> {
-  const logs = await chain.contract.queryFilter(
-    chain.contract.filters.ChannelOpened!(channelId),
-    fromBlock,
-  );
-  // ethers decodes the logs it can into EventLogs (with args); anything else stays a plain Log.
-  const ev = logs.find((log): log is EventLog => log instanceof EventLog);
-  if (!ev) throw new ChannelActionError("NOT_FOUND", `no channel ${channelId} on this contract`);
-  return {
-    a: ev.args[1] as Address,
-    b: ev.args[2] as Address,
-    salt: ev.args[3] as bigint,
-    openBlock: ev.args[4] as bigint,
-  };
-}
-
-/** An open channel that `me` opened to `partner`, with its deposits. */
+/** An open channel that `me` opened to `partner`, with its reference and deposits. */
 export interface OpenChannelFound {
   readonly channelId: ChannelId;
-  readonly participants: ChannelParticipants;
+  readonly ref: ChannelRef;
   readonly depositA: bigint;
   readonly depositB: bigint;
 }
 
 /**
- * The open channels `me` opened to `partner` (as A), newest first, read from the contract's
- * events since `fromBlock`.
+ * The open channels `me` opened to `partner` (as A), newest first, read from the settlement
+ * feed since `fromBlock`.
  */
 export async function openChannelsTo(
-  chain: ChainClient,
+  settlement: SettlementBackend,
   me: Address,
   partner: Address,
   fromBlock: number,
 ): Promise<OpenChannelFound[]> {
-  const history = await readChannelHistory(chain, me, fromBlock);
+  const history = await readChannelHistory(settlement, me, fromBlock);
   const found: OpenChannelFound[] = [];
-  for (const ch of history.channels.values()) {
+  // The history keeps channels in the order the feed opened them: newest last.
+  for (const ch of [...history.channels.values()].reverse()) {
     if (ch.status !== "open" || ch.weAreB || ch.b.toLowerCase() !== partner.toLowerCase()) continue;
+    const view = await settlement.channel(ch.channelId);
+    if (view.status !== "open") continue;
     found.push({
       channelId: ch.channelId,
-      participants: await participantsOf(chain, ch.channelId, fromBlock),
-      depositA: ch.depositA,
-      depositB: ch.depositB,
+      ref: view.ref,
+      depositA: view.depositA,
+      depositB: view.depositB,
     });
   }
-  return found.sort((x, y) => Number(y.participants.openBlock - x.participants.openBlock));
+  return found;
 }
 
 /** What a unilateral close did. */
@@ -99,15 +78,15 @@ export interface CloseOutcome {
 /**
  * Closes `channelId` unilaterally with `partnerProof`, the newest proof received from the partner
  * (the partner can still answer with a newer proof of ours during the window; its watcher does).
- * @throws ChannelActionError NOT_FOUND, NOT_OPEN (already closing or settled); ChainError.
+ * @throws ChannelActionError NOT_FOUND, NOT_OPEN (already closing or settled); SettlementError
+ *   when the chain refuses; the backend's errors when it cannot reach its chain.
  */
 export async function closeWithProof(
-  chain: ChainClient,
+  settlement: SettlementBackend,
   channelId: ChannelId,
   partnerProof: SignedBalanceProof | undefined,
-  fromBlock: number,
 ): Promise<CloseOutcome> {
-  const onChain = await chain.readChannel(channelId);
+  const onChain = await settlement.channel(channelId);
   if (onChain.status === "closing") {
     throw new ChannelActionError(
       "NOT_OPEN",
@@ -116,8 +95,11 @@ export async function closeWithProof(
   }
   if (onChain.status !== "open")
     throw new ChannelActionError("NOT_FOUND", `no open channel ${channelId} on this contract`);
-  const participants = await participantsOf(chain, channelId, fromBlock);
-  const out = await chain.close(participants, partnerProof);
+  const out = await settlement.send({
+    type: "ChainSendClose",
+    channelId,
+    proof: partnerProof ?? null,
+  });
   return {
     channelId,
     withProof: partnerProof

@@ -10,21 +10,22 @@ import type { HDNodeWallet, Wallet } from "ethers";
 import type {
   Address,
   BalanceProof,
-  ChainClient,
   ChannelId,
   ChannelStore,
+  SettlementBackend,
 } from "../../channels/index.ts";
 import { TollwayError } from "../../channels/index.ts";
-import type {
-  OpenSessionOptions,
-  RequesterClient,
-  Session,
-  SessionEnd,
+import {
+  type OpenSessionOptions,
+  type RequesterClient,
+  type Session,
+  type SessionEnd,
+  topUpChannel,
 } from "../../relay/index.ts";
 import type { RequestSpec } from "../market/types.ts";
 import { closeWithProof, openChannelsTo } from "./channel-actions.ts";
 import type { DealView, MarketClient } from "./market-client.ts";
-import { channelRefOf, createRequester, type RequesterChannel, waitForAcks } from "./requester.ts";
+import { createRequester, type RequesterChannel, waitForAcks } from "./requester.ts";
 import { within } from "./within.ts";
 
 /** Why a step of a deal failed. */
@@ -74,8 +75,8 @@ const POLL_MS = 250;
 /** Options of {@link createDealChannel}. */
 export interface DealChannelOptions {
   readonly wallet: Wallet | HDNodeWallet;
-  /** A chain client signed by the same wallet. */
-  readonly chain: ChainClient;
+  /** The chain, through the settlement interface, acting for the same wallet. */
+  readonly settlement: SettlementBackend;
   readonly marketUrl: string;
   /** The provider's relay (ws://host:port). */
   readonly relay: string;
@@ -169,8 +170,8 @@ export interface DealChannel {
   /**
    * Finds the channel to pay over (reuses one, topping it up if short, or opens one), reports it
    * to the market, and connects to the provider's relay.
-   * @throws DealChannelError OUT_OF_ORDER; ChainError; MarketApiError; RelayError; the signal's
-   *   reason.
+   * @throws DealChannelError OUT_OF_ORDER; SettlementError (and the backend's errors when it
+   *   cannot reach its chain); MarketApiError; RelayError; the signal's reason.
    */
   openChannel(): Promise<DealChannelOpened>;
   /**
@@ -198,7 +199,7 @@ export interface DealChannel {
 /**
  * A requester's deal, from placing the request to the channel's close.
  * @example
- * const deal = createDealChannel({ wallet, chain, marketUrl, relay, deposit, settleWindow: 600 });
+ * const deal = createDealChannel({ wallet, settlement, marketUrl, relay, deposit, settleWindow: 600 });
  * await deal.place(proxyRequest(wallet.address, maxPrice, 30));
  * await deal.accept();
  * await deal.openChannel();
@@ -209,10 +210,10 @@ export interface DealChannel {
  */
 export function createDealChannel(opts: DealChannelOptions): DealChannel {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
-  const { chain, signal } = opts;
+  const { settlement, signal } = opts;
   const requester = createRequester({
     wallet: opts.wallet,
-    chain,
+    settlement,
     marketUrl: opts.marketUrl,
     ...(opts.store ? { store: opts.store } : {}),
   });
@@ -245,7 +246,7 @@ export function createDealChannel(opts: DealChannelOptions): DealChannel {
     return { deal: placed(), channel, client };
   };
   const sent = () => (channel ? client?.channel(channel.channelId)?.sent?.proof : undefined);
-  const left = (ch: RequesterChannel) => ch.ref.depositA - (sent()?.transferred ?? 0n);
+  const left = (ch: RequesterChannel) => ch.depositA - (sent()?.transferred ?? 0n);
 
   const endSession = async (session: Session): Promise<SessionEnd | undefined> => {
     sessions.delete(session);
@@ -267,12 +268,12 @@ export function createDealChannel(opts: DealChannelOptions): DealChannel {
     if (keepOpen) return { status: "open", channelId: id, left: left(ch) };
     // The figure is only reported: a balance that cannot be read counts as unchanged.
     const provider = placed().provider;
-    const before = await chain.tokenBalance(provider).catch(() => 0n);
+    const before = await settlement.balanceOf(provider).catch(() => 0n);
     let cooperativeError: unknown;
     if (client) {
       try {
         const s = await requester.settle(client, ch, timeouts.cooperativeCloseMs);
-        const after = await chain.tokenBalance(provider).catch(() => before);
+        const after = await settlement.balanceOf(provider).catch(() => before);
         return {
           status: "closed",
           channelId: id,
@@ -290,7 +291,7 @@ export function createDealChannel(opts: DealChannelOptions): DealChannel {
     try {
       const received =
         client?.channel(id)?.received ?? (await opts.store?.loadChannel(id))?.received;
-      const out = await closeWithProof(chain, id, received ?? undefined, opts.fromBlock ?? 0);
+      const out = await closeWithProof(settlement, id, received ?? undefined);
       return {
         status: "closing",
         channelId: id,
@@ -308,19 +309,12 @@ export function createDealChannel(opts: DealChannelOptions): DealChannel {
     store: ChannelStore,
     provider: Address,
   ): Promise<{ channel: RequesterChannel; left: bigint } | undefined> => {
-    for (const f of await openChannelsTo(chain, me, provider, opts.fromBlock ?? 0)) {
+    for (const f of await openChannelsTo(settlement, me, provider, opts.fromBlock ?? 0)) {
       // Only a channel whose latest proof we hold: paying on one we lost would reuse its nonces.
       const stored = await store.loadChannel(f.channelId);
       if (stored?.status !== "open" || stored.settlement) continue;
       return {
-        channel: {
-          channelId: f.channelId,
-          participants: f.participants,
-          hash: "",
-          blockNumber: Number(f.participants.openBlock),
-          gasUsed: 0n,
-          ref: channelRefOf(f.channelId, f.participants, f.depositA, f.depositB),
-        },
+        channel: f,
         left:
           f.depositA -
           (stored.sent?.proof.transferred ?? 0n) +
@@ -380,11 +374,13 @@ export function createDealChannel(opts: DealChannelOptions): DealChannel {
         channel = found.channel;
         if (found.left < maxCost) {
           await opts.beforeDeposit?.(opts.deposit);
-          await chain.topUp(found.channel.channelId, false, opts.deposit);
-          channel = {
-            ...found.channel,
-            ref: { ...found.channel.ref, depositA: found.channel.ref.depositA + opts.deposit },
-          };
+          // The deposits as the chain holds them after the top-up.
+          const { tx: _, ...topped } = await topUpChannel(
+            settlement,
+            found.channel.channelId,
+            opts.deposit,
+          );
+          channel = topped;
           toppedUp = opts.deposit;
         }
       } else {
@@ -401,7 +397,7 @@ export function createDealChannel(opts: DealChannelOptions): DealChannel {
       const { deal: d, channel: ch, client: c } = opened();
       const session = await c.openSession({
         ...o,
-        channel: ch.ref,
+        channel: ch,
         dealId: d.id,
         unitPrice: o.unitPrice ?? BigInt(d.price),
       });

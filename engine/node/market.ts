@@ -5,7 +5,7 @@
 import { VoidSigner, ZeroAddress } from "ethers";
 import type { FastifyInstance } from "fastify";
 import WebSocket from "ws";
-import { connectChain, providerFor } from "../../channels/index.ts";
+import { providerFor } from "../../channels/index.ts";
 import { loadDeployment } from "../chain/deploy.ts";
 import {
   type Address,
@@ -15,6 +15,7 @@ import {
   MarketService,
   type MarketServiceOptions,
 } from "../market/index.ts";
+import { connectPaymentChannels } from "./payment-channels.ts";
 
 /** A running market. */
 export interface RunningMarket {
@@ -138,11 +139,11 @@ export async function chainCapacity(
       provider.destroy();
       return undefined;
     }
-    const chain = await connectChain({
+    const { settlement } = await connectPaymentChannels({
       signer: new VoidSigner(ZeroAddress, provider),
-      channels: address,
+      deployment: { channels: address },
     });
-    return { of: (a) => chain.tokenBalance(a), close: () => provider.destroy() };
+    return { of: (a) => settlement.balanceOf(a), close: () => provider.destroy() };
   } catch (err) {
     provider.destroy();
     throw err;

@@ -4,9 +4,9 @@
  */
 import {
   type Address,
-  type ChainClient,
   type ChannelId,
   type ChannelState,
+  type SettlementBackend,
   shortMessageOf,
   startWatcher,
   type Watcher,
@@ -17,7 +17,8 @@ import type { AccountLayout } from "./layout.ts";
 
 /** Options of {@link startNodeServices}. */
 export interface NodeServicesOptions {
-  readonly chain: ChainClient;
+  /** The chain, through the settlement interface, acting for `address`. */
+  readonly settlement: SettlementBackend;
   readonly address: Address;
   readonly role: "provider" | "requester";
   readonly layout: AccountLayout;
@@ -60,7 +61,7 @@ export async function startNodeServices(opts: NodeServicesOptions): Promise<Node
   };
   if (opts.watch !== false) {
     watcher = await startWatcher({
-      chain: opts.chain,
+      settlement: opts.settlement,
       dir: opts.layout.watcher,
       fromBlock: opts.fromBlock,
       pollIntervalMs: opts.pollIntervalMs ?? 2_000,
@@ -83,10 +84,9 @@ export async function startNodeServices(opts: NodeServicesOptions): Promise<Node
         ping: async () => ({ address: opts.address, pid: process.pid, role: opts.role }),
         close: async ({ channelId }) => ({
           ...(await closeWithProof(
-            opts.chain,
+            opts.settlement,
             channelId,
             (await opts.loadChannel(channelId))?.received ?? undefined,
-            opts.fromBlock,
           )),
           via: "node",
         }),

@@ -1,8 +1,10 @@
-/** A provider: a relay node selling a metered proxy, paid over channels found on chain. */
+/**
+ * A provider: a relay node selling a metered proxy, paid over channels it finds through the
+ * settlement interface.
+ */
 import { getBytes, type HDNodeWallet, type Wallet } from "ethers";
-import type { Address, ChainClient } from "../../channels/index.ts";
+import type { Address, SettlementBackend } from "../../channels/index.ts";
 import {
-  chainDirectory,
   createProviderNode,
   createProxyDriver,
   type MeterMode,
@@ -17,8 +19,8 @@ import { type NodeServices, startNodeServices } from "./node-services.ts";
 /** Options of {@link createProvider}. */
 export interface ProviderOptions {
   readonly wallet: Wallet | HDNodeWallet;
-  /** A chain client signed by the same wallet. */
-  readonly chain: ChainClient;
+  /** The chain, through the settlement interface, acting for the same wallet. */
+  readonly settlement: SettlementBackend;
   /**
    * The data directory: the channel store is `<dataDir>/<address>/channels` (see layout.ts; a
    * store of the older layout is moved there first).
@@ -55,7 +57,7 @@ export interface Provider {
 
 /**
  * Starts a provider node with the metered proxy on loopback.
- * @example const p = await createProvider({ wallet, chain, dataDir, pricing: { second: { unitPrice: 10n ** 15n, creditLimit: 2n * 10n ** 15n, graceMs: 1000 } } });
+ * @example const p = await createProvider({ wallet, settlement, dataDir, pricing: { second: { unitPrice: 10n ** 15n, creditLimit: 2n * 10n ** 15n, graceMs: 1000 } } });
  */
 export async function createProvider(opts: ProviderOptions): Promise<Provider> {
   const address = opts.wallet.address as Address;
@@ -66,11 +68,10 @@ export async function createProvider(opts: ProviderOptions): Promise<Provider> {
   try {
     node = await createProviderNode({
       key: getBytes(opts.wallet.privateKey),
-      domain: opts.chain.domain,
+      settlement: opts.settlement,
       storeDir: layout.channels,
       drivers: [proxy],
       pricing: opts.pricing,
-      channels: chainDirectory(opts.chain),
       ...(opts.host ? { host: opts.host } : {}),
       ...(opts.port !== undefined ? { port: opts.port } : {}),
     });
@@ -81,7 +82,7 @@ export async function createProvider(opts: ProviderOptions): Promise<Provider> {
   let services: NodeServices;
   try {
     services = await startNodeServices({
-      chain: opts.chain,
+      settlement: opts.settlement,
       address,
       role: "provider",
       layout,
@@ -97,7 +98,7 @@ export async function createProvider(opts: ProviderOptions): Promise<Provider> {
     await proxy.close();
     throw err;
   }
-  const chainId = Number(opts.chain.chainId);
+  const chainId = Number(opts.settlement.domain.chainId);
   return {
     node,
     url: node.url,

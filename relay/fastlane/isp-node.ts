@@ -28,8 +28,8 @@ export interface IspNodeOptions
  * @throws RangeError when the credit cannot cover the first second
  * @example
  * const qos = await createQosDriver({ device: "eth1", linkRateKbit: 100_000 });
- * const isp = await createIspNode({ key, domain: chain.domain, storeDir, driver: qos,
- *   pricePerSecond: 10n ** 14n, creditLimit: 2n * 10n ** 14n, channels: chainDirectory(chain) });
+ * const isp = await createIspNode({ key, settlement, storeDir, driver: qos,
+ *   pricePerSecond: 10n ** 14n, creditLimit: 2n * 10n ** 14n });
  */
 export function createIspNode(opts: IspNodeOptions): Promise<ProviderNode> {
   if (opts.creditLimit < opts.pricePerSecond) {

@@ -5,15 +5,14 @@
  * `qos` session that the node activates on credit, pays it per second once the whole path is
  * up, and on teardown closes the session and waits for the node to say its lane is down.
  */
-import type { ChainClient } from "../../channels/chain/client.ts";
-import type { ChannelParticipants } from "../../channels/chain/types.ts";
-import type { Address, ChannelId } from "../../channels/types.ts";
+import type { Address, ChannelId, SettlementBackend } from "../../channels/index.ts";
 import { RelayError } from "../errors.ts";
+import { closeCooperatively, openChannel } from "../requester/channel-funds.ts";
 import {
-  type ChannelRef,
   connect,
   type RequesterClient,
   type Session,
+  type SessionChannel,
   type SessionEnd,
 } from "../requester/client.ts";
 import type { LaneQuote, LaneRequest } from "./path.ts";
@@ -23,8 +22,8 @@ import type { FastLaneHop } from "./path-runner.ts";
 export interface FastLaneRequesterOptions {
   /** The requester's 32-byte wallet key (participant A of its channels). */
   readonly key: Uint8Array;
-  /** Its chain client: opens the channels with the ISPs. */
-  readonly chain: ChainClient;
+  /** The chain, through the settlement interface: opens and settles the channels with the ISPs. */
+  readonly settlement: SettlementBackend;
   /** What a new channel with an ISP holds, token base units. */
   readonly deposit: bigint;
   /** Settle window of new channels, seconds (default 3,600). */
@@ -38,7 +37,7 @@ export interface FastLaneRequesterOptions {
 /** What the requester holds with one ISP. */
 export interface IspAccount {
   readonly payee: Address;
-  readonly channel: ChannelRef;
+  readonly channel: SessionChannel;
   /** Cumulative amount signed on the channel. */
   readonly signed: bigint;
 }
@@ -55,8 +54,7 @@ export interface IspSettlement {
 
 interface Account {
   readonly client: RequesterClient;
-  readonly channel: ChannelRef;
-  readonly participants: ChannelParticipants;
+  readonly channel: SessionChannel;
 }
 
 /** A requester's connections and channels with ISP nodes. */
@@ -84,14 +82,14 @@ export class FastLaneRequester {
   /**
    * A hop of one path: the ISP node at `url`, named `id` on the path.
    * @example
-   * const lanes = new FastLaneRequester({ key, chain, deposit: 10n ** 18n });
+   * const lanes = new FastLaneRequester({ key, settlement, deposit: 10n ** 18n });
    * const path = runPath({ sessionId: "call-1", request, maxPricePerSecond,
    *   hops: urls.map((url, i) => lanes.hop(`isp${i + 1}`, url)) });
    */
   hop(id: string, url: string): FastLaneHop {
     let client: RequesterClient | null = null;
     let price = 0n;
-    let channel: ChannelRef | null = null;
+    let channel: SessionChannel | null = null;
     let opening: Promise<Session> | null = null;
     let session: Session | null = null;
     let end: SessionEnd | null = null;
@@ -177,19 +175,15 @@ export class FastLaneRequester {
   /**
    * Settles every channel cooperatively at its latest balances (signed by both over the relay)
    * and submits the settlements on chain; the next path opens new channels.
-   * @throws RelayError when a node refuses to countersign; ChainError when a close fails
+   * @throws RelayError when a node refuses to countersign; SettlementError when a close fails
    */
   async settle(): Promise<IspSettlement[]> {
     const out: IspSettlement[] = [];
-    for (const [payee, { client, channel, participants }] of this.#accounts) {
-      const signed = await client.settle(channel.channelId);
-      const { payoutA, payoutB } = signed.settlement;
-      await this.#opts.chain.cooperativeClose(
-        participants,
-        payoutA,
-        payoutB,
-        signed.signatureA,
-        signed.signatureB,
+    for (const [payee, { client, channel }] of this.#accounts) {
+      const { payoutA, payoutB } = await closeCooperatively(
+        client,
+        this.#opts.settlement,
+        channel.channelId,
       );
       this.#accounts.delete(payee);
       out.push({ payee, channelId: channel.channelId, payoutA, payoutB });
@@ -207,7 +201,7 @@ export class FastLaneRequester {
   #connect(url: string): Promise<RequesterClient> {
     let c = this.#clients.get(url);
     if (c === undefined) {
-      c = connect({ key: this.#opts.key, url, domain: this.#opts.chain.domain });
+      c = connect({ key: this.#opts.key, url, domain: this.#opts.settlement.domain });
       this.#clients.set(url, c);
       // A failed connection is tried again by the next path.
       c.catch(() => this.#clients.delete(url));
@@ -216,7 +210,7 @@ export class FastLaneRequester {
   }
 
   /** The channel with the quote's payee: reused while it can pay, else opened on chain. */
-  async #ensureChannel(client: RequesterClient, quote: LaneQuote): Promise<ChannelRef> {
+  async #ensureChannel(client: RequesterClient, quote: LaneQuote): Promise<SessionChannel> {
     const payee = client.provider;
     if (quote.payee.toLowerCase() !== payee.toLowerCase()) {
       throw new RelayError("CHANNEL_NOT_PARTICIPANT", "the quote names another payee");
@@ -227,20 +221,13 @@ export class FastLaneRequester {
       const signed = client.channel(have.channel.channelId)?.sent?.proof.transferred ?? 0n;
       if (have.channel.depositA - signed >= need) return have.channel;
     }
-    const opened = await this.#opts.chain.open({
+    const { tx: _, ...channel } = await openChannel(this.#opts.settlement, {
       partner: payee,
       amount: this.#opts.deposit,
       settleWindow: this.#opts.settleWindow ?? 3_600,
-      permit: true,
     });
     this.opened++;
-    const channel: ChannelRef = {
-      channelId: opened.channelId,
-      salt: opened.participants.salt,
-      openBlock: opened.participants.openBlock,
-      depositA: this.#opts.deposit,
-    };
-    this.#accounts.set(payee, { client, channel, participants: opened.participants });
+    this.#accounts.set(payee, { client, channel });
     return channel;
   }
 }

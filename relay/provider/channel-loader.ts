@@ -1,8 +1,8 @@
 /**
- * The provider's channels: the table of channel entries it serves, loaded from memory, the store
- * or the directory (behind its negative cache, directory-cache.ts), with deposits brought up to
- * date before each new session. Resolving the channel an OPEN names happens in `#resolve` and
- * nowhere else.
+ * The provider's channels: the table of channel entries it serves, loaded from memory or the
+ * store, and found through the settlement backend (behind its negative cache, directory-cache.ts),
+ * with deposits brought up to date before each new session. Resolving the channel an OPEN names
+ * happens in `#resolve` and nowhere else.
  */
 import {
   type Address,
@@ -11,15 +11,20 @@ import {
   type ChannelState,
   type ChannelStore,
   createChannel,
+  type ResolvedChannel,
+  type SettlementBackend,
   syncDeposits,
   type TransitionContext,
 } from "../../channels/index.ts";
 import type { RelayResult } from "../errors.ts";
 import type { OpenFrame } from "../wire/frames.ts";
-import type { ChannelDirectory, ChannelInfo } from "./channel-directory.ts";
 import type { Connection, OwnedChannel } from "./connection.ts";
 import type { DebtLedger } from "./debt-ledger.ts";
-import { cachedDirectory, type DirectoryCacheLimits } from "./directory-cache.ts";
+import {
+  type CachedDirectory,
+  cachedDirectory,
+  type DirectoryCacheLimits,
+} from "./directory-cache.ts";
 import type { PipelineChannel } from "./proof-pipeline.ts";
 import type { SessionEntry } from "./session-runner.ts";
 
@@ -43,7 +48,7 @@ export interface ChannelLoaderOptions {
   /** Where the billed marks are kept. */
   readonly ledger: DebtLedger;
   /** Where channels are looked up; every lookup goes through the cache in front of it. */
-  readonly directory: ChannelDirectory;
+  readonly settlement: Pick<SettlementBackend, "resolve">;
   readonly cacheLimits: DirectoryCacheLimits;
   /** Milliseconds, monotonic (for the cache). */
   readonly clock: () => number;
@@ -54,12 +59,12 @@ export interface ChannelLoaderOptions {
 /** The channel table of one provider node. */
 export class ChannelLoader {
   readonly #opts: ChannelLoaderOptions;
-  readonly #directory: ChannelDirectory;
+  readonly #directory: CachedDirectory;
   readonly #channels = new Map<ChannelId, ChannelEntry>();
 
   constructor(opts: ChannelLoaderOptions) {
     this.#opts = opts;
-    this.#directory = cachedDirectory(opts.directory, opts.cacheLimits, opts.clock);
+    this.#directory = cachedDirectory(opts.settlement, opts.cacheLimits, opts.clock);
   }
 
   /** Channels in the table. */
@@ -94,10 +99,12 @@ export class ChannelLoader {
 
   /**
    * The entry of the channel an OPEN names (from the table, the store, or new), its deposits
-   * brought up to the directory's and persisted.
-   * @returns the entry, or the directory's refusal (CHANNEL_UNKNOWN, CHANNEL_NOT_PARTICIPANT,
-   *   DIRECTORY_BUSY), CHANNEL_NOT_PARTICIPANT (another requester's), CHANNEL_CLOSED
-   * @throws ChannelError STORE_* when the store cannot read or write
+   * brought up to the chain's and persisted.
+   * @returns the entry, or CHANNEL_UNKNOWN (not open), CHANNEL_REF_INVALID (not a reference of
+   *   this backend, or of another channel), CHANNEL_NOT_PARTICIPANT (not from this requester to
+   *   this provider), DIRECTORY_BUSY, CHANNEL_CLOSED
+   * @throws ChannelError STORE_* when the store cannot read or write; the backend's errors when
+   *   it cannot reach its chain
    */
   async load(requester: Address, frame: OpenFrame): Promise<RelayResult<ChannelEntry>> {
     const found = await this.#resolve(requester, frame);
@@ -125,22 +132,39 @@ export class ChannelLoader {
     return { ok: true, value: entry };
   }
 
-  /** What the directory says of the channel an OPEN names. */
-  #resolve(requester: Address, frame: OpenFrame): Promise<RelayResult<ChannelInfo>> {
-    return this.#directory.lookup({
-      channelId: frame.channelId,
-      requester,
-      provider: this.#opts.provider,
-      salt: frame.salt,
-      openBlock: frame.openBlock,
-    });
+  /**
+   * The open channel an OPEN's reference names, if it is the channel the OPEN names and runs
+   * from `requester` (A) to this provider (B): the backend binds reference, id and participants.
+   */
+  async #resolve(requester: Address, frame: OpenFrame): Promise<RelayResult<ResolvedChannel>> {
+    const found = await this.#directory.resolve(frame.ref);
+    if (!found.ok) return found;
+    const c = found.value;
+    if (c.channelId !== frame.channelId) {
+      return {
+        ok: false,
+        code: "CHANNEL_REF_INVALID",
+        reason: "the reference names another channel",
+      };
+    }
+    if (
+      c.a.toLowerCase() !== requester.toLowerCase() ||
+      c.b.toLowerCase() !== this.#opts.provider.toLowerCase()
+    ) {
+      return {
+        ok: false,
+        code: "CHANNEL_NOT_PARTICIPANT",
+        reason: "the channel does not run from you to this provider",
+      };
+    }
+    return found;
   }
 
   /** A new entry: the stored channel, or a fresh one, with its billed mark. */
   async #entryOf(
     channelId: ChannelId,
     requester: Address,
-    info: ChannelInfo,
+    info: ResolvedChannel,
   ): Promise<ChannelEntry> {
     const { store, ledger, domain, provider } = this.#opts;
     const state =

@@ -8,7 +8,7 @@
  *   flood of idle sockets cannot keep an honest client from its few milliseconds of handshake.
  * - `idle`: authenticated, but holding no channel on this node.
  * - `payer`: holds a channel (it opened or resumed a session) or, at AUTH, its requester already
- *   has a channel on this node. A channel exists only once the directory found it open on chain,
+ *   has a channel on this node. A channel exists only once the settlement backend found it open,
  *   which costs its requester a deposit; a fresh key costs nothing.
  *
  * Authenticated sockets (idle and payer) are at most `maxConnections`; idle ones may take them

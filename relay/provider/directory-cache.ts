@@ -1,18 +1,18 @@
 /**
- * A guard in front of a `ChannelDirectory`: an OPEN for a channel that does not exist would cost
- * a chain RPC each time, so "not open" answers are kept for a short while (a bounded map, the
- * oldest entry evicted first), a lookup of a channel already being looked up waits for that one
- * (and takes its "not open"), and no more than a fixed number run at once. Positive answers are
- * never kept: deposits must be fresh.
+ * A guard in front of the settlement backend's `resolve`: an OPEN for a channel that does not
+ * exist would cost a chain RPC each time, so "not open" answers are kept for a short while (a
+ * bounded map, the oldest entry evicted first), a lookup of a reference already being looked up
+ * waits for that one and takes its answer, and no more than a fixed number run at once. Positive
+ * answers are never kept: deposits must be fresh.
  */
+import type { ChannelRef, ResolvedChannel, SettlementBackend } from "../../channels/index.ts";
 import type { RelayResult } from "../errors.ts";
-import type { ChannelDirectory, ChannelInfo, ChannelQuery } from "./channel-directory.ts";
 
 /** Limits of a `cachedDirectory`. */
 export interface DirectoryCacheLimits {
   /** How long a CHANNEL_UNKNOWN answer is reused, ms (default 2,000). */
   readonly negativeTtlMs: number;
-  /** Most channel ids remembered as unknown (default 10,000). */
+  /** Most references remembered as unknown (default 10,000). */
   readonly negativeEntries: number;
   /** Most lookups running at once; more are refused with DIRECTORY_BUSY (default 64). */
   readonly lookupsInFlight: number;
@@ -25,40 +25,60 @@ export const DEFAULT_DIRECTORY_CACHE_LIMITS: DirectoryCacheLimits = {
   lookupsInFlight: 64,
 };
 
-/** A cached directory, with its counters. */
-export interface CachedDirectory extends ChannelDirectory {
-  /** Channel ids remembered as unknown now (expired ones may still count until touched). */
+/** Where the provider resolves the references OPEN frames carry: a settlement backend. */
+export type ChannelResolver = Pick<SettlementBackend, "resolve">;
+
+/** A cached directory of channels, with its counters. */
+export interface CachedDirectory {
+  /**
+   * The open channel `ref` names.
+   * @returns the channel (its participants are the caller's to check), or CHANNEL_UNKNOWN (no
+   *   such open channel), CHANNEL_REF_INVALID (not a reference of this backend), DIRECTORY_BUSY
+   * @throws what the backend throws when it cannot reach its chain
+   */
+  resolve(ref: ChannelRef): Promise<RelayResult<ResolvedChannel>>;
+  /** References remembered as unknown now (expired ones may still count until touched). */
   readonly negativeSize: number;
-  /** Lookups running in the directory behind. */
+  /** Lookups running in the backend behind. */
   readonly inFlight: number;
 }
 
-type Answer = RelayResult<ChannelInfo>;
+type Answer = RelayResult<ResolvedChannel>;
 
 /**
- * Wraps `inner` with a negative cache, shared in-flight lookups and a concurrency cap.
+ * Wraps `backend.resolve` with a negative cache, shared in-flight lookups and a concurrency cap.
  * @param clock - milliseconds, monotonic (the node's session clock)
- * @returns a directory whose `lookup` may also answer DIRECTORY_BUSY
- * @example const channels = cachedDirectory(chainDirectory(client), DEFAULT_DIRECTORY_CACHE_LIMITS, () => performance.now());
+ * @example const channels = cachedDirectory(settlement, DEFAULT_DIRECTORY_CACHE_LIMITS, () => performance.now());
  */
 export function cachedDirectory(
-  inner: ChannelDirectory,
+  backend: ChannelResolver,
   limits: DirectoryCacheLimits,
   clock: () => number,
 ): CachedDirectory {
   // Insertion order is expiry order (one TTL for all), so the first entry is the one to go.
-  const unknown = new Map<string, { readonly until: number; readonly answer: Answer }>();
-  /** Lookups running, by channel id, with the query each was asked for. */
-  const running = new Map<string, { readonly key: string; readonly answer: Promise<Answer> }>();
+  const unknown = new Map<ChannelRef, { readonly until: number; readonly answer: Answer }>();
+  /** Lookups running, by reference: a reference has one answer, whoever asks. */
+  const running = new Map<ChannelRef, Promise<Answer>>();
 
-  function remember(channelId: string, answer: Answer): void {
-    unknown.delete(channelId);
+  function remember(ref: ChannelRef, answer: Answer): void {
+    unknown.delete(ref);
     while (unknown.size >= limits.negativeEntries && unknown.size > 0) {
       unknown.delete(unknown.keys().next().value!);
     }
     if (limits.negativeEntries > 0) {
-      unknown.set(channelId, { until: clock() + limits.negativeTtlMs, answer });
+      unknown.set(ref, { until: clock() + limits.negativeTtlMs, answer });
     }
+  }
+
+  async function ask(ref: ChannelRef): Promise<Answer> {
+    const r = await backend.resolve(ref);
+    if (r.ok) return r;
+    const answer: Answer =
+      r.code === "REF_INVALID"
+        ? { ok: false, code: "CHANNEL_REF_INVALID", reason: r.reason }
+        : { ok: false, code: "CHANNEL_UNKNOWN", reason: r.reason };
+    if (answer.code === "CHANNEL_UNKNOWN") remember(ref, answer);
+    return answer;
   }
 
   return {
@@ -68,37 +88,27 @@ export function cachedDirectory(
     get inFlight() {
       return running.size;
     },
-    async lookup(q: ChannelQuery): Promise<Answer> {
-      const cached = unknown.get(q.channelId);
+    async resolve(ref: ChannelRef): Promise<Answer> {
+      const cached = unknown.get(ref);
       if (cached !== undefined) {
         if (cached.until > clock()) return cached.answer;
-        unknown.delete(q.channelId);
+        unknown.delete(ref);
       }
-      const key = `${q.requester.toLowerCase()}|${q.salt}|${q.openBlock}`;
-      const same = running.get(q.channelId);
-      if (same !== undefined) {
-        // "Not open" holds for every query of the channel; anything else only for the same one.
-        const a = await same.answer;
-        if (same.key === key || (!a.ok && a.code === "CHANNEL_UNKNOWN")) return a;
-        return this.lookup(q);
-      }
+      const same = running.get(ref);
+      if (same !== undefined) return same;
       if (running.size >= limits.lookupsInFlight) {
-        return Promise.resolve({
+        return {
           ok: false,
           code: "DIRECTORY_BUSY",
           reason: "too many channel lookups at once; try again shortly",
-        });
+        };
       }
-      const answer = inner.lookup(q).then((a) => {
-        if (!a.ok && a.code === "CHANNEL_UNKNOWN") remember(q.channelId, a);
-        return a;
-      });
-      const entry = { key, answer };
-      running.set(q.channelId, entry);
+      const answer = ask(ref);
+      running.set(ref, answer);
       try {
         return await answer;
       } finally {
-        if (running.get(q.channelId) === entry) running.delete(q.channelId);
+        running.delete(ref);
       }
     },
   };

@@ -2,7 +2,7 @@
  * The provider node: the imperative shell around the channel and session cores, in parts that
  * this file only wires together and starts and stops:
  * - connection.ts: the listening socket, the handshake, per-connection limits, frame routing;
- * - channel-loader.ts: the channel table, loaded from the store or the directory, deposits;
+ * - channel-loader.ts: the channel table, loaded from the store or the settlement backend, deposits;
  * - session-runner.ts: QUOTE, OPEN and the sessions (timers, tunnels, credit, WARN, teardown);
  * - proof-pipeline.ts: PAY → verify → transition → store → ACK (the hot path);
  * - cooperative-close.ts: SETTLE_PROPOSE → SETTLE_SIGN.
@@ -11,13 +11,13 @@ import { EventEmitter } from "node:events";
 import type { Server } from "node:http";
 import {
   type Address,
-  type ChannelDomain,
   type ChannelEffect,
   type ChannelId,
   type ChannelState,
   ChannelStore,
   createSigner,
   ProofVerifier,
+  type SettlementBackend,
   type TransitionContext,
   VerifyPool,
 } from "../../channels/index.ts";
@@ -30,7 +30,6 @@ import {
   type AdmissionStats,
   DEFAULT_ADMISSION,
 } from "./admission.ts";
-import type { ChannelDirectory } from "./channel-directory.ts";
 import { type ChannelEntry, ChannelLoader } from "./channel-loader.ts";
 import {
   type Connection,
@@ -54,16 +53,18 @@ import { type PricePolicy, type SessionClosedEvent, SessionRunner } from "./sess
 export interface ProviderNodeOptions {
   /** The provider's 32-byte wallet key (signs the handshake and settlements). */
   readonly key: Uint8Array;
-  /** Chain id and PaymentChannels address. */
-  readonly domain: ChannelDomain;
   /** The channel store's directory (level). */
   readonly storeDir: string;
   /** Tunnel drivers by kind (the node deactivates its sessions but does not close drivers). */
   readonly drivers: readonly TunnelDriver[];
   /** Prices and credit per metering mode; modes without a policy are refused. */
   readonly pricing: Partial<Record<MeterMode, PricePolicy>>;
-  /** Where channels are looked up (the chain, or memory in tests). */
-  readonly channels: ChannelDirectory;
+  /**
+   * The chain, through the settlement interface: its domain is the chain and contract HELLO names
+   * and proofs are signed for, and the references OPEN frames carry are resolved through it to
+   * their channels and deposits (PaymentChannels, or the in-memory chain in tests).
+   */
+  readonly settlement: Pick<SettlementBackend, "domain" | "resolve">;
   /** Port of the node's own HTTP server (default: any free one); ignored with `server`. */
   readonly port?: number;
   /** Host it listens on, and the host of `url` (default 127.0.0.1). */
@@ -157,9 +158,8 @@ interface Resources {
  *   the port is taken.
  * @example
  * const node = await createProviderNode({
- *   key, domain: chain.domain, storeDir: ".tollway/provider", drivers: [await createProxyDriver()],
- *   pricing: { second: { unitPrice: 10n, creditLimit: 20n } }, channels: chainDirectory(chain),
- *   port: 7400,
+ *   key, settlement, storeDir: ".tollway/provider", drivers: [await createProxyDriver()],
+ *   pricing: { second: { unitPrice: 10n, creditLimit: 20n } }, port: 7400,
  * });
  * node.on("session-closed", (e) => console.log(e.code, e.paid));
  */
@@ -190,7 +190,11 @@ export async function createProviderNode(opts: ProviderNodeOptions): Promise<Pro
   let capacityPerSec = 0;
   try {
     if (opts.admission !== false) {
-      capacityPerSec = await measureVerifyRate(pool, createSigner(opts.key), opts.domain);
+      capacityPerSec = await measureVerifyRate(
+        pool,
+        createSigner(opts.key),
+        opts.settlement.domain,
+      );
     }
   } catch (err) {
     await ledger.close();
@@ -227,7 +231,7 @@ class Node extends EventEmitter implements ProviderNode {
     this.#opts = opts;
     this.#res = res;
     const { store, ledger, pool } = res;
-    const { domain } = opts;
+    const { domain } = opts.settlement;
     const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...opts.limits };
     const signer = createSigner(opts.key);
     this.address = signer.address;
@@ -245,7 +249,7 @@ class Node extends EventEmitter implements ProviderNode {
       domain,
       store,
       ledger,
-      directory: opts.channels,
+      settlement: opts.settlement,
       cacheLimits: limits,
       clock,
       ctx,

@@ -11,13 +11,21 @@
  * restarted requester's new OPEN replaces its old session at the provider.
  */
 import { EventEmitter } from "node:events";
-import { createSigner, type ProofSigner } from "../../channels/crypto/signer.ts";
-import { ProofVerifier } from "../../channels/crypto/verifier.ts";
-import { syncDeposits } from "../../channels/index.ts";
-import { type ChannelState, createChannel } from "../../channels/state/channel-state.ts";
-import { transition } from "../../channels/state/transition.ts";
-import type { ChannelStore } from "../../channels/store/channel-store.ts";
-import type { Address, ChannelDomain, ChannelId, Settlement } from "../../channels/types.ts";
+import {
+  type Address,
+  type ChannelDomain,
+  type ChannelId,
+  type ChannelRef,
+  type ChannelState,
+  type ChannelStore,
+  createChannel,
+  createSigner,
+  type ProofSigner,
+  ProofVerifier,
+  type Settlement,
+  syncDeposits,
+  transition,
+} from "../../channels/index.ts";
 import { RelayError, type RelayErrorCode } from "../errors.ts";
 import {
   openRequesterSession,
@@ -62,11 +70,14 @@ export interface RequesterOptions {
   readonly store?: ChannelStore;
 }
 
-/** A channel the requester opened on chain (what `ChainClient.open` returned). */
-export interface ChannelRef {
+/**
+ * A channel as a session pays on it: what `openChannel`, `topUpChannel` and `readChannel`
+ * (channel-funds.ts) return.
+ */
+export interface SessionChannel {
   readonly channelId: ChannelId;
-  readonly salt: bigint;
-  readonly openBlock: bigint;
+  /** What OPEN carries for the provider to find the channel (its settlement backend's reference). */
+  readonly ref: ChannelRef;
   /** The requester's deposit (A) and the provider's (B, usually 0). */
   readonly depositA: bigint;
   readonly depositB?: bigint;
@@ -74,7 +85,7 @@ export interface ChannelRef {
 
 /** Options of `openSession`. */
 export interface OpenSessionOptions {
-  readonly channel: ChannelRef;
+  readonly channel: SessionChannel;
   readonly dealId?: string;
   readonly mode: MeterMode;
   readonly unitPrice: bigint;
@@ -128,7 +139,7 @@ export interface SessionEnd {
   readonly reason: string;
 }
 
-/** A cooperative settlement with both signatures, ready for `ChainClient.cooperativeClose`. */
+/** A cooperative settlement with both signatures, ready for `ChainSendCooperativeClose`. */
 export interface SignedSettlement {
   readonly settlement: Settlement;
   readonly signatureA: Uint8Array;
@@ -280,9 +291,9 @@ export class Session extends EventEmitter<{
  * @throws RelayError CONNECTION_LOST, TIMEOUT, AUTH_FAILED, DOMAIN_MISMATCH, VERSION_UNSUPPORTED
  * @example
  * const client = await connect({ key, url: "ws://127.0.0.1:7400" });
+ * const channel = await openChannel(settlement, { partner: client.provider, amount: 10n ** 18n });
  * const session = await client.openSession({
- *   channel: { channelId, salt, openBlock, depositA },
- *   mode: "second", unitPrice: 10n, tunnel: { kind: "proxy" },
+ *   channel, mode: "second", unitPrice: 10n, tunnel: { kind: "proxy" },
  * });
  * session.on("warn", (w) => console.log("behind, teardown in", w.teardownInMs));
  * // … use session.tunnel (host, port, username, password) …
@@ -431,7 +442,7 @@ export class RequesterClient extends EventEmitter<{
 
   /**
    * Proposes a cooperative close at the current balances and waits for the provider's
-   * countersignature. Submit the result with `ChainClient.cooperativeClose`.
+   * countersignature. `closeCooperatively` (channel-funds.ts) does this and submits the result.
    * @throws RelayError with the provider's code when it refuses, CONNECTION_LOST.
    */
   settle(channelId: ChannelId): Promise<SignedSettlement> {
@@ -497,7 +508,7 @@ export class RequesterClient extends EventEmitter<{
   }
 
   /** The channel as this client holds it (memory, else its store, else new), deposits updated. */
-  async #channelState(ref: ChannelRef): Promise<ChannelState> {
+  async #channelState(ref: SessionChannel): Promise<ChannelState> {
     let s =
       this.#channels.get(ref.channelId) ?? (await this.#opts.store?.loadChannel(ref.channelId));
     if (
@@ -711,8 +722,7 @@ export class RequesterClient extends EventEmitter<{
     this.#send({
       type: "OPEN",
       channelId: ref.channelId,
-      salt: ref.salt,
-      openBlock: ref.openBlock,
+      ref: ref.ref,
       dealId: s.opts.dealId ?? "",
       mode: s.opts.mode,
       unitPrice: s.opts.unitPrice,

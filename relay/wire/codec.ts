@@ -113,8 +113,7 @@ export function toArray(f: Frame): unknown[] {
       return [
         FrameType.OPEN,
         hexBytes(f.channelId),
-        u256(f.salt),
-        u64(f.openBlock),
+        hexBytes(f.ref),
         f.dealId,
         f.mode,
         u256(f.unitPrice),

@@ -2,12 +2,12 @@
  * The frames of a payment session (DESIGN.md, "Payment sessions"), as typed values. On the wire
  * each is a msgpack array `[type, ...fields]` (see codec.ts for the field order).
  */
-import type { Address, ChannelId } from "../../channels/types.ts";
+import type { Address, ChannelId, ChannelRef } from "../../channels/index.ts";
 import type { RelayErrorCode } from "../errors.ts";
 import type { TunnelConfig, TunnelKind } from "../tunnel/driver.ts";
 
-/** The protocol version HELLO announces. */
-export const PROTOCOL_VERSION = 1;
+/** The protocol version HELLO announces (2: OPEN names its channel by an opaque reference). */
+export const PROTOCOL_VERSION = 2;
 
 /** Frame type numbers (the first array element on the wire). */
 export const FrameType = {
@@ -64,9 +64,11 @@ export interface AuthOkFrame {
 export interface OpenFrame {
   readonly type: "OPEN";
   readonly channelId: ChannelId;
-  /** The channel's salt and open block: with both addresses they derive its id on chain. */
-  readonly salt: bigint;
-  readonly openBlock: bigint;
+  /**
+   * The channel's reference as its settlement backend made it (opaque bytes, at most
+   * MAX_CHANNEL_REF_BYTES): the provider resolves it to the channel, which must be `channelId`.
+   */
+  readonly ref: ChannelRef;
   readonly dealId: string;
   readonly mode: MeterMode;
   /** Price per unit (second, byte or packet), token base units. */

@@ -2,9 +2,10 @@
  * Validators: one per frame type, each turning a decoded msgpack array into a typed frame or a
  * rejection with a code. Nothing of a frame is used before it has passed here.
  */
+import { type ChannelRef, MAX_CHANNEL_REF_BYTES } from "../../channels/index.ts";
 import { isRelayError, RelayError, type RelayErrorCode, type RelayResult } from "../errors.ts";
 import type { TunnelKind } from "../tunnel/driver.ts";
-import { readU64, readU256, toAddress, toChannelId } from "./fields.ts";
+import { bytesHex, readU64, readU256, toAddress, toChannelId } from "./fields.ts";
 import { type Frame, FrameType, type MeterMode } from "./frames.ts";
 
 /** Longest string fields (ids, reasons) and the tunnel-parameter limits. */
@@ -29,6 +30,14 @@ function fail(message: string): never {
 function bytes(v: unknown, n: number, what: string): Uint8Array {
   if (!(v instanceof Uint8Array) || v.length !== n) fail(`${what}: expected ${n} bytes`);
   return v;
+}
+
+/** A channel reference: 1 to MAX_CHANNEL_REF_BYTES bytes, read as lowercase hex. */
+function channelRef(v: unknown): ChannelRef {
+  if (!(v instanceof Uint8Array) || v.length === 0 || v.length > MAX_CHANNEL_REF_BYTES) {
+    fail(`ref: expected 1 to ${MAX_CHANNEL_REF_BYTES} bytes`);
+  }
+  return bytesHex(v) as ChannelRef;
 }
 
 function sig(v: unknown): Uint8Array {
@@ -140,20 +149,19 @@ const VALIDATORS: Readonly<Record<number, Validator>> = {
     return { type: "AUTH_OK", signature: sig(a[1]) };
   },
   [FrameType.OPEN]: (a) => {
-    arity(a, 12, "OPEN");
+    arity(a, 11, "OPEN");
     return {
       type: "OPEN",
       channelId: toChannelId(bytes(a[1], 32, "channelId")),
-      salt: readU256(bytes(a[2], 32, "salt")),
-      openBlock: readU64(bytes(a[3], 8, "openBlock")),
-      dealId: str(a[4], LIMITS.idChars, "dealId"),
-      mode: oneOf(a[5], MODES, "mode"),
-      unitPrice: readU256(bytes(a[6], 32, "unitPrice")),
-      tunnelKind: oneOf(a[7], KINDS, "tunnelKind"),
-      tunnelParams: params(a[8]),
-      prepayUnits: readU64(bytes(a[9], 8, "prepayUnits")),
-      resume: a[10] === null ? null : id(a[10], "resume"),
-      // a[11] is reserved (null) for a later field without a version bump
+      ref: channelRef(a[2]),
+      dealId: str(a[3], LIMITS.idChars, "dealId"),
+      mode: oneOf(a[4], MODES, "mode"),
+      unitPrice: readU256(bytes(a[5], 32, "unitPrice")),
+      tunnelKind: oneOf(a[6], KINDS, "tunnelKind"),
+      tunnelParams: params(a[7]),
+      prepayUnits: readU64(bytes(a[8], 8, "prepayUnits")),
+      resume: a[9] === null ? null : id(a[9], "resume"),
+      // a[10] is reserved (null) for a later field without a version bump
     };
   },
   [FrameType.READY]: (a) => {

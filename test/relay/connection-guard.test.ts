@@ -15,9 +15,9 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { createSigner } from "../../channels/crypto/signer.ts";
-import type { Address } from "../../channels/types.ts";
+import type { ChannelRef } from "../../channels/settlement/channel-ref.ts";
+import type { Address, ChannelId } from "../../channels/types.ts";
 import { CloseCode } from "../../relay/errors.ts";
-import { channelIdOf } from "../../relay/provider/channel-directory.ts";
 import {
   ConnectionGuard,
   ipKeyOf,
@@ -25,14 +25,13 @@ import {
   type SocketLimits,
 } from "../../relay/provider/connection-guard.ts";
 import type { ConnectionLimits } from "../../relay/provider/index.ts";
-import type { ChannelRef } from "../../relay/requester/client.ts";
+import type { SessionChannel } from "../../relay/requester/client.ts";
 import { openWireConnection, type WireConnection } from "../../relay/requester/wire-connection.ts";
 import { encodeFrame } from "../../relay/wire/codec.ts";
 import type { Frame } from "../../relay/wire/frames.ts";
 import {
   domain,
   keyOf,
-  providerAddress,
   removeDir,
   sleep,
   startProvider,
@@ -88,12 +87,11 @@ async function silentWs(url: string, localAddress: string) {
 }
 
 /** An OPEN of `ref`, new or resuming `resume`. */
-function openFrame(ref: ChannelRef, resume: string | null = null): Frame {
+function openFrame(ref: SessionChannel, resume: string | null = null): Frame {
   return {
     type: "OPEN",
     channelId: ref.channelId,
-    salt: ref.salt,
-    openBlock: ref.openBlock,
+    ref: ref.ref,
     dealId: "guard",
     mode: "packet",
     unitPrice: 5n,
@@ -104,7 +102,7 @@ function openFrame(ref: ChannelRef, resume: string | null = null): Frame {
   };
 }
 
-function payFrame(key: Uint8Array, ref: ChannelRef, nonce: bigint): Frame {
+function payFrame(key: Uint8Array, ref: SessionChannel, nonce: bigint): Frame {
   const proof = { channelId: ref.channelId, nonce, transferred: nonce * 5n };
   return { type: "PAY", ...proof, signature: createSigner(key).signBalanceProof(domain, proof) };
 }
@@ -445,7 +443,7 @@ describe("a provider in its own process", () => {
   let child: ChildProcess;
   let url = "";
   let dir = "";
-  const added = new Map<string, () => void>();
+  let added: ((c: { channelId: ChannelId; ref: ChannelRef }) => void) | null = null;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "tollway-provider-proc-"));
     const script = new URL("./fixtures/bare-provider-process.ts", import.meta.url).pathname;
@@ -454,9 +452,12 @@ describe("a provider in its own process", () => {
     url = await new Promise<string>((resolve, reject) => {
       child.once("exit", (code) => reject(new Error(`provider exited with ${code}`)));
       lines.on("line", (l) => {
-        const m = JSON.parse(l) as { url?: string; added?: string };
+        const m = JSON.parse(l) as {
+          url?: string;
+          added?: { channelId: ChannelId; ref: ChannelRef };
+        };
         if (m.url !== undefined) resolve(m.url);
-        if (m.added !== undefined) added.get(m.added)?.();
+        if (m.added !== undefined) added?.(m.added);
       });
     });
   });
@@ -465,15 +466,14 @@ describe("a provider in its own process", () => {
     removeDir(dir);
   });
 
-  /** Registers a channel in the child's directory. */
-  async function channel(key: Uint8Array, depositA: bigint): Promise<ChannelRef> {
+  /** Opens a channel on the child's chain (one at a time). */
+  async function channel(key: Uint8Array, depositA: bigint): Promise<SessionChannel> {
     const requester = createSigner(key).address as Address;
-    const salt = BigInt(added.size + 1);
-    const channelId = channelIdOf(requester, providerAddress as Address, salt, 7n);
-    const done = new Promise<void>((resolve) => added.set(channelId, resolve));
-    child.stdin!.write(`${JSON.stringify({ channelId, requester, depositA: `${depositA}` })}\n`);
-    await done;
-    return { channelId, salt, openBlock: 7n, depositA };
+    const done = new Promise<{ channelId: ChannelId; ref: ChannelRef }>((resolve) => {
+      added = resolve;
+    });
+    child.stdin!.write(`${JSON.stringify({ requester, depositA: `${depositA}` })}\n`);
+    return { ...(await done), depositA };
   }
 
   it("outlives the frames that used to end it, before AUTH and after, and serves an honest client", async () => {

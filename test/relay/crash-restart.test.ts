@@ -13,14 +13,21 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { getBytes } from "ethers";
+import { getBytes, type HDNodeWallet, type JsonRpcProvider } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChainClient, connectChain, providerFor } from "../../channels/chain/client.ts";
+import { connectChain, providerFor } from "../../channels/chain/client.ts";
+import {
+  type PaymentChannelsSettlement,
+  paymentChannelsSettlement,
+} from "../../channels/settlement/payment-channels/backend.ts";
 import { ChannelStore } from "../../channels/store/channel-store.ts";
 import type { Address } from "../../channels/types.ts";
+import { deployContracts } from "../../engine/chain/deploy.ts";
+import { devWallet } from "../../engine/chain/dev-accounts.ts";
+import { type EmbeddedChain, serveEmbeddedChain } from "../../engine/chain/embedded.ts";
 import type { SessionClosedEvent } from "../../relay/provider/index.ts";
+import { openChannel } from "../../relay/requester/channel-funds.ts";
 import { connect, type SessionResumed } from "../../relay/requester/client.ts";
-import { deployFixture, type Fixture } from "../helpers/chain.ts";
 import { keyOf, removeDir, startProvider, type TestProvider, until } from "./helpers.ts";
 
 const PRICE = 10n;
@@ -104,46 +111,55 @@ async function freePort(): Promise<number> {
 }
 
 describe("a provider node killed mid-session", () => {
-  let f: Fixture;
-  let alice: ChainClient;
-  let bob: ChainClient;
+  let chain: EmbeddedChain;
+  let rpc: JsonRpcProvider;
+  let contract: Address;
+  let alice: PaymentChannelsSettlement;
+  let bob: PaymentChannelsSettlement;
+  const [deployer, aliceWallet, bobWallet] = [0, 1, 2].map(devWallet) as [
+    HDNodeWallet,
+    HDNodeWallet,
+    HDNodeWallet,
+  ];
   beforeAll(async () => {
-    f = await deployFixture();
-    const provider = providerFor(f.connection.provider);
-    const channels = (await f.channels.getAddress()) as Address;
-    alice = await connectChain({ signer: f.alice.connect(provider), channels });
-    bob = await connectChain({ signer: f.bob.connect(provider), channels });
+    // Served over JSON-RPC: the provider's process finds the channel on the same chain.
+    chain = await serveEmbeddedChain("127.0.0.1", 0);
+    rpc = providerFor(chain.url!) as JsonRpcProvider;
+    const deployment = await deployContracts(deployer.connect(rpc), {
+      holders: [aliceWallet, bobWallet].map((w) => ({
+        address: w.address as Address,
+        amount: 10n ** 24n,
+      })),
+      minSettleWindow: 60,
+    });
+    contract = deployment.channels;
+    const backend = async (w: HDNodeWallet) =>
+      paymentChannelsSettlement(await connectChain({ signer: w.connect(rpc), channels: contract }));
+    alice = await backend(aliceWallet);
+    bob = await backend(bobWallet);
   });
-  afterAll(() => f?.connection.close());
+  afterAll(async () => {
+    rpc?.destroy();
+    await chain?.stop();
+  });
 
   it("loses no ACKed unit, pays none twice, and the session goes on after the restart", async () => {
     const deposit = 1_000_000n;
-    const opened = await alice.open({
-      partner: f.bob.address as Address,
+    const ref = await openChannel(alice, {
+      partner: bobWallet.address as Address,
       amount: deposit,
       settleWindow: 60,
     });
-    const ref = {
-      channelId: opened.channelId,
-      salt: opened.participants.salt,
-      openBlock: opened.participants.openBlock,
-      depositA: deposit,
-    };
     const providerDir = tempDir("provider");
     const port = String(await freePort());
-    const config = JSON.stringify({
-      key: f.bob.privateKey.slice(2),
-      chainId: String(alice.domain.chainId),
-      contract: alice.domain.verifyingContract,
-      channels: [{ channelId: ref.channelId, requester: f.alice.address, depositA: "1000000" }],
-    });
+    const config = JSON.stringify({ key: bobWallet.privateKey.slice(2), rpc: chain.url, contract });
     const listening = (l: Line) => l.event === "listening";
     let node = start("provider-process.ts", [providerDir, port, config]);
     const { url } = await node.next(listening, 30_000, "the node to listen");
 
     const store = await ChannelStore.open(tempDir("requester"));
     const client = await connect({
-      key: getBytes(f.alice.privateKey),
+      key: getBytes(aliceWallet.privateKey),
       url: url!,
       store,
       domain: alice.domain,
@@ -197,21 +213,21 @@ describe("a provider node killed mid-session", () => {
     expect(received.proof.transferred).toBeGreaterThanOrEqual(maxAcked);
 
     // On chain: closing with the node's newest proof pays the provider every ACKed unit.
-    const closing = await bob.close(opened.participants, received);
-    await f.advance(61);
-    const before = await bob.tokenBalance();
-    await bob.settle(ref.channelId, {
-      a: opened.participants.a,
-      b: opened.participants.b,
-      depositA: deposit,
-      depositB: 0n,
-      nonceA: received.proof.nonce,
-      sentA: received.proof.transferred,
-      nonceB: 0n,
-      sentB: 0n,
+    const closing = await bob.send({
+      type: "ChainSendClose",
+      channelId: ref.channelId,
+      proof: received,
     });
+    await rpc.send("evm_increaseTime", [61]);
+    await rpc.send("evm_mine", []);
+    const view = await bob.channel(ref.channelId);
+    if (view.status !== "closing") throw new Error(`channel is ${view.status}`);
+    const before = await bob.balanceOf(bobWallet.address as Address);
+    await bob.send({ type: "ChainSendSettle", channelId: ref.channelId, closing: view.closing });
     expect(closing.finalizesAt).toBeGreaterThan(0);
-    expect((await bob.tokenBalance()) - before).toBeGreaterThanOrEqual(maxAcked);
+    expect((await bob.balanceOf(bobWallet.address as Address)) - before).toBeGreaterThanOrEqual(
+      maxAcked,
+    );
   });
 });
 

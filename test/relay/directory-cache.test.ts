@@ -1,27 +1,26 @@
 /**
  * OPEN for a channel that does not exist must not cost a chain lookup each time: the node keeps
  * "unknown" answers briefly, shares lookups in flight, caps how many run at once, and rate-limits
- * OPENs per connection. Checked against a live node whose directory counts its lookups (the
- * memory directory behind a counting shell), and as a model against a fake clock.
+ * OPENs per connection. Checked against a live node whose settlement backend counts its lookups
+ * (the in-memory chain behind a counting shell), and as a model against a fake clock.
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keccak256 } from "../../channels/crypto/keccak.ts";
 import { createSigner } from "../../channels/crypto/signer.ts";
+import type { ChannelRef } from "../../channels/settlement/channel-ref.ts";
+import type { MemoryChain } from "../../channels/settlement/memory/memory-chain.ts";
 import type { Address, ChannelId } from "../../channels/types.ts";
-import {
-  type ChannelDirectory,
-  channelIdOf,
-  type MemoryDirectory,
-  memoryDirectory,
-} from "../../relay/provider/channel-directory.ts";
-import { cachedDirectory } from "../../relay/provider/directory-cache.ts";
+import { type ChannelResolver, cachedDirectory } from "../../relay/provider/directory-cache.ts";
 import type { ConnectionLimits } from "../../relay/provider/index.ts";
-import type { ChannelRef } from "../../relay/requester/client.ts";
+import type { SessionChannel } from "../../relay/requester/client.ts";
 import { openWireConnection } from "../../relay/requester/wire-connection.ts";
 import type { Frame } from "../../relay/wire/frames.ts";
 import {
   domain,
   keyOf,
+  memoryChain,
+  openOn,
   providerAddress,
   removeDir,
   sleep,
@@ -31,55 +30,68 @@ import {
 } from "./helpers.ts";
 import { expectHonestClientServed, type HonestTarget } from "./honest-client.ts";
 
-/** A directory that counts its lookups and the most that ran at once, optionally slow. */
-function counting(inner: ChannelDirectory, delayMs = 0) {
+/** The chain's resolver behind a shell that counts its lookups and the most at once, optionally slow. */
+function counting(chain: MemoryChain, delayMs = 0) {
   const c = {
     lookups: 0,
     running: 0,
     maxRunning: 0,
-    directory: {
-      async lookup(q) {
+    resolver: {
+      async resolve(ref) {
         c.lookups++;
         c.running++;
         c.maxRunning = Math.max(c.maxRunning, c.running);
         try {
           if (delayMs > 0) await sleep(delayMs);
-          return await inner.lookup(q);
+          return chain.resolve(ref);
         } finally {
           c.running--;
         }
       },
-    } as ChannelDirectory,
+    } as ChannelResolver,
   };
   return c;
 }
 
-let salts = 1_000n;
-
-/** A node on a counting directory, and a way to register channels in it. */
+/** A node on a counting in-memory chain, and a way to open channels on it. */
 async function nodeOn(limits: Partial<ConnectionLimits>, delayMs = 0) {
-  const mem: MemoryDirectory = memoryDirectory();
-  const count = counting(mem, delayMs);
-  const p = await startProvider({ channels: count.directory, limits });
-  const register = (key: Uint8Array, depositA: bigint, salt = salts++): ChannelRef => {
-    const requester = createSigner(key).address as Address;
-    const channelId = channelIdOf(requester, providerAddress as Address, salt, 7n);
-    mem.add(channelId, requester, providerAddress, { depositA, depositB: 0n, settleWindow: 600 });
-    return { channelId, salt, openBlock: 7n, depositA };
-  };
+  const chain = memoryChain();
+  const count = counting(chain, delayMs);
+  const p = await startProvider(
+    { settlement: { domain, resolve: (ref) => count.resolver.resolve(ref) }, limits },
+    undefined,
+    chain,
+  );
+  const register = (key: Uint8Array, depositA: bigint): SessionChannel =>
+    openOn(chain, key, depositA);
   const target: HonestTarget = { url: p.node.url, channel: register };
   return { p, count, register, target };
+}
+
+/**
+ * The reference the in-memory chain gives the `seq`-th channel it opens (opener ‖ partner ‖ a
+ * 64-bit sequence number), and the id it derives from it: what a channel not yet opened will be.
+ */
+function futureChannel(opener: Address, partner: Address, seq: number) {
+  const ref =
+    `0x${opener.slice(2)}${partner.slice(2)}${seq.toString(16).padStart(16, "0")}`.toLowerCase() as ChannelRef;
+  const channelId =
+    `0x${Buffer.from(keccak256(Buffer.from(ref.slice(2), "hex"))).toString("hex")}` as ChannelId;
+  return { ref, channelId };
 }
 
 const randomId = (i: number): ChannelId =>
   `0x${i.toString(16).padStart(8, "0")}${"ee".repeat(28)}` as ChannelId;
 
-function openFrame(channelId: ChannelId, salt = 1n): Frame {
+/** A reference of the in-memory chain's shape that names no channel. */
+const randomRef = (i: number): ChannelRef =>
+  `0x${i.toString(16).padStart(8, "0")}${"ee".repeat(44)}` as ChannelRef;
+
+function openFrame(channelId: ChannelId, ref: ChannelRef): Frame {
   return {
     type: "OPEN",
     channelId,
-    salt,
-    openBlock: 7n,
+    ref,
     dealId: "d",
     mode: "packet",
     unitPrice: 5n,
@@ -90,6 +102,9 @@ function openFrame(channelId: ChannelId, salt = 1n): Frame {
   };
 }
 
+/** An OPEN of an unknown channel `i`. */
+const unknownOpen = (i: number) => openFrame(randomId(i), randomRef(i));
+
 async function conn(url: string, label: string) {
   const signer = createSigner(keyOf(label));
   const wire = await openWireConnection({ url, signer, domain });
@@ -99,7 +114,7 @@ async function conn(url: string, label: string) {
   return { wire, frames, errors, signer };
 }
 
-describe("OPEN floods against a counting directory", () => {
+describe("OPEN floods against a counting backend", () => {
   let n: Awaited<ReturnType<typeof nodeOn>>;
   let p: TestProvider;
   beforeAll(async () => {
@@ -114,7 +129,7 @@ describe("OPEN floods against a counting directory", () => {
   it("one unknown channel costs one lookup, from any number of connections", async () => {
     const before = n.count.lookups;
     const conns = await Promise.all([0, 1, 2, 3, 4].map((i) => conn(p.node.url, `same-${i}`)));
-    for (const c of conns) for (let i = 0; i < 40; i++) c.wire.send(openFrame(randomId(1)));
+    for (const c of conns) for (let i = 0; i < 40; i++) c.wire.send(unknownOpen(1));
     await until(() => conns.every((c) => c.errors().length >= 40), 5_000, "every OPEN answered");
     expect(n.count.lookups - before).toBe(1);
     for (const c of conns) {
@@ -129,7 +144,7 @@ describe("OPEN floods against a counting directory", () => {
     const before = n.count.lookups;
     const c = await conn(p.node.url, "many-ids");
     const started = performance.now();
-    for (let i = 0; i < 500; i++) c.wire.send(openFrame(randomId(1_000 + i)));
+    for (let i = 0; i < 500; i++) c.wire.send(unknownOpen(1_000 + i));
     await until(() => c.errors().length >= 500, 10_000, "every OPEN answered");
     const seconds = (performance.now() - started) / 1000;
     const lookups = n.count.lookups - before;
@@ -138,7 +153,7 @@ describe("OPEN floods against a counting directory", () => {
     expect(c.errors().filter((e) => e === "CHANNEL_UNKNOWN").length).toBe(lookups);
     expect(c.errors().filter((e) => e === "RATE_LIMITED").length).toBe(500 - lookups);
     // A resume is never held back by the OPEN budget: it costs no lookup.
-    c.wire.send({ ...openFrame(randomId(1)), resume: "no-such-session" } as Frame);
+    c.wire.send({ ...unknownOpen(1), resume: "no-such-session" } as Frame);
     await until(() => c.errors().length >= 501, 3_000, "resume answered");
     expect(c.errors().at(-1)).toBe("SESSION_UNKNOWN");
     c.wire.close();
@@ -153,24 +168,24 @@ describe("the negative cache", () => {
       const key = keyOf("late-opener");
       const c = await conn(n.p.node.url, "late-opener");
       const requester = createSigner(key).address as Address;
-      const salt = 77n;
-      const channelId = channelIdOf(requester, providerAddress as Address, salt, 7n);
-      c.wire.send(openFrame(channelId, salt));
+      // The node's chain has opened nothing yet: this is the first channel it will open.
+      const { ref, channelId } = futureChannel(requester, providerAddress, 1);
+      c.wire.send(openFrame(channelId, ref));
       await until(() => c.errors().length >= 1, 3_000, "refused");
       expect(c.errors()).toEqual(["CHANNEL_UNKNOWN"]);
       const lookups = n.count.lookups;
       // On chain now; the node still remembers it as unknown, for a moment.
-      const ref = n.register(key, 1_000n, salt);
-      c.wire.send(openFrame(channelId, salt));
+      const opened = n.register(key, 1_000n);
+      expect(opened).toMatchObject({ ref, channelId });
+      c.wire.send(openFrame(channelId, ref));
       await until(() => c.errors().length >= 2, 3_000, "refused again");
       expect(c.errors()).toEqual(["CHANNEL_UNKNOWN", "CHANNEL_UNKNOWN"]);
       expect(n.count.lookups).toBe(lookups);
       await sleep(500);
-      c.wire.send(openFrame(channelId, salt));
+      c.wire.send(openFrame(channelId, ref));
       const proof = { channelId, nonce: 1n, transferred: 5n };
       c.wire.send({ type: "PAY", ...proof, signature: c.signer.signBalanceProof(domain, proof) });
       await until(() => c.frames.some((f) => f.type === "READY"), 5_000, "READY");
-      expect(ref.channelId).toBe(channelId);
       expect(n.count.lookups).toBe(lookups + 1);
       c.wire.close();
     } finally {
@@ -179,43 +194,43 @@ describe("the negative cache", () => {
     }
   });
 
-  it("a slow lookup is shared: by every query while it says unknown, by the same query otherwise", async () => {
-    const mem = memoryDirectory();
-    const count = counting(mem, 200);
+  it("a slow lookup is shared by everyone who asks for the same reference, whatever it says", async () => {
+    const chain = memoryChain();
+    const count = counting(chain, 200);
     const cache = cachedDirectory(
-      count.directory,
+      count.resolver,
       { negativeTtlMs: 1_000, negativeEntries: 10, lookupsInFlight: 8 },
       () => performance.now(),
     );
-    const query = (channelId: ChannelId, label: string) => ({
-      channelId,
-      requester: createSigner(keyOf(label)).address as Address,
-      provider: providerAddress as Address,
-      salt: 1n,
-      openBlock: 1n,
-    });
-    const unknownId = randomId(70_000);
-    const answers = await Promise.all(
-      [0, 1, 2, 3, 4, 5].map((i) => cache.lookup(query(unknownId, `asker-${i}`))),
-    );
+    const unknown = randomRef(70_000);
+    const answers = await Promise.all([0, 1, 2, 3, 4, 5].map(() => cache.resolve(unknown)));
     expect(answers.map((a) => (a.ok ? "ok" : a.code))).toEqual(Array(6).fill("CHANNEL_UNKNOWN"));
     expect(count.lookups).toBe(1);
-    // An open channel: the owner's answer is not handed to anyone else.
-    const owner = query(randomId(70_001), "owner");
-    mem.add(owner.channelId, owner.requester, providerAddress, {
-      depositA: 5n,
-      depositB: 0n,
-      settleWindow: 1,
-    });
-    const [mine, again, theirs] = await Promise.all([
-      cache.lookup(owner),
-      cache.lookup(owner),
-      cache.lookup(query(owner.channelId, "intruder")),
-    ]);
-    expect(mine.ok && again.ok).toBe(true);
-    expect(theirs.ok ? "ok" : theirs.code).toBe("CHANNEL_NOT_PARTICIPANT");
+    // An open channel: one lookup for every asker; whose channel it is, the node checks after.
+    const { ref, channelId } = openOn(chain, keyOf("owner"), 5n);
+    const opened = await Promise.all([cache.resolve(ref), cache.resolve(ref), cache.resolve(ref)]);
+    for (const a of opened) expect(a.ok && a.value.channelId).toBe(channelId);
+    expect(count.lookups).toBe(2);
+    // Positive answers are never kept: the next asker gets fresh deposits.
+    await cache.resolve(ref);
     expect(count.lookups).toBe(3);
     expect(cache.inFlight).toBe(0);
+  });
+
+  it("answers a reference of another backend or garbage with CHANNEL_REF_INVALID, and caches nothing of it", async () => {
+    const chain = memoryChain();
+    const count = counting(chain);
+    const cache = cachedDirectory(
+      count.resolver,
+      { negativeTtlMs: 60_000, negativeEntries: 10, lookupsInFlight: 8 },
+      () => performance.now(),
+    );
+    // A PaymentChannels reference (80 bytes), and a byte.
+    for (const ref of [`0x${"12".repeat(80)}`, "0x00"] as ChannelRef[]) {
+      const a = await cache.resolve(ref);
+      expect(a.ok ? "ok" : a.code).toBe("CHANNEL_REF_INVALID");
+    }
+    expect(cache.negativeSize).toBe(0);
   });
 
   it("runs a bounded number of lookups at once; the others get DIRECTORY_BUSY", async () => {
@@ -224,7 +239,7 @@ describe("the negative cache", () => {
       const conns = await Promise.all(
         Array.from({ length: 8 }, (_, i) => conn(n.p.node.url, `busy-${i}`)),
       );
-      for (const [i, c] of conns.entries()) c.wire.send(openFrame(randomId(50_000 + i)));
+      for (const [i, c] of conns.entries()) c.wire.send(unknownOpen(50_000 + i));
       await until(() => conns.every((c) => c.errors().length >= 1), 5_000, "answered");
       const all = conns.flatMap((c) => c.errors());
       expect(n.count.maxRunning).toBeLessThanOrEqual(3);
@@ -238,9 +253,13 @@ describe("the negative cache", () => {
     }
   });
 
-  it("stays within its size, answers as the directory does, and asks it again only after the TTL (property)", async () => {
-    const ids = Array.from({ length: 12 }, (_, i) => randomId(90_000 + i));
-    const requester = createSigner(keyOf("model")).address as Address;
+  it("stays within its size, answers as the chain does, and asks it again only after the TTL (property)", async () => {
+    const openers = Array.from({ length: 12 }, (_, i) => keyOf(`model-${i}`));
+    // Channels open in slot order, so that slot k is always the chain's (k+1)-th: its reference
+    // is known before it exists, and can be looked up (and remembered as unknown) before.
+    const slots = openers.map((key, k) =>
+      futureChannel(createSigner(key).address, providerAddress, k + 1),
+    );
     const step = fc.oneof(
       fc.record({ op: fc.constant("lookup" as const), id: fc.nat(11) }),
       fc.record({ op: fc.constant("open" as const), id: fc.nat(11) }),
@@ -253,35 +272,26 @@ describe("the negative cache", () => {
         fc.array(step, { maxLength: 60 }),
         async (entries, ttl, steps) => {
           let now = 0;
-          const mem = memoryDirectory();
-          const count = counting(mem);
+          const chain = memoryChain();
+          const count = counting(chain);
           const cache = cachedDirectory(
-            count.directory,
+            count.resolver,
             { negativeTtlMs: ttl, negativeEntries: entries, lookupsInFlight: 8 },
             () => now,
           );
-          const openedAt = new Map<number, number>();
+          let opened = 0;
           const unknownAt = new Map<number, number>();
           for (const s of steps) {
             if (s.op === "wait") now += s.ms;
             else if (s.op === "open") {
-              mem.add(ids[s.id]!, requester, providerAddress, {
-                depositA: 1n,
-                depositB: 0n,
-                settleWindow: 1,
-              });
-              if (!openedAt.has(s.id)) openedAt.set(s.id, now);
+              for (; opened <= s.id; opened++) {
+                expect(openOn(chain, openers[opened]!, 1n).ref).toBe(slots[opened]!.ref);
+              }
             } else {
               const before = count.lookups;
-              const q = {
-                channelId: ids[s.id]!,
-                requester,
-                provider: providerAddress as Address,
-                salt: 1n,
-                openBlock: 1n,
-              };
-              const got = await cache.lookup(q);
-              const truth = await mem.lookup(q);
+              const ref = slots[s.id]!.ref;
+              const got = await cache.resolve(ref);
+              const truth = chain.resolve(ref);
               const asked = count.lookups > before;
               if (got.ok) expect(truth.ok).toBe(true);
               else if (truth.ok) {

@@ -11,14 +11,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getBytes } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChainClient, connectChain, providerFor } from "../../channels/chain/client.ts";
+import { connectChain, providerFor } from "../../channels/chain/client.ts";
+import {
+  type PaymentChannelsSettlement,
+  paymentChannelsSettlement,
+} from "../../channels/settlement/payment-channels/backend.ts";
 import type { Address } from "../../channels/types.ts";
-import { chainDirectory } from "../../relay/provider/channel-directory.ts";
 import {
   createProviderNode,
   type ProviderNode,
   type SessionClosedEvent,
 } from "../../relay/provider/index.ts";
+import { closeCooperatively, openChannel } from "../../relay/requester/channel-funds.ts";
 import { connect, type RequesterClient } from "../../relay/requester/client.ts";
 import { createProxyDriver } from "../../relay/tunnel/proxy/proxy-driver.ts";
 import { deployFixture, type Fixture } from "../helpers/chain.ts";
@@ -27,7 +31,7 @@ import { counters, get, httpConnect, socks5Connect } from "./proxy-client.ts";
 
 const D = 10n ** 18n;
 let f: Fixture;
-let aliceChain: ChainClient;
+let aliceChain: PaymentChannelsSettlement;
 let node: ProviderNode;
 let proxy: Awaited<ReturnType<typeof createProxyDriver>>;
 let http: Server;
@@ -41,8 +45,12 @@ beforeAll(async () => {
   f = await deployFixture();
   const provider = providerFor(f.connection.provider);
   const channels = (await f.channels.getAddress()) as Address;
-  aliceChain = await connectChain({ signer: f.alice.connect(provider), channels });
-  const bobChain = await connectChain({ signer: f.bob.connect(provider), channels });
+  aliceChain = paymentChannelsSettlement(
+    await connectChain({ signer: f.alice.connect(provider), channels }),
+  );
+  const bobChain = paymentChannelsSettlement(
+    await connectChain({ signer: f.bob.connect(provider), channels }),
+  );
   http = createServer((_, res) => res.end(BODY));
   await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
   httpPort = (http.address() as AddressInfo).port;
@@ -50,14 +58,13 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tollway-e2e-"));
   node = await createProviderNode({
     key: getBytes(f.bob.privateKey),
-    domain: bobChain.domain,
+    settlement: bobChain,
     storeDir: dir,
     drivers: [proxy],
     pricing: {
       second: { unitPrice: D / 1000n, creditLimit: D / 1000n, graceMs: 600 },
       byte: { unitPrice: 1000n, creditLimit: 64_000n * 1000n, graceMs: 300, tickMs: 200 },
     },
-    channels: chainDirectory(bobChain),
     verifyThreads: 1,
   });
   node.on("session-closed", (e) => closed.push(e));
@@ -79,17 +86,11 @@ afterAll(async () => {
 
 describe("relay end to end on the in-process chain", () => {
   it("pays per second and per byte through the proxy, is cut when it stops paying, then settles cooperatively", async () => {
-    const opened = await aliceChain.open({
+    const ref = await openChannel(aliceChain, {
       partner: f.bob.address as Address,
       amount: 5n * D,
       settleWindow: 600,
     });
-    const ref = {
-      channelId: opened.channelId,
-      salt: opened.participants.salt,
-      openBlock: opened.participants.openBlock,
-      depositA: 5n * D,
-    };
 
     // Per second, over HTTP CONNECT.
     const perSecond = await client.openSession({
@@ -149,18 +150,14 @@ describe("relay end to end on the in-process chain", () => {
     expect(e2.owed).toBeGreaterThanOrEqual(4n * BigInt(BODY.length) * 1000n);
 
     // Cooperative close over the socket, then on chain.
-    const signed = await client.settle(ref.channelId);
     const paidToBob = client.channel(ref.channelId)!.sent!.proof.transferred;
-    expect(signed.settlement.payoutB).toBe(paidToBob);
-    const before = await aliceChain.tokenBalance(f.bob.address as Address);
-    await aliceChain.cooperativeClose(
-      opened.participants,
-      signed.settlement.payoutA,
-      signed.settlement.payoutB,
-      signed.signatureA,
-      signed.signatureB,
-    );
-    expect(await aliceChain.tokenBalance(f.bob.address as Address)).toBe(before + paidToBob);
-    expect(await aliceChain.readChannel(ref.channelId)).toEqual({ status: "none" });
+    const before = await aliceChain.balanceOf(f.bob.address as Address);
+    const closedTx = await closeCooperatively(client, aliceChain, ref.channelId);
+    expect(closedTx.payoutB).toBe(paidToBob);
+    expect(await aliceChain.balanceOf(f.bob.address as Address)).toBe(before + paidToBob);
+    expect(await aliceChain.channel(ref.channelId)).toEqual({
+      status: "none",
+      channelId: ref.channelId,
+    });
   });
 });

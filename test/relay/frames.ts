@@ -1,4 +1,5 @@
 /** Sample frames of every type (wire tests, fuzzing). */
+import type { ChannelRef } from "../../channels/settlement/channel-ref.ts";
 import type { ChannelId } from "../../channels/types.ts";
 import type { Frame } from "../../relay/wire/frames.ts";
 
@@ -21,8 +22,7 @@ export const SAMPLES: Frame[] = [
   {
     type: "OPEN",
     channelId: cid,
-    salt: MAX,
-    openBlock: 99n,
+    ref: `0x${"cd".repeat(80)}` as ChannelRef,
     dealId: "deal-1",
     mode: "byte",
     unitPrice: 10n ** 30n,

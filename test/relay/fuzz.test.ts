@@ -49,8 +49,7 @@ beforeAll(async () => {
   wire.send({
     type: "OPEN",
     channelId: ref.channelId,
-    salt: ref.salt,
-    openBlock: ref.openBlock,
+    ref: ref.ref,
     dealId: "fuzz",
     mode: "packet",
     unitPrice: 5n,
@@ -78,8 +77,34 @@ const mutation = fc.record({
   base: fc.integer({ min: 0, max: SAMPLES.length }),
   kind: fc.constantFrom("replace", "drop", "append", "flip", "truncate"),
   at: fc.nat(),
-  value: fc.oneof(fc.anything(), fc.uint8Array({ maxLength: 70 }), fc.bigInt()),
+  value: fc.oneof(
+    fc.anything(),
+    fc.uint8Array({ maxLength: 70 }),
+    fc.bigInt(),
+    // Channel references around their bound (1 to 256 bytes).
+    fc.uint8Array({ minLength: 240, maxLength: 300 }),
+  ),
 });
+
+/**
+ * A well-formed OPEN whose reference the provider's backend did not make, or one of the right
+ * shape that names no channel: answered with a code, the connection and its session go on.
+ */
+const foreignRef = fc
+  .record({
+    bytes: fc.oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 256 }),
+      fc.uint8Array({ minLength: 48, maxLength: 48 }),
+    ),
+    ours: fc.boolean(),
+  })
+  .map(({ bytes, ours }) => {
+    const open = toArray(SAMPLES.find((f) => f.type === "OPEN")!);
+    // The fuzzer's own channel's id (its session must not notice), or the sample's.
+    if (ours) open[1] = Buffer.from(ref.channelId.slice(2), "hex");
+    open[2] = Buffer.from(bytes);
+    return safePack(open);
+  });
 
 // An ERROR from the requester is legitimately left unanswered: not a base for mutations.
 const BASES = SAMPLES.filter((f) => f.type !== "ERROR");
@@ -98,7 +123,7 @@ const protoMap = fc
     if (where === "frame") return safePack(m);
     if (where === "type") return safePack([m, 1]);
     const open = toArray(SAMPLES.find((f) => f.type === "OPEN")!);
-    open[8] = m;
+    open[7] = m;
     return safePack(open);
   });
 
@@ -124,6 +149,7 @@ const attack: fc.Arbitrary<Attack> = fc.oneof(
   fc.uint8Array({ maxLength: 200 }).map((b) => ({ bytes: Buffer.from(b), mustAnswer: true })),
   fc.anything().map((v) => ({ bytes: safePack(v), mustAnswer: true })),
   protoMap.map((bytes) => ({ bytes, mustAnswer: true })),
+  foreignRef.map((bytes) => ({ bytes, mustAnswer: true })),
   deep.map((bytes) => ({ bytes, mustAnswer: true })),
   // Past ws's limit the socket closes with 1009 and no ERROR: nothing to wait for.
   huge.map((bytes) => ({ bytes, mustAnswer: false })),
@@ -172,8 +198,7 @@ function watch(ws: WebSocket) {
 const resumeFrame = (): Frame => ({
   type: "OPEN",
   channelId: ref.channelId,
-  salt: ref.salt,
-  openBlock: ref.openBlock,
+  ref: ref.ref,
   dealId: "fuzz",
   mode: "packet",
   unitPrice: 5n,

@@ -1,22 +1,21 @@
-/** Shared fixtures of the relay tests: keys, a provider node on a temp store, channels. */
+/**
+ * Shared fixtures of the relay tests: keys, a provider node on a temp store, channels opened on an
+ * in-memory settlement chain that the node resolves them through.
+ */
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSigner } from "../../channels/crypto/signer.ts";
 import { VerifyPool } from "../../channels/crypto/verify-pool.ts";
-import type { Address, ChannelDomain } from "../../channels/types.ts";
-import {
-  channelIdOf,
-  type MemoryDirectory,
-  memoryDirectory,
-} from "../../relay/provider/channel-directory.ts";
+import { MemoryChain } from "../../channels/settlement/memory/memory-chain.ts";
+import type { ChannelDomain } from "../../channels/types.ts";
 import {
   createProviderNode,
   type ProviderNode,
   type ProviderNodeOptions,
 } from "../../relay/provider/index.ts";
-import type { ChannelRef } from "../../relay/requester/client.ts";
+import type { SessionChannel } from "../../relay/requester/client.ts";
 import type { MeteredTunnelDriver } from "../../relay/tunnel/metered.ts";
 import { createProxyDriver } from "../../relay/tunnel/proxy/proxy-driver.ts";
 
@@ -40,28 +39,55 @@ export async function sharedPool(): Promise<VerifyPool> {
   return shared;
 }
 
+/** The deepest deposit the chain takes (uint112, as PaymentChannels). */
+export const MAX_DEPOSIT = (1n << 112n) - 1n;
+
+/** A fresh in-memory chain under the tests' domain. */
+export function memoryChain(): MemoryChain {
+  return new MemoryChain({ domain });
+}
+
+/**
+ * Opens a channel from `requesterKey`'s account to the provider on `chain` (minting its deposit
+ * first) and returns what a session pays on.
+ */
+export function openOn(
+  chain: MemoryChain,
+  requesterKey: Uint8Array,
+  depositA: bigint,
+): SessionChannel {
+  const requester = createSigner(requesterKey).address;
+  chain.mint(requester, depositA);
+  const { channelId, ref } = chain.execute(requester, {
+    type: "ChainSendOpen",
+    partner: providerAddress,
+    amount: depositA,
+    settleWindow: 600,
+  });
+  return { channelId, ref, depositA };
+}
+
 export interface TestProvider {
   readonly node: ProviderNode;
-  readonly directory: MemoryDirectory;
+  /** The chain the node resolves channels on. */
+  readonly chain: MemoryChain;
   readonly proxy: MeteredTunnelDriver & { readonly port: number };
   readonly dir: string;
-  /** Registers a channel opened by `requesterKey` to the provider and returns its reference. */
-  channel(requesterKey: Uint8Array, depositA: bigint, salt?: bigint): ChannelRef;
+  /** Opens a channel from `requesterKey`'s account to the provider and returns it. */
+  channel(requesterKey: Uint8Array, depositA: bigint): SessionChannel;
   stop(): Promise<void>;
 }
 
-let salts = 1n;
-
-/** Starts a provider with a proxy driver on a fresh temp store. */
+/** Starts a provider with a proxy driver on a fresh temp store (and chain, unless given). */
 export async function startProvider(
   over: Partial<ProviderNodeOptions> = {},
   dir = mkdtempSync(join(tmpdir(), "tollway-relay-")),
+  chain = memoryChain(),
 ): Promise<TestProvider> {
-  const directory = memoryDirectory();
   const proxy = await createProxyDriver();
   const node = await createProviderNode({
     key: providerKey,
-    domain,
+    settlement: chain.backendFor(providerAddress),
     storeDir: dir,
     drivers: [proxy],
     pricing: {
@@ -69,25 +95,15 @@ export async function startProvider(
       byte: { unitPrice: 1n, creditLimit: 16_384n, graceMs: 300, tickMs: 200 },
       packet: { unitPrice: 5n, creditLimit: 50n, graceMs: 300 },
     },
-    channels: directory,
     verifyPool: await sharedPool(),
     ...over,
   });
   return {
     node,
-    directory,
+    chain,
     proxy,
     dir,
-    channel(requesterKey, depositA, salt = salts++) {
-      const requester = createSigner(requesterKey).address;
-      const channelId = channelIdOf(requester, providerAddress as Address, salt, 7n);
-      directory.add(channelId, requester, providerAddress, {
-        depositA,
-        depositB: 0n,
-        settleWindow: 600,
-      });
-      return { channelId, salt, openBlock: 7n, depositA };
-    },
+    channel: (requesterKey, depositA) => openOn(chain, requesterKey, depositA),
     async stop() {
       await node.close();
       await proxy.close();

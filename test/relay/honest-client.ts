@@ -1,7 +1,7 @@
 /** The check every hostile-input test ends with: an honest requester is still served in full. */
 import { expect } from "vitest";
 import { createSigner } from "../../channels/crypto/signer.ts";
-import type { ChannelRef } from "../../relay/requester/client.ts";
+import type { SessionChannel } from "../../relay/requester/client.ts";
 import { openWireConnection } from "../../relay/requester/wire-connection.ts";
 import type { Frame } from "../../relay/wire/frames.ts";
 import { domain, keyOf, type TestProvider, until } from "./helpers.ts";
@@ -11,7 +11,7 @@ let honest = 0;
 /** A provider somewhere (in this process or another) that can be given a channel. */
 export interface HonestTarget {
   readonly url: string;
-  channel(requesterKey: Uint8Array, depositA: bigint): ChannelRef | Promise<ChannelRef>;
+  channel(requesterKey: Uint8Array, depositA: bigint): SessionChannel | Promise<SessionChannel>;
 }
 
 /**
@@ -34,8 +34,7 @@ export async function expectHonestClientServed(
     wire.send({
       type: "OPEN",
       channelId: ref.channelId,
-      salt: ref.salt,
-      openBlock: ref.openBlock,
+      ref: ref.ref,
       dealId: "honest",
       mode: "packet",
       unitPrice: 5n,

@@ -65,8 +65,7 @@ function forge(p: TestProvider, label: string, rate: number, seconds: number) {
       Buffer.from(key).toString("hex"),
       JSON.stringify({
         channelId: ref.channelId,
-        salt: String(ref.salt),
-        openBlock: String(ref.openBlock),
+        ref: ref.ref,
       }),
       String(Math.round(rate)),
       String(seconds),

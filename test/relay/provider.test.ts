@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { createSigner } from "../../channels/crypto/signer.ts";
+import type { ChannelRef } from "../../channels/settlement/channel-ref.ts";
 import { ChannelStore } from "../../channels/store/channel-store.ts";
 import { CloseCode } from "../../relay/errors.ts";
 import type { SessionClosedEvent } from "../../relay/provider/index.ts";
@@ -11,6 +12,8 @@ import type { Frame } from "../../relay/wire/frames.ts";
 import {
   domain,
   keyOf,
+  memoryChain,
+  openOn,
   removeDir,
   sleep,
   startProvider,
@@ -48,8 +51,7 @@ function open(
   wire.send({
     type: "OPEN",
     channelId: ref.channelId,
-    salt: ref.salt,
-    openBlock: ref.openBlock,
+    ref: ref.ref,
     dealId: "d",
     mode,
     unitPrice: mode === "second" ? 10n : 1n,
@@ -112,6 +114,7 @@ describe("provider node, live", () => {
     p = await startProvider(
       { limits: { authTimeoutMs: 300, rate: { perSecond: 2_000, burst: 500 } } },
       p.dir,
+      p.chain,
     );
     p.node.on("session-closed", (e) => closed.push(e));
   });
@@ -245,8 +248,7 @@ describe("provider node, live", () => {
     wire.send({
       type: "OPEN",
       channelId: mine.channelId,
-      salt: mine.salt,
-      openBlock: mine.openBlock,
+      ref: mine.ref,
       dealId: "d",
       mode: "second",
       unitPrice: 1n,
@@ -257,6 +259,40 @@ describe("provider node, live", () => {
     });
     await until(() => errors(frames).length >= 2, 3000, "2 errors");
     expect(errors(frames)).toEqual(["CHANNEL_NOT_PARTICIPANT", "PRICE_TOO_LOW"]);
+    wire.close();
+  });
+
+  it("answers an OPEN whose reference is another backend's, garbage, or another channel's with a code, and keeps serving", async () => {
+    const key = keyOf("ref-tester");
+    const mine = p.channel(key, 1_000n);
+    const other = p.channel(key, 1_000n);
+    // A channel of the same requester and provider on another in-memory chain: the same shape,
+    // but not a channel of this one.
+    const elsewhere = openOn(memoryChain(), keyOf("ref-elsewhere"), 1_000n);
+    const { wire, frames, signer } = await raw("ref-tester");
+    const refs: ChannelRef[] = [
+      `0x${"12".repeat(80)}` as ChannelRef, // PaymentChannels' shape: a, b, salt, block
+      "0x00" as ChannelRef,
+      elsewhere.ref,
+      other.ref, // open, but not the channel the OPEN names
+    ];
+    // One at a time: an OPEN of a channel being opened is refused as busy.
+    for (const [i, ref] of refs.entries()) {
+      open(wire, { ...mine, ref });
+      await until(() => errors(frames).length > i, 3000, `OPEN ${i} answered`);
+    }
+    expect(errors(frames)).toEqual([
+      "CHANNEL_REF_INVALID",
+      "CHANNEL_REF_INVALID",
+      "CHANNEL_UNKNOWN",
+      "CHANNEL_REF_INVALID",
+    ]);
+    // Each named the channel it was about; the connection and the node go on.
+    for (const f of frames) if (f.type === "ERROR") expect(f.ref).toBe(mine.channelId);
+    open(wire, mine);
+    wire.send(pay(signer, mine, 1n, 10n));
+    await until(() => frames.some((f) => f.type === "READY"), 3_000, "READY");
+    expect(errors(frames)).toHaveLength(refs.length);
     wire.close();
   });
 });

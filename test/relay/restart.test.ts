@@ -11,7 +11,6 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSigner } from "../../channels/crypto/signer.ts";
 import { ChannelStore } from "../../channels/store/channel-store.ts";
-import type { ChannelId } from "../../channels/types.ts";
 import { isRelayError } from "../../relay/errors.ts";
 import type { SessionClosedEvent } from "../../relay/provider/index.ts";
 import { connect } from "../../relay/requester/client.ts";
@@ -59,8 +58,7 @@ function openFrame(ref: ReturnType<TestProvider["channel"]>): Frame {
   return {
     type: "OPEN",
     channelId: ref.channelId,
-    salt: ref.salt,
-    openBlock: ref.openBlock,
+    ref: ref.ref,
     dealId: "d",
     mode: "second",
     unitPrice: PRICE,
@@ -120,9 +118,8 @@ describe("credit per channel", () => {
 
     // The debt is the channel's: a restarted node still bills it.
     await p.stop();
-    p = await startProvider({ pricing }, p.dir);
+    p = await startProvider({ pricing }, p.dir, p.chain);
     track(p);
-    p.channel(keyOf(label), 1_000_000n, ref.salt);
     const { wire, frames, signer } = await raw(label);
     wire.send(openFrame(ref));
     await until(() => accepted(frames) !== undefined, 3_000, "ACCEPT after the restart");
@@ -292,17 +289,17 @@ describe("restarts", () => {
     const wait = new Promise<void>((r) => client.once("reconnect", () => r()));
     await dropped(() => client.dropConnection());
     p.node.closeSession(session.id, "lost");
-    // Meanwhile the channel is no longer this requester's to open.
-    p.directory.add(ref.channelId as ChannelId, providerAddress, providerAddress, {
-      depositA: 1n,
-      depositB: 0n,
-      settleWindow: 600,
+    // Meanwhile the provider closes the channel on chain: it is no longer open to pay on.
+    p.chain.execute(providerAddress, {
+      type: "ChainSendClose",
+      channelId: ref.channelId,
+      proof: null,
     });
     await wait;
     const end = await session.closed;
-    expect(end.code).toBe("CHANNEL_NOT_PARTICIPANT");
+    expect(end.code).toBe("CHANNEL_UNKNOWN");
     const err = await session.done.catch((e: unknown) => e);
-    expect(isRelayError(err, "CHANNEL_NOT_PARTICIPANT")).toBe(true);
+    expect(isRelayError(err, "CHANNEL_UNKNOWN")).toBe(true);
     await client.close();
   });
 });

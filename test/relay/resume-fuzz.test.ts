@@ -12,6 +12,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
 import { createSigner } from "../../channels/crypto/signer.ts";
+import type { ChannelRef } from "../../channels/settlement/channel-ref.ts";
 import type { ChannelId } from "../../channels/types.ts";
 import { isRelayError, type RelayErrorCode } from "../../relay/errors.ts";
 import { connect } from "../../relay/requester/client.ts";
@@ -185,7 +186,7 @@ describe("a hostile provider", () => {
         const channelId = `0x${randomBytes(32).toString("hex")}` as ChannelId;
         const outcome = await client
           .openSession({
-            channel: { channelId, salt: 1n, openBlock: 1n, depositA: U256 },
+            channel: { channelId, ref: `0x${"ab".repeat(48)}` as ChannelRef, depositA: U256 },
             mode: "byte",
             unitPrice: 1n,
             tunnel: { kind: "proxy" },
@@ -230,8 +231,7 @@ describe("a hostile requester on a live node", () => {
     const open = (resume: string | null): Frame => ({
       type: "OPEN",
       channelId: ref.channelId,
-      salt: ref.salt,
-      openBlock: ref.openBlock,
+      ref: ref.ref,
       dealId: "d",
       mode: "second",
       unitPrice: 10n,

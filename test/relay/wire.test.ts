@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { MAX_CHANNEL_REF_BYTES } from "../../channels/settlement/channel-ref.ts";
 import type { ChannelId } from "../../channels/types.ts";
 import { decodeFrame, encodeFrame, packRaw, toArray } from "../../relay/wire/codec.ts";
 import type { Frame } from "../../relay/wire/frames.ts";
@@ -40,8 +41,7 @@ describe("wire codec", () => {
       [
         4,
         Buffer.alloc(32),
-        Buffer.alloc(32),
-        Buffer.alloc(8),
+        Buffer.alloc(48, 1),
         "d",
         "hour",
         Buffer.alloc(32),
@@ -58,8 +58,7 @@ describe("wire codec", () => {
       [
         4,
         Buffer.alloc(32),
-        Buffer.alloc(32),
-        Buffer.alloc(8),
+        Buffer.alloc(48, 1),
         "d",
         "byte",
         Buffer.alloc(32),
@@ -68,6 +67,20 @@ describe("wire codec", () => {
         Buffer.alloc(8),
         null,
         null,
+      ],
+      "FRAME_MALFORMED",
+    ],
+    ["OPEN empty ref", openWithRef(Buffer.alloc(0)), "FRAME_MALFORMED"],
+    ["OPEN 257-byte ref", openWithRef(Buffer.alloc(257, 1)), "FRAME_MALFORMED"],
+    ["OPEN ref as a hex string", openWithRef(`0x${"ab".repeat(48)}`), "FRAME_MALFORMED"],
+    ["OPEN ref as a number", openWithRef(7), "FRAME_MALFORMED"],
+    ["OPEN ref missing", openWithRef(null), "FRAME_MALFORMED"],
+    [
+      "OPEN with the old salt and block",
+      [
+        ...openWithRef(Buffer.alloc(32)).slice(0, 3),
+        Buffer.alloc(8),
+        ...openWithRef(Buffer.alloc(32)).slice(3),
       ],
       "FRAME_MALFORMED",
     ],
@@ -128,6 +141,27 @@ describe("wire codec", () => {
     expect(() => encodeFrame(over)).toThrow(RangeError);
   });
 
+  it("carries any reference of 1 to MAX_CHANNEL_REF_BYTES bytes as lowercase hex, and refuses every other length (property)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: MAX_CHANNEL_REF_BYTES + 64 }), (ref) => {
+        const r = decodeFrame(packRaw(openWithRef(Buffer.from(ref))));
+        if (ref.length === 0 || ref.length > MAX_CHANNEL_REF_BYTES) {
+          expect(r.ok ? null : r.code).toBe("FRAME_MALFORMED");
+          return;
+        }
+        expect(r.ok && r.value.type === "OPEN" && r.value.ref).toBe(
+          `0x${Buffer.from(ref).toString("hex")}`,
+        );
+        // And back: what the provider decoded is what the requester encodes again.
+        if (r.ok)
+          expect(
+            Buffer.from(encodeFrame(r.value)).equals(packRaw(openWithRef(Buffer.from(ref)))),
+          ).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it("round-trips any PAY in range (property)", () => {
     fc.assert(
       fc.property(
@@ -151,7 +185,14 @@ describe("wire codec", () => {
 /** The OPEN sample's wire array with other tunnel parameters. */
 function openWith(params: unknown): unknown[] {
   const arr = toArray(SAMPLES.find((f) => f.type === "OPEN")!);
-  arr[8] = params;
+  arr[7] = params;
+  return arr;
+}
+
+/** The OPEN sample's wire array with another channel reference field. */
+function openWithRef(ref: unknown): unknown[] {
+  const arr = toArray(SAMPLES.find((f) => f.type === "OPEN")!);
+  arr[2] = ref;
   return arr;
 }
 

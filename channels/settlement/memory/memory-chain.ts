@@ -211,7 +211,9 @@ export class MemoryChain {
     const me = normalizeAddress(account);
     const chain = this;
     return {
+      domain: chain.domain,
       account: async () => me,
+      balanceOf: async (owner) => chain.balanceOf(owner),
       now: async () => ({ block: chain.block, time: chain.time }),
       async *events(after, to) {
         yield* chain.eventsBetween(after, to);

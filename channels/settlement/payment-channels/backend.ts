@@ -8,11 +8,12 @@ import type { Interface } from "ethers";
 import type { ChainClient } from "../../chain/client.ts";
 import { isChainError } from "../../chain/errors.ts";
 import type { ChannelParticipants, ClosingState } from "../../chain/types.ts";
-import type { Address, ChannelId } from "../../types.ts";
+import type { Address, ChannelDomain, ChannelId } from "../../types.ts";
 import type {
   ChainNow,
   ChannelView,
   OpenChannelView,
+  OpenedChannelTx,
   ResolvedChannel,
   SendOutcomes,
   SettlementBackend,
@@ -83,8 +84,50 @@ export class PaymentChannelsSettlement implements SettlementBackend {
     this.#range = opts.maxBlockRange ?? 2_000;
   }
 
+  get domain(): ChannelDomain {
+    return this.chain.domain;
+  }
+
   account(): Promise<Address> {
     return this.chain.address();
+  }
+
+  balanceOf(owner: Address): Promise<bigint> {
+    return this.chain.tokenBalance(owner);
+  }
+
+  /**
+   * `send(ChainSendOpen)` with PaymentChannels' own choices: the salt the id derives from
+   * (default: random) and whether a permit funds the open (default: when the allowance is short).
+   * @throws SettlementError as `send` does
+   */
+  async open(args: {
+    readonly partner: Address;
+    readonly amount: bigint;
+    readonly settleWindow: number;
+    readonly salt?: bigint;
+    readonly permit?: boolean;
+  }): Promise<OpenedChannelTx & { readonly participants: ChannelParticipants }> {
+    try {
+      const opened = await this.chain.open({
+        partner: args.partner,
+        amount: args.amount,
+        settleWindow: args.settleWindow,
+        salt: args.salt,
+        permit: args.permit,
+      });
+      this.#participants.set(opened.channelId, opened.participants);
+      return {
+        hash: opened.hash,
+        blockNumber: opened.blockNumber,
+        gasUsed: opened.gasUsed,
+        channelId: opened.channelId,
+        ref: encodeChannelRef(opened.participants),
+        participants: opened.participants,
+      };
+    } catch (err) {
+      throw refusal(err);
+    }
   }
 
   async now(): Promise<ChainNow> {
@@ -149,19 +192,8 @@ export class PaymentChannelsSettlement implements SettlementBackend {
     const chain = this.chain;
     switch (e.type) {
       case "ChainSendOpen": {
-        const opened = await chain.open({
-          partner: e.partner,
-          amount: e.amount,
-          settleWindow: e.settleWindow,
-        });
-        this.#participants.set(opened.channelId, opened.participants);
-        return {
-          hash: opened.hash,
-          blockNumber: opened.blockNumber,
-          gasUsed: opened.gasUsed,
-          channelId: opened.channelId,
-          ref: encodeChannelRef(opened.participants),
-        };
+        const { participants: _, ...opened } = await this.open(e);
+        return opened;
       }
       case "ChainSendDeposit":
         return chain.topUp(e.channelId, e.participant === "B", e.amount);

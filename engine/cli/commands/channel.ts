@@ -57,7 +57,7 @@ export function channelCommand(program: Command, io: Io) {
       check(input);
       const ctx = await openChainContext(config);
       try {
-        print(config.json, await run(ctx, await tokenUnit(ctx.chain), input));
+        print(config.json, await run(ctx, await tokenUnit(ctx.account), input));
       } finally {
         ctx.close();
       }
@@ -87,8 +87,8 @@ export function channelCommand(program: Command, io: Io) {
         async (ctx, unit, { opts: o }) => {
           const amount = flag(parseTokens("--amount", o.amount, unit));
           const permit = o.permit !== false;
-          await requireFunds(ctx.chain, ctx.me, amount, unit, { viaAllowance: !permit });
-          const opened = await ctx.chain.open({
+          await requireFunds(ctx.account, ctx.me, amount, unit, { viaAllowance: !permit });
+          const opened = await ctx.account.open({
             partner: partnerFlag(o.partner),
             amount,
             settleWindow: flag(parseWindow("--window", o.window)),
@@ -101,6 +101,7 @@ export function channelCommand(program: Command, io: Io) {
           return {
             channelId: opened.channelId,
             ...opened.participants,
+            ref: opened.ref,
             deposit: formatTokens(amount, unit),
             tx: opened.hash,
             gasUsed: opened.gasUsed,
@@ -131,8 +132,13 @@ export function channelCommand(program: Command, io: Io) {
           const amount = flag(parseTokens("--amount", o.amount, unit));
           const already = side === "b" ? ch.depositB : ch.depositA;
           flag(parseTokens("--amount", o.amount, unit, MAX_DEPOSIT_LEFT(already)));
-          await requireFunds(ctx.chain, ctx.me, amount, unit, { viaAllowance: false });
-          const tx = await ctx.chain.topUp(ch.channelId, side === "b", amount);
+          await requireFunds(ctx.account, ctx.me, amount, unit, { viaAllowance: false });
+          const tx = await ctx.account.settlement.send({
+            type: "ChainSendDeposit",
+            channelId: ch.channelId,
+            participant: side === "b" ? "B" : "A",
+            amount,
+          });
           return {
             channelId: ch.channelId,
             side,
@@ -161,7 +167,7 @@ export function channelCommand(program: Command, io: Io) {
           const store = await openStore(ctx);
           try {
             const proof = (await store?.loadChannel(id))?.received ?? undefined;
-            return { ...(await closeWithProof(ctx.chain, id, proof, ctx.fromBlock)), via: "cli" };
+            return { ...(await closeWithProof(ctx.account.settlement, id, proof)), via: "cli" };
           } catch (err) {
             if (err instanceof ChannelActionError)
               throw new CliError("NOT_FOUND", err.shortMessage);
@@ -184,7 +190,11 @@ export function channelCommand(program: Command, io: Io) {
           const ch = await findChannel(ctx, channelArg(args));
           if (ch.status !== "closing" || !ch.closing)
             throw new CliError("NOT_FOUND", `channel ${ch.channelId} is open; close it first`);
-          const tx = await ctx.chain.settle(ch.channelId, ch.closing);
+          const tx = await ctx.account.settlement.send({
+            type: "ChainSendSettle",
+            channelId: ch.channelId,
+            closing: ch.closing,
+          });
           return { channelId: ch.channelId, tx: tx.hash, gasUsed: tx.gasUsed };
         },
       ),
@@ -197,7 +207,7 @@ export function channelCommand(program: Command, io: Io) {
       action(
         () => undefined,
         async (ctx, unit) => {
-          const state = await readChannelHistory(ctx.chain, ctx.me, ctx.fromBlock);
+          const state = await readChannelHistory(ctx.account.settlement, ctx.me, ctx.fromBlock);
           const channels = [...state.channels.values()].map((c) => ({
             channelId: c.channelId,
             status: c.status,
@@ -235,7 +245,7 @@ export function channelCommand(program: Command, io: Io) {
           }
           const store = await openStore(ctx);
           const watcher = await startWatcher({
-            chain: ctx.chain,
+            settlement: ctx.account.settlement,
             dir: layout.watcher,
             fromBlock: ctx.fromBlock,
             pollIntervalMs: flag(parseInteger("--interval", o.interval, 100, 3_600_000)),
@@ -307,7 +317,7 @@ function tokenNumber(units: bigint, unit: TokenUnit): string {
 }
 
 async function findChannel(ctx: ChainContext, id: ChannelId): Promise<WatchedChannel> {
-  const state = await readChannelHistory(ctx.chain, ctx.me, ctx.fromBlock);
+  const state = await readChannelHistory(ctx.account.settlement, ctx.me, ctx.fromBlock);
   const ch = state.channels.get(id);
   if (!ch)
     throw new CliError(

@@ -50,8 +50,8 @@ export function providerCommand(program: Command, io: Io) {
       const log = (line: string) =>
         io.out(config.json ? `${JSON.stringify({ log: line })}\n` : `  ${line}\n`);
       const provider = await createProvider({
-        wallet: ctx.chain.signer as Wallet,
-        chain: ctx.chain,
+        wallet: ctx.account.signer as Wallet,
+        settlement: ctx.account.settlement,
         dataDir: config.dataDir,
         marketUrl: market,
         host: String(opts.host),

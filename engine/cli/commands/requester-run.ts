@@ -71,8 +71,8 @@ export async function runRequester(
   report: (summary: Record<string, unknown>) => void,
 ): Promise<void> {
   const deal = createDealChannel({
-    wallet: ctx.chain.signer as Wallet | HDNodeWallet,
-    chain: ctx.chain,
+    wallet: ctx.account.signer as Wallet | HDNodeWallet,
+    settlement: ctx.account.settlement,
     marketUrl: o.market,
     relay: o.relay,
     store,
@@ -81,7 +81,7 @@ export async function runRequester(
     settleWindow: o.window,
     signal: stop,
     beforeDeposit: (amount) =>
-      requireFunds(ctx.chain, ctx.me, amount, unit, { viaAllowance: false }),
+      requireFunds(ctx.account, ctx.me, amount, unit, { viaAllowance: false }),
   });
   let session: Session | undefined;
   const counters: CrawlCounters = { bytes: 0, pages: 0 };
@@ -123,7 +123,9 @@ export async function runRequester(
     if (ch.toppedUp > 0n) say(`topped channel ${id} up by ${formatTokens(ch.toppedUp, unit)}`);
     if (ch.reused) say(`reusing channel ${id} (${formatTokens(ch.left, unit)} left)`);
     else
-      say(`channel ${id} opened with ${formatTokens(o.deposit, unit)} (gas ${ch.channel.gasUsed})`);
+      say(
+        `channel ${id} opened with ${formatTokens(o.deposit, unit)} (gas ${ch.channel.tx?.gasUsed ?? 0n})`,
+      );
     session = await deal.openSession({ mode: "second", tunnel: { kind: "proxy" } });
     const port = Number(o.target.port || 80);
     const until = Date.now() + o.seconds * 1000;

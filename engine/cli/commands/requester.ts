@@ -62,7 +62,7 @@ export function requesterCommand(program: Command, io: Io) {
       const stop = interruptOnSignal(io);
       const ctx = await openChainContext(config);
       try {
-        const unit = await tokenUnit(ctx.chain);
+        const unit = await tokenUnit(ctx.account);
         // The token may have fewer decimals than the 18 the flags were first checked with.
         flag(parseTokens("--deposit", opts.deposit, unit));
         flag(parseTokens("--max-price", opts.maxPrice, unit));
@@ -77,7 +77,7 @@ export function requesterCommand(program: Command, io: Io) {
           if (!config.json) io.out(`${line}\n`);
         };
         const services = await startNodeServices({
-          chain: ctx.chain,
+          settlement: ctx.account.settlement,
           address: ctx.me,
           role: "requester",
           layout,

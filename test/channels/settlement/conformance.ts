@@ -100,6 +100,17 @@ export function settlementConformance(name: string, setup: () => Promise<Harness
       };
     };
 
+    it("names its domain and reads token balances as the chain holds them", async () => {
+      expect(h.alice.domain).toEqual(h.domain);
+      expect(h.bob.domain).toEqual(h.domain);
+      const before = await h.alice.balanceOf(A);
+      expect(before).toBe(await h.tokens(A));
+      // Anyone's balance, read by anyone: carol is in no channel.
+      expect(await h.carol.balanceOf(B)).toBe(await h.tokens(B));
+      await open(2n * D);
+      expect(await h.bob.balanceOf(A)).toBe(before - 2n * D);
+    });
+
     it("opens and tops up; reads, resolves and feeds the channel", async () => {
       const { channelId, ref, before } = await open();
       await h.bob.send({ type: "ChainSendDeposit", channelId, participant: "B", amount: 4n * D });

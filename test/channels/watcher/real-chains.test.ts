@@ -16,6 +16,7 @@ import {
   providerFor,
 } from "../../../channels/chain/index.ts";
 import { balanceProofDigest, eip712Domain } from "../../../channels/crypto/eip712.ts";
+import { paymentChannelsSettlement } from "../../../channels/settlement/payment-channels/backend.ts";
 import type { SignedBalanceProof } from "../../../channels/signed.ts";
 import type { Address, ChannelId } from "../../../channels/types.ts";
 import { startWatcher, type Watcher } from "../../../channels/watcher/index.ts";
@@ -104,7 +105,7 @@ describe("the watcher settles by itself", () => {
     const bob = s.bob;
     const book = proofBook(devWallet(1), s.alice);
     const watcher = await startWatcher({
-      chain: bob,
+      settlement: paymentChannelsSettlement(bob),
       dir: join(dir, "automine"),
       pollIntervalMs: 100,
       partnerProof: (id) => book.received.get(id),
@@ -137,7 +138,7 @@ describe("the watcher settles by itself", () => {
     const bob = s.bob;
     const book = proofBook(devWallet(1), s.alice);
     const watcher = await startWatcher({
-      chain: bob,
+      settlement: paymentChannelsSettlement(bob),
       dir: join(dir, "interval"),
       pollIntervalMs: 200,
       partnerProof: (id) => book.received.get(id),
@@ -179,7 +180,7 @@ describe("the watcher behind an RPC that hangs", () => {
     const bob = s.bob;
     const book = proofBook(devWallet(1), s.alice);
     const watcher = await startWatcher({
-      chain: bob,
+      settlement: paymentChannelsSettlement(bob),
       dir: join(dir, "hanging"),
       pollIntervalMs: 100,
       partnerProof: (id) => book.received.get(id),

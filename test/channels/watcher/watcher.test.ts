@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Provider } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChainClient, connectChain, providerFor } from "../../../channels/chain/client.ts";
+import { paymentChannelsSettlement } from "../../../channels/settlement/payment-channels/backend.ts";
 import type { SignedBalanceProof } from "../../../channels/signed.ts";
 import type { Address, ChannelId } from "../../../channels/types.ts";
 import { startWatcher } from "../../../channels/watcher/watcher.ts";
@@ -40,7 +41,7 @@ const pay = (id: ChannelId, nonce: bigint, transferred: bigint) =>
 describe("dispute watcher", () => {
   it("wins the dispute when the partner closes with a stale state, then settles", async () => {
     const watcher = await startWatcher({
-      chain: bob,
+      settlement: paymentChannelsSettlement(bob),
       dir: join(dir, "a"),
       partnerProof: (id) => received.get(id),
     });
@@ -73,7 +74,7 @@ describe("dispute watcher", () => {
   it("catches up from its saved block after being down during the close", async () => {
     const store = join(dir, "b");
     let watcher = await startWatcher({
-      chain: bob,
+      settlement: paymentChannelsSettlement(bob),
       dir: store,
       partnerProof: (id) => received.get(id),
     });
@@ -93,7 +94,7 @@ describe("dispute watcher", () => {
     for (let i = 0; i < 5; i++) await f.provider.send("evm_mine", []);
 
     watcher = await startWatcher({
-      chain: bob,
+      settlement: paymentChannelsSettlement(bob),
       dir: store,
       partnerProof: (id) => received.get(id),
     });
@@ -127,7 +128,7 @@ describe("dispute watcher", () => {
       retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
     });
     const watcher = await startWatcher({
-      chain: flakyBob,
+      settlement: paymentChannelsSettlement(flakyBob),
       dir: join(dir, "c"),
       partnerProof: (id) => received.get(id),
     });
@@ -150,7 +151,7 @@ describe("dispute watcher", () => {
 
   it("closes through the machine with the partner's latest proof, then settles when the window ends", async () => {
     const watcher = await startWatcher({
-      chain: bob,
+      settlement: paymentChannelsSettlement(bob),
       dir: join(dir, "close"),
       partnerProof: (id) => received.get(id),
     });
@@ -177,14 +178,18 @@ describe("dispute watcher", () => {
 
   it("refuses a store that belongs to another account", async () => {
     const w = await startWatcher({
-      chain: bob,
+      settlement: paymentChannelsSettlement(bob),
       dir: join(dir, "d"),
       partnerProof: () => undefined,
     });
     await w.poll();
     await w.stop();
     await expect(
-      startWatcher({ chain: alice, dir: join(dir, "d"), partnerProof: () => undefined }),
+      startWatcher({
+        settlement: paymentChannelsSettlement(alice),
+        dir: join(dir, "d"),
+        partnerProof: () => undefined,
+      }),
     ).rejects.toMatchObject({
       code: "STORE_FOREIGN",
       details: { owner: f.bob.address.toLowerCase() },

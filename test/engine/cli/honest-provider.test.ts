@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JsonRpcProvider } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChainClient, connectChain, providerFor } from "../../../channels/chain/client.ts";
+import { providerFor } from "../../../channels/chain/client.ts";
+import type { SettlementBackend } from "../../../channels/settlement/backend.ts";
 import { ChannelStore } from "../../../channels/store/index.ts";
 import type { Address } from "../../../channels/types.ts";
 import {
@@ -20,14 +21,15 @@ import {
   serveEmbeddedChain,
 } from "../../../engine/chain/index.ts";
 import { accountLayout } from "../../../engine/node/layout.ts";
+import { connectPaymentChannels } from "../../../engine/node/payment-channels.ts";
 import { createRequester } from "../../../engine/node/requester.ts";
 import { eventually, type RunningRole, runOnce, startRole } from "./cli-processes.ts";
 
 let chain: EmbeddedChain;
 let dir: string;
 let rpc: JsonRpcProvider;
-let requesterChain: ChainClient;
-let providerChain: ChainClient;
+let requesterChain: SettlementBackend;
+let providerChain: SettlementBackend;
 let market: RunningRole;
 const providerAddress = devWallet(1).address as Address;
 const WINDOW = 10;
@@ -40,8 +42,10 @@ beforeAll(async () => {
     holders: [1, 2].map((i) => ({ address: devWallet(i).address as Address, amount: 10n ** 21n })),
   });
   await saveDeployment(dir, d);
-  requesterChain = await connectChain({ signer: devWallet(2).connect(rpc), channels: d.channels });
-  providerChain = await connectChain({ signer: devWallet(1).connect(rpc), channels: d.channels });
+  const settlementOf = async (i: number) =>
+    (await connectPaymentChannels({ signer: devWallet(i).connect(rpc), deployment: d })).settlement;
+  requesterChain = await settlementOf(2);
+  providerChain = await settlementOf(1);
   market = await startRole([...base(), "market", "--port", "0"]);
 });
 afterAll(async () => {
@@ -71,11 +75,11 @@ function startProvider(extra: string[] = []) {
 
 /** Opens a channel from the requester, pays the provider for about `seconds`, then vanishes. */
 async function payAndVanish(relay: string, seconds: number) {
-  const requester = createRequester({ wallet: devWallet(2), chain: requesterChain });
+  const requester = createRequester({ wallet: devWallet(2), settlement: requesterChain });
   const channel = await requester.openChannel(providerAddress, 10n ** 18n, WINDOW);
   const client = await requester.connect(relay);
   const session = await client.openSession({
-    channel: channel.ref,
+    channel,
     mode: "second",
     unitPrice: 10n ** 15n,
     tunnel: { kind: "proxy" },
@@ -103,19 +107,23 @@ describe("an honest provider gets paid", () => {
       expect(provider.first.watching).toBe(true);
       const { channel, paid } = await payAndVanish(String(provider.first.relay), 2);
       expect(paid).toBeGreaterThan(0n);
-      const before = await providerChain.tokenBalance();
+      const before = await providerChain.balanceOf(providerAddress);
       // The requester closes with no proof of the provider's: on chain its own payments count 0.
-      await requesterChain.close(channel.participants);
+      await requesterChain.send({
+        type: "ChainSendClose",
+        channelId: channel.channelId,
+        proof: null,
+      });
       await eventually("the provider's update", 20_000, () =>
         provider.out().includes("answered the close") ? true : undefined,
       );
       await passWindow();
       const after = await eventually("the provider's settle", 20_000, async () => {
-        const b = await providerChain.tokenBalance();
+        const b = await providerChain.balanceOf(providerAddress);
         return b > before ? b : undefined;
       });
       expect(after - before).toBe(paid);
-      expect((await requesterChain.readChannel(channel.channelId)).status).toBe("none");
+      expect((await requesterChain.channel(channel.channelId)).status).toBe("none");
     } finally {
       expect(await provider.stop()).toBe(0);
     }
@@ -130,7 +138,7 @@ describe("an honest provider gets paid", () => {
       id = channel.channelId;
       paidTotal = paid;
       expect(provider.first.control).toBe(accountLayout(dir, providerAddress).socket);
-      const before = await providerChain.tokenBalance();
+      const before = await providerChain.balanceOf(providerAddress);
       const closed = await runOnce([...base(), "--dev-account", "1", "channel", "close", id]);
       expect(closed.code, closed.err).toBe(0);
       const out = JSON.parse(closed.out) as { via: string; withProof: { transferred: string } };
@@ -138,7 +146,7 @@ describe("an honest provider gets paid", () => {
       expect(BigInt(out.withProof.transferred)).toBe(paid);
       await passWindow();
       const after = await eventually("the provider's settle", 20_000, async () => {
-        const b = await providerChain.tokenBalance();
+        const b = await providerChain.balanceOf(providerAddress);
         return b > before ? b : undefined;
       });
       expect(after - before).toBe(paid);
@@ -165,7 +173,7 @@ describe("an honest provider gets paid", () => {
     expect(out.via).toBe("cli");
     expect(BigInt(out.withProof.transferred)).toBe(paid);
     await passWindow();
-    const before = await providerChain.tokenBalance();
+    const before = await providerChain.balanceOf(providerAddress);
     const settled = await runOnce([
       ...base(),
       "--dev-account",
@@ -175,7 +183,7 @@ describe("an honest provider gets paid", () => {
       channelId,
     ]);
     expect(settled.code, settled.err).toBe(0);
-    expect((await providerChain.tokenBalance()) - before).toBe(paid);
+    expect((await providerChain.balanceOf(providerAddress)) - before).toBe(paid);
   });
 
   it("`tollway channel dispute` runs its round through the running node; a store held by a process with no socket is NODE_RUNNING", async () => {

@@ -14,10 +14,9 @@ import type { HDNodeWallet, JsonRpcProvider } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Address,
-  type ChainClient,
   ChannelStore,
-  connectChain,
   providerFor,
+  type SettlementBackend,
 } from "../../../channels/index.ts";
 import {
   deployContracts,
@@ -29,6 +28,7 @@ import { type CrawlCounters, fetchThroughProxy } from "../../../engine/demo/craw
 import {
   type ChainCapacity,
   chainCapacity,
+  connectPaymentChannels,
   createDealChannel,
   createMarket,
   createProvider,
@@ -52,7 +52,7 @@ let site: Server;
 let sitePort: number;
 let capacity: ChainCapacity;
 let market: RunningMarket;
-let requesterChain: ChainClient;
+let requesterChain: SettlementBackend;
 let deployment: Awaited<ReturnType<typeof deployContracts>>;
 let provider: Provider;
 const requesterWallet = devWallet(2);
@@ -63,7 +63,7 @@ async function startProvider(index: number, country: string): Promise<Provider> 
   const wallet = devWallet(index).connect(rpc) as HDNodeWallet;
   const provider = await createProvider({
     wallet,
-    chain: await connectChain({ signer: wallet, channels: deployment.channels }),
+    settlement: (await connectPaymentChannels({ signer: wallet, deployment })).settlement,
     dataDir: join(dir, `provider-${index}`),
     marketUrl: market.url,
     watch: false,
@@ -100,10 +100,9 @@ beforeAll(async () => {
     })),
     minSettleWindow: 10,
   });
-  requesterChain = await connectChain({
-    signer: requesterWallet.connect(rpc),
-    channels: deployment.channels,
-  });
+  requesterChain = (
+    await connectPaymentChannels({ signer: requesterWallet.connect(rpc), deployment })
+  ).settlement;
   site = createServer((_req, res) => res.end("x".repeat(16 * 1024)));
   await new Promise<void>((r) => site.listen(0, "127.0.0.1", r));
   sitePort = (site.address() as AddressInfo).port;
@@ -113,7 +112,7 @@ beforeAll(async () => {
   capacity = cap;
   market = await createMarket({
     dir: join(dir, "market"),
-    chainId: Number(requesterChain.chainId),
+    chainId: Number(requesterChain.domain.chainId),
     tickMs: 200,
     verifiers: 1,
     capacityOf: capacity.of,
@@ -136,7 +135,7 @@ const dealOptions = (
   extra: Partial<DealChannelOptions> = {},
 ): DealChannelOptions => ({
   wallet: requesterWallet,
-  chain: requesterChain,
+  settlement: requesterChain,
   marketUrl: market.url,
   relay,
   fromBlock: 0,
@@ -175,7 +174,7 @@ describe("a deal's channel", () => {
       expect((await deal.accept()).status).toBe("accepted");
       const opened = await deal.openChannel();
       expect(opened).toMatchObject({ reused: false, toppedUp: 0n, left: 5n * 10n ** 18n });
-      expect(opened.channel.gasUsed).toBeGreaterThan(0n);
+      expect(opened.channel.tx?.gasUsed).toBeGreaterThan(0n);
 
       const counters: CrawlCounters = { bytes: 0, pages: 0 };
       const perSecond = await deal.openSession({ mode: "second", tunnel: { kind: "proxy" } });
@@ -200,7 +199,7 @@ describe("a deal's channel", () => {
       expect(paid).toBeGreaterThan(2n * PRICE);
       expect(end.payoutB).toBe(paid);
       expect(end.paidOnChain).toBe(paid);
-      expect((await requesterChain.readChannel(end.channelId)).status).toBe("none");
+      expect((await requesterChain.channel(end.channelId)).status).toBe("none");
       // The provider's loop reported the tunnel once the channel was: the deal ran.
       const ran = await deal.market.deal(proposed.id);
       expect(ran.tunnelUp).toBe(true);
@@ -235,7 +234,7 @@ describe("a deal's channel", () => {
       await first.close();
       await store.close();
     }
-    expect((await requesterChain.readChannel(first.channel!.channelId)).status).toBe("open");
+    expect((await requesterChain.channel(first.channel!.channelId)).status).toBe("open");
     // The first run paid more than a second of the deposit: what is left cannot cover a deal.
     expect(deposit - paidFirst).toBeLessThan(maxCost);
 
@@ -248,8 +247,8 @@ describe("a deal's channel", () => {
       const opened = await second.openChannel();
       expect(opened).toMatchObject({ reused: true, left: deposit - paidFirst, toppedUp: deposit });
       expect(opened.channel.channelId).toBe(channelId);
-      expect(opened.channel.ref.depositA).toBe(2n * deposit);
-      const onChain = await requesterChain.readChannel(opened.channel.channelId);
+      expect(opened.channel.depositA).toBe(2n * deposit);
+      const onChain = await requesterChain.channel(opened.channel.channelId);
       expect(onChain.status === "open" && onChain.depositA).toBe(2n * deposit);
       const session = await second.openSession({ mode: "second", tunnel: { kind: "proxy" } });
       await crawl(session, { bytes: 0, pages: 0 }, { pages: 2 });
@@ -286,7 +285,7 @@ describe("a deal's channel", () => {
       if (end.status !== "closing") throw new Error(`not closing: ${end.status}`);
       expect(end.cooperativeError).toBeDefined();
       expect(Date.parse(end.finalizesAt)).toBeGreaterThan(Date.now());
-      expect((await requesterChain.readChannel(end.channelId)).status).toBe("closing");
+      expect((await requesterChain.channel(end.channelId)).status).toBe("closing");
     } finally {
       await deal.close();
       await store.close();

@@ -12,7 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getBytes } from "ethers";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import { type ChainClient, connectChain, providerFor } from "../../../channels/chain/client.ts";
+import { connectChain, providerFor } from "../../../channels/chain/client.ts";
+import {
+  type PaymentChannelsSettlement,
+  paymentChannelsSettlement,
+} from "../../../channels/settlement/payment-channels/backend.ts";
 import type { Address, ChannelId } from "../../../channels/types.ts";
 import { createIspNode } from "../../../relay/fastlane/isp-node.ts";
 import { FastLaneRequester } from "../../../relay/fastlane/lane-requester.ts";
@@ -21,7 +25,6 @@ import {
   type RunPathOptions,
   runPath,
 } from "../../../relay/fastlane/path-runner.ts";
-import { chainDirectory } from "../../../relay/provider/channel-directory.ts";
 import type { ProviderNode, SessionClosedEvent } from "../../../relay/provider/index.ts";
 import {
   createQosDriver,
@@ -43,8 +46,8 @@ describeWhen(support, "fast-lane namespace tests")("fast lane across three ISP n
   let f: Fixture;
   let net: TestNet;
   let line: Line;
-  let aliceChain: ChainClient;
-  let deployerChain: ChainClient;
+  let aliceChain: PaymentChannelsSettlement;
+  let deployerChain: PaymentChannelsSettlement;
   let lanes: FastLaneRequester;
   const drivers: QosDriver[] = [];
   const nodes: ProviderNode[] = [];
@@ -71,8 +74,10 @@ describeWhen(support, "fast-lane namespace tests")("fast lane across three ISP n
     f = await deployFixture();
     const rpc = providerFor(f.connection.provider);
     const channels = (await f.channels.getAddress()) as Address;
-    aliceChain = await connectChain({ signer: f.alice.connect(rpc), channels });
-    deployerChain = await connectChain({ signer: f.deployer.connect(rpc), channels });
+    const backend = async (w: typeof f.alice) =>
+      paymentChannelsSettlement(await connectChain({ signer: w.connect(rpc), channels }));
+    aliceChain = await backend(f.alice);
+    deployerChain = await backend(f.deployer);
     net = await createTestNet();
     line = await buildLine(net, 3);
     const ispWallets = [f.bob, f.carol, f.stranger];
@@ -90,12 +95,11 @@ describeWhen(support, "fast-lane namespace tests")("fast lane across three ISP n
       dirs.push(dir);
       const node = await createIspNode({
         key: getBytes(wallet.privateKey),
-        domain: aliceChain.domain,
+        settlement: await backend(wallet),
         storeDir: dir,
         driver,
         pricePerSecond: PRICE,
         creditLimit: 2n * PRICE,
-        channels: chainDirectory(await connectChain({ signer: wallet.connect(rpc), channels })),
       });
       const log: LaneStatusEvent[] = [];
       driver.on("status", (e) => log.push(e));
@@ -107,7 +111,7 @@ describeWhen(support, "fast-lane namespace tests")("fast lane across three ISP n
     }
     lanes = new FastLaneRequester({
       key: getBytes(f.alice.privateKey),
-      chain: aliceChain,
+      settlement: aliceChain,
       deposit: DEPOSIT,
     });
   });
@@ -123,7 +127,7 @@ describeWhen(support, "fast-lane namespace tests")("fast lane across three ISP n
 
   it("keeps >= 90% of the guaranteed rate for the paid flow under congestion", async () => {
     const without = await measureFlows(net, line, 4);
-    const balanceBefore = await aliceChain.tokenBalance();
+    const balanceBefore = await aliceChain.balanceOf(f.alice.address as Address);
     const path = start({
       sessionId: "call-1",
       hops: hops(lanes),
@@ -135,7 +139,9 @@ describeWhen(support, "fast-lane namespace tests")("fast lane across three ISP n
     const leaseAt = drivers.map((d) => d.leaseOf([...d.lanes().keys()][0]!));
     // One channel per hop, opened on chain with the deposit.
     expect(lanes.opened).toBe(3);
-    expect(balanceBefore - (await aliceChain.tokenBalance())).toBe(3n * DEPOSIT);
+    expect(balanceBefore - (await aliceChain.balanceOf(f.alice.address as Address))).toBe(
+      3n * DEPOSIT,
+    );
     const withLane = await measureFlows(net, line, 4);
     console.log(
       `fast lane: paid flow ${withLane.paidMbps.toFixed(2)} Mbit/s with the lane ` +
@@ -205,7 +211,7 @@ describeWhen(support, "fast-lane namespace tests")("fast lane across three ISP n
     // that gap another customer's lane takes isp2's guaranteed rate, so isp2 cannot activate.
     const other = new FastLaneRequester({
       key: getBytes(f.deployer.privateKey),
-      chain: deployerChain,
+      settlement: deployerChain,
       deposit: DEPOSIT,
     });
     const seen = closed.map((ends) => ends.length);

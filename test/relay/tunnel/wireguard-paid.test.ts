@@ -10,18 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createSigner } from "../../../channels/crypto/signer.ts";
-import type { Address } from "../../../channels/types.ts";
-import {
-  channelIdOf,
-  type MemoryDirectory,
-  memoryDirectory,
-} from "../../../relay/provider/channel-directory.ts";
 import {
   createProviderNode,
   type ProviderNode,
   type SessionClosedEvent,
 } from "../../../relay/provider/index.ts";
-import { type ChannelRef, connect } from "../../../relay/requester/client.ts";
+import { connect, type SessionChannel } from "../../../relay/requester/client.ts";
 import {
   bringUpWireGuardClient,
   createWireGuardDriver,
@@ -30,7 +24,7 @@ import {
   type WireGuardDriver,
 } from "../../../relay/tunnel/wireguard/index.ts";
 import { createTestNet, describeWhen, netnsSupport, type TestNet } from "../../helpers/netns.ts";
-import { domain, keyOf, sharedPool, sleep, until } from "../helpers.ts";
+import { keyOf, memoryChain, sharedPool, sleep, until } from "../helpers.ts";
 import { startSink, startSource } from "./fixtures/traffic-control.ts";
 
 const support = await netnsSupport(["wg", "wireguard-go"]);
@@ -42,24 +36,23 @@ describeWhen(support, "paid WireGuard namespace tests")("paid wireguard tunnel",
   let providerIp: string;
   let driver: WireGuardDriver;
   let node: ProviderNode;
-  let directory: MemoryDirectory;
+  const chain = memoryChain();
   const providerKey = keyOf("wg-provider");
   const providerAddress = createSigner(providerKey).address;
   const keyDir = mkdtempSync(join(tmpdir(), "tw-wgpaid-"));
   const closed: SessionClosedEvent[] = [];
   const clients: WireGuardClient[] = [];
-  let salt = 1n;
 
-  function channel(requesterKey: Uint8Array, depositA: bigint): ChannelRef {
+  function channel(requesterKey: Uint8Array, depositA: bigint): SessionChannel {
     const requester = createSigner(requesterKey).address;
-    const s = salt++;
-    const channelId = channelIdOf(requester, providerAddress as Address, s, 7n);
-    directory.add(channelId, requester, providerAddress, {
-      depositA,
-      depositB: 0n,
+    chain.mint(requester, depositA);
+    const { channelId, ref } = chain.execute(requester, {
+      type: "ChainSendOpen",
+      partner: providerAddress,
+      amount: depositA,
       settleWindow: 600,
     });
-    return { channelId, salt: s, openBlock: 7n, depositA };
+    return { channelId, ref, depositA };
   }
 
   beforeAll(async () => {
@@ -75,17 +68,15 @@ describeWhen(support, "paid WireGuard namespace tests")("paid wireguard tunnel",
       addressPool: "10.78.0.0/24",
       keyDir,
     });
-    directory = memoryDirectory();
     node = await createProviderNode({
       key: providerKey,
-      domain,
+      settlement: chain.backendFor(providerAddress),
       storeDir: mkdtempSync(join(tmpdir(), "tw-wgpaid-store-")),
       drivers: [driver],
       pricing: {
         second: { unitPrice: 100n, creditLimit: 200n, graceMs: 300 },
         byte: { unitPrice: 1n, creditLimit: 65_536n, graceMs: 300, tickMs: 200 },
       },
-      channels: directory,
       verifyPool: await sharedPool(),
     });
     node.on("session-closed", (e) => closed.push(e));
