@@ -6,6 +6,9 @@ export type ChannelId = `0x${string}` & { readonly __brand: "ChannelId" };
 /** A 20-byte account address as 0x-prefixed hex (any case). */
 export type Address = `0x${string}`;
 
+/** Which participant: A opened the channel, B is its partner. */
+export type Role = "A" | "B";
+
 /** The EIP-712 domain every tollway signature is bound to. */
 export interface ChannelDomain {
   readonly chainId: bigint;

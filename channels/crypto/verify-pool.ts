@@ -11,7 +11,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { ChannelError } from "../errors.ts";
-import { compareProofs } from "../state/balances.ts";
+import { compareProofs } from "../proof-order.ts";
 import type { BackendName } from "./backend.ts";
 import { BALANCE_PROOF_JOB, type VerifyJob } from "./job-balance-proof.ts";
 import { isKnownKind, recordSize, writeRecord } from "./job-codec.ts";

@@ -3,9 +3,9 @@
  * from chain events: a close stores the closer's partner's proof, an update replaces one side's.
  * Written once, for the dispute machine, the backends' reads and the in-memory chain.
  */
-import type { Role } from "../state/channel-state.ts";
-import type { Address } from "../types.ts";
-import type { ProofPosition } from "./payment-proof.ts";
+
+import type { ProofPosition } from "../proof-order.ts";
+import type { Address, Role } from "../types.ts";
 
 /**
  * A closing channel as the chain holds it: participants, deposits and, per side, the best proof
@@ -74,4 +74,21 @@ export function roleOf(
   if (w === opened.a.toLowerCase()) return "A";
   if (w === opened.b.toLowerCase()) return "B";
   return undefined;
+}
+
+/**
+ * The contract's payout rule at settle: `payoutA = clamp(depositA − sentA + sentB, 0, total)`,
+ * `payoutB = total − payoutA`, so tokens are conserved whatever proofs were submitted.
+ */
+export function computePayouts(
+  depositA: bigint,
+  depositB: bigint,
+  sentA: bigint,
+  sentB: bigint,
+): { payoutA: bigint; payoutB: bigint } {
+  const total = depositA + depositB;
+  let payoutA = depositA - sentA + sentB;
+  if (payoutA < 0n) payoutA = 0n;
+  if (payoutA > total) payoutA = total;
+  return { payoutA, payoutB: total - payoutA };
 }

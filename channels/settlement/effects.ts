@@ -3,8 +3,7 @@
  * channel core emits the cooperative close; the dispute machine the close, the update and the
  * settle; a node's own actions the open and the deposit.
  */
-import type { Role } from "../state/channel-state.ts";
-import type { Address, ChannelId, Settlement } from "../types.ts";
+import type { Address, ChannelId, Role, Settlement } from "../types.ts";
 import type { CommittedState } from "./committed.ts";
 import type { SignedPaymentProof } from "./payment-proof.ts";
 

@@ -3,10 +3,10 @@
  * (`Chain*`). Each event says what one transaction did, in block order; `ChainBlock` marks how far
  * the feed has read, which is the cursor a consumer saves to resume from.
  */
-import type { Role } from "../state/channel-state.ts";
-import type { Address, ChannelId } from "../types.ts";
+
+import type { ProofPosition } from "../proof-order.ts";
+import type { Address, ChannelId, Role } from "../types.ts";
 import type { ChannelRef } from "./channel-ref.ts";
-import type { ProofPosition } from "./payment-proof.ts";
 
 /** A channel was opened by `a` to `b`, with A's first deposit (possibly 0). */
 export interface ChainChannelOpened {

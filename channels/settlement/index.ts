@@ -20,7 +20,13 @@ export type {
 export type { ChannelRef } from "./channel-ref.ts";
 export { asChannelRef, MAX_CHANNEL_REF_BYTES } from "./channel-ref.ts";
 export type { CommittedState } from "./committed.ts";
-export { committedAtClose, heldProof, roleOf, withProofUpdate } from "./committed.ts";
+export {
+  committedAtClose,
+  computePayouts,
+  heldProof,
+  roleOf,
+  withProofUpdate,
+} from "./committed.ts";
 export type {
   ChainSendClose,
   ChainSendCooperativeClose,
@@ -48,4 +54,4 @@ export {
   PaymentChannelsSettlement,
   paymentChannelsSettlement,
 } from "./payment-channels/backend.ts";
-export type { PaymentProof, ProofPosition, SignedPaymentProof } from "./payment-proof.ts";
+export type { PaymentProof, SignedPaymentProof } from "./payment-proof.ts";

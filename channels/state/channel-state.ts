@@ -1,10 +1,7 @@
 /** The state of one channel as one participant sees it, and its creation. */
 import { normalizeAddress } from "../crypto/address.ts";
 import type { SignedBalanceProof } from "../signed.ts";
-import type { Address, ChannelDomain, ChannelId, Settlement } from "../types.ts";
-
-/** Which participant: A opened the channel, B is its partner. */
-export type Role = "A" | "B";
+import type { Address, ChannelDomain, ChannelId, Role, Settlement } from "../types.ts";
 
 /** The channel's fixed parameters, as opened on chain. */
 export interface ChannelParams {

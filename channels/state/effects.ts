@@ -6,8 +6,7 @@
 import type { ChannelErrorCode } from "../errors.ts";
 import type { ChainSendCooperativeClose } from "../settlement/effects.ts";
 import type { SignedBalanceProof } from "../signed.ts";
-import type { ChannelId, Settlement } from "../types.ts";
-import type { Role } from "./channel-state.ts";
+import type { ChannelId, Role, Settlement } from "../types.ts";
 import type { ChannelInput } from "./inputs.ts";
 
 /** Send a new balance proof to the partner. */

@@ -4,8 +4,6 @@
  */
 export {
   balanceOf,
-  compareProofs,
-  computePayouts,
   depositOf,
   sentBy,
 } from "./balances.ts";
@@ -16,7 +14,6 @@ export type {
   OnChainClose,
   Payouts,
   PendingSettlement,
-  Role,
 } from "./channel-state.ts";
 export { addressOf, createChannel, otherRole } from "./channel-state.ts";
 export type { ChainDeposits } from "./deposits.ts";

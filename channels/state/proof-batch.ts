@@ -3,8 +3,9 @@
  * would win on chain. Proofs are cumulative, so once that one is valid it supersedes every other
  * proof of its channel in the batch; only when it is forged do the others still count.
  */
+
+import { compareProofs } from "../proof-order.ts";
 import type { BalanceProof } from "../types.ts";
-import { compareProofs } from "./balances.ts";
 
 /** The winner of each channel in a batch, in the order of the channel's first proof. */
 export interface BatchWinners {

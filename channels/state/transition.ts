@@ -8,7 +8,7 @@
 import { sameDomain } from "../crypto/domain-cache.ts";
 import type { ProofSigner } from "../crypto/signer.ts";
 import type { ChannelErrorCode } from "../errors.ts";
-import type { Settlement } from "../types.ts";
+import type { Role, Settlement } from "../types.ts";
 import { balanceOf, depositOf, sentBy } from "./balances.ts";
 import {
   addressOf,
@@ -16,7 +16,6 @@ import {
   type OnChainClose,
   otherRole,
   type PendingSettlement,
-  type Role,
 } from "./channel-state.ts";
 import type { ChannelEffect } from "./effects.ts";
 import type {

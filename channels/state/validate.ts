@@ -1,4 +1,7 @@
-/** The acceptance rules of DESIGN.md for a balance proof received from the partner. */
+/**
+ * The acceptance rules for a balance proof received from the partner (docs/architecture.md,
+ * "Channels and balance proofs").
+ */
 import { sameDomain } from "../crypto/domain-cache.ts";
 import type { SignatureCheck } from "../crypto/verifier.ts";
 import { type Rejection, reject } from "../errors.ts";

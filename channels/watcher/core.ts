@@ -9,6 +9,7 @@
  */
 
 import type { ChannelErrorCode } from "../errors.ts";
+import { compareProofs } from "../proof-order.ts";
 import {
   type CommittedState,
   committedAtClose,
@@ -23,7 +24,6 @@ import type {
 } from "../settlement/effects.ts";
 import type { ChainEvent } from "../settlement/events.ts";
 import type { SignedPaymentProof } from "../settlement/payment-proof.ts";
-import { compareProofs } from "../state/balances.ts";
 import type { Address, ChannelId } from "../types.ts";
 
 /** What the machine knows of one of our channels. */

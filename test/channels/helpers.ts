@@ -3,9 +3,10 @@ import { createHash } from "node:crypto";
 import { createSigner, type ProofSigner } from "../../channels/crypto/signer.ts";
 import { ProofVerifier } from "../../channels/crypto/verifier.ts";
 import type { SignedBalanceProof } from "../../channels/signed.ts";
-import { type ChannelState, createChannel, type Role } from "../../channels/state/channel-state.ts";
+import { type ChannelState, createChannel } from "../../channels/state/channel-state.ts";
 import type { ReceiveBalanceProof } from "../../channels/state/inputs.ts";
 import { type TransitionContext, transition } from "../../channels/state/transition.ts";
+import type { Role } from "../../channels/types.ts";
 import {
   type Address,
   asChannelId,

@@ -16,11 +16,11 @@ import type { ChainEvent } from "../../channels/settlement/events.ts";
 import { MemoryChain } from "../../channels/settlement/memory/memory-chain.ts";
 import type { SignedBalanceProof } from "../../channels/signed.ts";
 import { balanceOf } from "../../channels/state/balances.ts";
-import { type ChannelState, createChannel, type Role } from "../../channels/state/channel-state.ts";
+import { type ChannelState, createChannel } from "../../channels/state/channel-state.ts";
 import type { ChannelEffect } from "../../channels/state/effects.ts";
 import type { ChannelInput } from "../../channels/state/inputs.ts";
 import { transition } from "../../channels/state/transition.ts";
-import type { ChannelDomain, ChannelId, Settlement } from "../../channels/types.ts";
+import type { ChannelDomain, ChannelId, Role, Settlement } from "../../channels/types.ts";
 import {
   initialWatcherState,
   type WatcherEffect,

@@ -5,7 +5,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { balanceOf, computePayouts } from "../../channels/state/balances.ts";
+import { computePayouts } from "../../channels/settlement/committed.ts";
+import { balanceOf } from "../../channels/state/balances.ts";
 import type { ChannelState } from "../../channels/state/channel-state.ts";
 import { transition } from "../../channels/state/transition.ts";
 import { alice, channelIdOf, ctxA, ctxB, openPair, received, signed } from "./helpers.ts";

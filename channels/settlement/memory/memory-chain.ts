@@ -8,7 +8,7 @@
 import { normalizeAddress } from "../../crypto/address.ts";
 import { keccak256 } from "../../crypto/keccak.ts";
 import { ProofVerifier } from "../../crypto/verifier.ts";
-import { compareProofs, computePayouts } from "../../state/balances.ts";
+import { compareProofs } from "../../proof-order.ts";
 import { type Address, asChannelId, type ChannelDomain, type ChannelId } from "../../types.ts";
 import type {
   ChannelView,
@@ -21,6 +21,7 @@ import { asChannelRef, type ChannelRef } from "../channel-ref.ts";
 import {
   type CommittedState,
   committedAtClose,
+  computePayouts,
   heldProof,
   roleOf,
   withProofUpdate,

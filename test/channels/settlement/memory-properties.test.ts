@@ -5,13 +5,12 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { compareProofs, type ProofPosition } from "../../../channels/proof-order.ts";
+import { computePayouts } from "../../../channels/settlement/committed.ts";
 import type { SettlementEffect } from "../../../channels/settlement/effects.ts";
 import { isSettlementError } from "../../../channels/settlement/errors.ts";
 import { MemoryChain } from "../../../channels/settlement/memory/memory-chain.ts";
-import type { ProofPosition } from "../../../channels/settlement/payment-proof.ts";
-import { compareProofs, computePayouts } from "../../../channels/state/balances.ts";
-import type { Role } from "../../../channels/state/channel-state.ts";
-import type { ChannelId } from "../../../channels/types.ts";
+import type { ChannelId, Role } from "../../../channels/types.ts";
 import { alice, bob, domain, mallory } from "../helpers.ts";
 
 const FUNDS = 1_000n;

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { compareProofs } from "../../../channels/proof-order.ts";
 import type { ChannelRef } from "../../../channels/settlement/channel-ref.ts";
-import { compareProofs } from "../../../channels/state/balances.ts";
 import { type Address, asChannelId } from "../../../channels/types.ts";
 import {
   initialWatcherState,
