@@ -19,7 +19,11 @@ export type {
 export {
   ChainClient,
   connectChain,
+  loadArtifact,
+  MAX_SETTLE_WINDOW_SECONDS,
+  MIN_SETTLE_WINDOW_SECONDS,
   providerFor,
+  waitForReceipt,
   withRetry,
 } from "./chain/index.ts";
 export type {
@@ -70,6 +74,8 @@ export {
 } from "./crypto/index.ts";
 export type { ChannelErrorCode, Rejection, Result } from "./errors.ts";
 export { ChannelError, isChannelError, reject } from "./errors.ts";
+export type { ProofPosition } from "./proof-order.ts";
+export { compareProofs } from "./proof-order.ts";
 export type {
   ChainBlock,
   ChainChannelClosed,
@@ -95,7 +101,6 @@ export type {
   OpenedChannelTx,
   PaymentChannelsOptions,
   PaymentProof,
-  ProofPosition,
   ResolvedChannel,
   SendOutcomes,
   SettlementBackend,
@@ -107,6 +112,7 @@ export type {
 } from "./settlement/index.ts";
 export {
   asChannelRef,
+  computePayouts,
   isSettlementError,
   MAX_CHANNEL_REF_BYTES,
   MemoryChain,
@@ -123,15 +129,12 @@ export type {
   ChannelParams,
   ChannelState,
   ChannelStatus,
-  Role,
   TransitionContext,
   TransitionResult,
 } from "./state/index.ts";
 export {
   balanceOf,
   batchWinners,
-  compareProofs,
-  computePayouts,
   createChannel,
   precheckReceivedProof,
   syncDeposits,
@@ -140,8 +143,9 @@ export {
 } from "./state/index.ts";
 export type { ChannelStoreOptions, Migration, StoreStats } from "./store/index.ts";
 export { ChannelStore, SCHEMA_VERSION } from "./store/index.ts";
-export type { Address, BalanceProof, ChannelDomain, ChannelId, Settlement } from "./types.ts";
+export type { Address, BalanceProof, ChannelDomain, ChannelId, Role, Settlement } from "./types.ts";
 export { asChannelId } from "./types.ts";
+export { readUint64BE, readUint256BE, writeUint64BE, writeUint256BE } from "./uint-bytes.ts";
 export type {
   WatchedChannel,
   WatcherEffect,

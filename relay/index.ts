@@ -1,6 +1,6 @@
 /**
  * tollway relay: the WebSocket wire format, payment sessions (pure cores), the provider node,
- * the requester SDK and the tunnel drivers. See DESIGN.md, "Payment sessions".
+ * the requester SDK and the tunnel drivers. See docs/architecture.md, "Payment sessions".
  */
 export type { CloseCodeValue, RelayErrorCode, RelayResult } from "./errors.ts";
 export { CloseCode, closeCodeOf, isRelayError, RelayError } from "./errors.ts";

@@ -2,14 +2,14 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type BaseContract, ContractFactory, type Provider, type Signer } from "ethers";
+import type { Address } from "../../channels/index.ts";
 import {
   ChainError,
   loadArtifact,
   MAX_SETTLE_WINDOW_SECONDS,
   MIN_SETTLE_WINDOW_SECONDS,
   waitForReceipt,
-} from "../../channels/chain/index.ts";
-import type { Address } from "../../channels/types.ts";
+} from "../../channels/index.ts";
 
 /** Where a deployment lives and how it was made. */
 export interface Deployment {

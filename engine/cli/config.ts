@@ -3,8 +3,8 @@
  * resolution itself is pure and returns a typed rejection for any bad value.
  */
 import { isAddress } from "ethers";
+import type { Address } from "../../channels/index.ts";
 import { type Result, reject } from "../../channels/index.ts";
-import type { Address } from "../../channels/types.ts";
 
 /** Where settings may come from. */
 export interface ConfigSources {

@@ -7,8 +7,9 @@ import { formatUnits } from "ethers";
 import {
   MAX_SETTLE_WINDOW_SECONDS,
   MIN_SETTLE_WINDOW_SECONDS,
-} from "../../channels/chain/index.ts";
-import { type Result, reject } from "../../channels/index.ts";
+  type Result,
+  reject,
+} from "../../channels/index.ts";
 import { CliError } from "./errors.ts";
 
 /** The largest deposit the contract can hold on one side (`type(uint112).max`), base units. */

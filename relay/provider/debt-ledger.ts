@@ -12,8 +12,8 @@
  */
 import { join } from "node:path";
 import { ClassicLevel } from "classic-level";
-import { ChannelError } from "../../channels/errors.ts";
-import type { ChannelId } from "../../channels/types.ts";
+import type { ChannelId } from "../../channels/index.ts";
+import { ChannelError } from "../../channels/index.ts";
 
 /** A channel's balance: its debt when positive, what it was paid ahead when negative. */
 export function balanceOf(billedTo: bigint, durableTransferred: bigint): bigint {

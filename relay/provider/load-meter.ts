@@ -4,9 +4,13 @@
  * verdicts, and how long the store's group commits take. Readings are taken per verify batch or
  * per OPEN, never per proof, and no timer runs.
  */
-import type { ProofSigner } from "../../channels/crypto/signer.ts";
-import type { PoolLoad, VerifyPool } from "../../channels/crypto/verify-pool.ts";
-import type { ChannelDomain, ChannelId } from "../../channels/types.ts";
+import type {
+  ChannelDomain,
+  ChannelId,
+  PoolLoad,
+  ProofSigner,
+  VerifyPool,
+} from "../../channels/index.ts";
 
 /** The largest value noted over the last one to two windows. */
 export class RecentMax {

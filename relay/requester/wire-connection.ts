@@ -5,9 +5,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { WebSocket } from "ws";
-import type { ProofSigner } from "../../channels/crypto/signer.ts";
-import { ProofVerifier } from "../../channels/crypto/verifier.ts";
-import type { Address, ChannelDomain } from "../../channels/types.ts";
+import type { Address, ChannelDomain, ProofSigner } from "../../channels/index.ts";
+import { ProofVerifier } from "../../channels/index.ts";
 import { RelayError } from "../errors.ts";
 import { decodeFrame, encodeFrame } from "../wire/codec.ts";
 import { type Frame, PROTOCOL_VERSION } from "../wire/frames.ts";

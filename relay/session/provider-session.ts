@@ -15,7 +15,7 @@
  * modes hand the driver a unit budget (`NotifyTunnelLimits`) so that the data plane itself stops
  * at the limit, and tear down `graceMs` after it was reached.
  */
-import type { ChannelId } from "../../channels/types.ts";
+import type { ChannelId } from "../../channels/index.ts";
 import type { RelayErrorCode } from "../errors.ts";
 import type { TunnelConfig, TunnelUsage } from "../tunnel/driver.ts";
 import { coveredUnits, type SessionTerms, startedSeconds, unitsFromUsage } from "./terms.ts";

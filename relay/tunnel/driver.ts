@@ -1,5 +1,5 @@
 /**
- * The interface every tunnel driver implements (DESIGN.md, "Payment sessions"): a session's
+ * The interface every tunnel driver implements (docs/architecture.md, "Payment sessions"): a session's
  * tunnel is activated once paid, its usage counters are read for metering, and it is torn down
  * when payment stops or the session ends.
  */

@@ -3,13 +3,13 @@
  * big-endian bytes (MessagePack integers stop at 64 bits and decode ambiguously above 2^53),
  * addresses as 20 bytes, channel ids as 32.
  */
-import type { Address, ChannelId } from "../../channels/types.ts";
+import type { Address, ChannelId } from "../../channels/index.ts";
 import {
   readUint64BE,
   readUint256BE,
   writeUint64BE,
   writeUint256BE,
-} from "../../channels/uint-bytes.ts";
+} from "../../channels/index.ts";
 
 const UINT64_MAX = (1n << 64n) - 1n;
 const UINT256_MAX = (1n << 256n) - 1n;

@@ -1,5 +1,5 @@
 /**
- * The frames of a payment session (DESIGN.md, "Payment sessions"), as typed values. On the wire
+ * The frames of a payment session (docs/architecture.md, "Payment sessions"), as typed values. On the wire
  * each is a msgpack array `[type, ...fields]` (see codec.ts for the field order).
  */
 import type { Address, ChannelId, ChannelRef } from "../../channels/index.ts";

@@ -3,8 +3,9 @@
  * contract, both addresses and both fresh nonces, so that a signature answers one challenge of
  * one connection and cannot be replayed on another connection, deployment or role.
  */
+
+import type { Address, ChannelDomain } from "../../channels/index.ts";
 import { keccak256 } from "../../channels/index.ts";
-import type { Address, ChannelDomain } from "../../channels/types.ts";
 import { hexBytes, u256 } from "./fields.ts";
 
 const TAG = Buffer.from("tollway/relay/auth/v1");

@@ -1,5 +1,5 @@
 /**
- * The folder boundaries DESIGN.md draws, checked on the source: a top folder (channels, relay,
+ * The folder boundaries docs/architecture.md draws, checked on the source: a top folder (channels, relay,
  * engine) is reached from another only through its index.ts, the layers point one way
  * (engine -> relay -> channels), and the sub-folders of a top folder import each other without
  * cycles.
