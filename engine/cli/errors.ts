@@ -90,7 +90,11 @@ export function errorCode(err: unknown): string {
   return typeof code === "string" && /^[A-Z][A-Z0-9_]{0,40}$/.test(code) ? code : "INTERNAL";
 }
 
-/** The JSON-safe details of any error the CLI reports (bigints as strings), `{}` for a foreign one. */
-export function errorDetails(err: unknown): ErrorDetails {
+/**
+ * The JSON-safe details of any error the CLI reports (bigints as strings; a settlement refusal's
+ * are its chain error's), `{}` for a foreign one.
+ */
+export function errorDetails(error: unknown): ErrorDetails {
+  const err = chainCause(error);
   return err instanceof TollwayError ? jsonSafeDetails(err.details) : {};
 }
