@@ -61,6 +61,8 @@ export class ChannelLoader {
   readonly #opts: ChannelLoaderOptions;
   readonly #directory: CachedDirectory;
   readonly #channels = new Map<ChannelId, ChannelEntry>();
+  /** The opener of every channel in the table, lowercase. */
+  readonly #payers = new Set<string>();
 
   constructor(opts: ChannelLoaderOptions) {
     this.#opts = opts;
@@ -88,13 +90,9 @@ export class ChannelLoader {
     return this.#channels.get(channelId)?.state ?? (await this.#opts.store.loadChannel(channelId));
   }
 
-  /** Whether `requester` has a channel in the table. */
+  /** Whether `requester` has a channel in the table (asked at every AUTH: no scan of the table). */
   hasChannelOf(requester: Address): boolean {
-    const a = requester.toLowerCase();
-    for (const entry of this.#channels.values()) {
-      if (entry.state.params.participantA.toLowerCase() === a) return true;
-    }
-    return false;
+    return this.#payers.has(requester.toLowerCase());
   }
 
   /**
@@ -115,6 +113,7 @@ export class ChannelLoader {
     if (entry === undefined) {
       entry = await this.#entryOf(channelId, requester, info);
       this.#channels.set(channelId, entry);
+      this.#payers.add(entry.state.params.participantA.toLowerCase());
     }
     if (entry.state.params.participantA !== requester.toLowerCase()) {
       return { ok: false, code: "CHANNEL_NOT_PARTICIPANT", reason: "not your channel" };
