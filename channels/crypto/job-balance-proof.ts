@@ -66,7 +66,7 @@ export const BALANCE_PROOF_JOB: JobKind<VerifyJob, SignatureCheck> = {
   },
   result(job, code) {
     return code === 0
-      ? { ok: true, signer: job.expectedSigner.toLowerCase() as Address }
+      ? { ok: true, value: job.expectedSigner.toLowerCase() as Address }
       : jobRejection(code, `signature is not by ${job.expectedSigner}`);
   },
 };

@@ -13,7 +13,7 @@
  *
  * A worker answers a valid job with 52 bytes: the signer's address, then the digest.
  */
-import type { Rejection } from "../errors.ts";
+import type { Result } from "../errors.ts";
 import type { Address } from "../types.ts";
 import { cachedSeparator } from "./domain-cache.ts";
 import {
@@ -39,17 +39,15 @@ export interface TypedDataJob {
 }
 
 /** Result of a typed-data job. */
-export type TypedDataCheck =
-  /** The signature is well-formed and recovers `signer` from `digest`. */
-  | {
-      readonly ok: true;
-      /** Lowercase. */
-      readonly signer: Address;
-      /** The EIP-712 digest, lowercase 0x-hex. */
-      readonly digest: `0x${string}`;
-    }
-  /** VALUE_OUT_OF_RANGE: a field does not fit its type; else the signature is unusable. */
-  | Rejection<SignatureErrorCode>;
+export type TypedDataCheck = Result<TypedDataSigner, SignatureErrorCode>;
+
+/** What a well-formed typed-data signature gives: the signer it recovers from the digest. */
+export interface TypedDataSigner {
+  /** Lowercase. */
+  readonly signer: Address;
+  /** The EIP-712 digest, lowercase 0x-hex. */
+  readonly digest: `0x${string}`;
+}
 
 const SIG_BYTES = 66;
 
@@ -81,8 +79,10 @@ export const TYPED_DATA_JOB: JobKind<TypedDataJob, TypedDataCheck> = {
     const b = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
     return {
       ok: true,
-      signer: `0x${b.toString("hex", outOff, outOff + 20)}`,
-      digest: `0x${b.toString("hex", outOff + 20, outOff + 52)}`,
+      value: {
+        signer: `0x${b.toString("hex", outOff, outOff + 20)}`,
+        digest: `0x${b.toString("hex", outOff + 20, outOff + 52)}`,
+      },
     };
   },
 };

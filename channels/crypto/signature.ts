@@ -3,7 +3,7 @@
  * OpenZeppelin's ECDSA.tryRecover (what PaymentChannels.sol uses): 65-byte `r‖s‖v` with v 27/28,
  * or 64-byte EIP-2098 `r‖yParityAndS`; r in [1, n), s in [1, n/2] (high-s is malleable).
  */
-import { type Rejection, reject } from "../errors.ts";
+import { type Result, reject } from "../errors.ts";
 
 /** The secp256k1 group order. */
 export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
@@ -82,9 +82,7 @@ export interface ParsedSignature {
  * Parses a 65- or 64-byte signature.
  * @returns the compact form, or a rejection with a `SignatureFormatCode`.
  */
-export function parseSignature(
-  sig: Uint8Array,
-): { readonly ok: true; readonly value: ParsedSignature } | Rejection<SignatureFormatCode> {
+export function parseSignature(sig: Uint8Array): Result<ParsedSignature, SignatureFormatCode> {
   const compact = new Uint8Array(64);
   const r = parseSignatureInto(sig, 0, sig.length, compact);
   if (r < 0) return reject(signatureErrorCode(r), `malformed signature (${sig.length} bytes)`);

@@ -14,7 +14,7 @@
  * reports plain verify alongside, to show what the v check costs.
  */
 
-import { type Rejection, reject } from "../errors.ts";
+import { type Result, reject } from "../errors.ts";
 import type { Address, BalanceProof, ChannelDomain, Settlement } from "../types.ts";
 import { publicKeyToAddress } from "./address.ts";
 import type { Secp256k1Backend } from "./backend.ts";
@@ -26,10 +26,8 @@ import { parseSignatureInto, type SignatureFormatCode, signatureErrorCode } from
 /** Codes a signature check can fail with. */
 export type SignatureErrorCode = SignatureFormatCode | "SIGNER_MISMATCH" | "VALUE_OUT_OF_RANGE";
 
-/** Outcome of checking a signature against its expected signer. */
-export type SignatureCheck =
-  | { readonly ok: true; readonly signer: Address }
-  | Rejection<SignatureErrorCode>;
+/** Outcome of checking a signature against its expected signer: the signer, lowercase. */
+export type SignatureCheck = Result<Address, SignatureErrorCode>;
 
 /** How a verifier checks the signer (see the module comment). */
 export type VerifyMode = "recover" | "cached-key";
@@ -106,7 +104,7 @@ export class ProofVerifier {
       this.mode === "cached-key" ? this.#keys : null,
       this.#compact,
     );
-    if (code === 0) return { ok: true, signer: expectedSigner.toLowerCase() as Address };
+    if (code === 0) return { ok: true, value: expectedSigner.toLowerCase() as Address };
     return code === SIGNER_MISMATCH
       ? reject("SIGNER_MISMATCH", `signature is not by ${expectedSigner}`)
       : reject(signatureErrorCode(code), "malformed signature");
@@ -116,10 +114,7 @@ export class ProofVerifier {
    * Recovers the signer of a digest, as ecrecover would (after the format rules).
    * @returns the lowercase address, or a rejection.
    */
-  recoverAddress(
-    digest: Uint8Array,
-    signature: Uint8Array,
-  ): { readonly ok: true; readonly value: Address } | Rejection<SignatureErrorCode> {
+  recoverAddress(digest: Uint8Array, signature: Uint8Array): Result<Address, SignatureErrorCode> {
     const recid = parseSignatureInto(signature, 0, signature.length, this.#compact);
     if (recid < 0) return reject(signatureErrorCode(recid), "malformed signature");
     const pub = this.backend.recover(this.#compact, recid, digest, false);

@@ -329,8 +329,8 @@ function checkSettlementMessage(
   }
   if (!input.check.ok) return settlementRejected(state, input.check.code, input.check.reason);
   const partner = addressOf(params, otherRole(params.self));
-  if (input.check.signer.toLowerCase() !== partner) {
-    return settlementRejected(state, "SIGNER_MISMATCH", `signed by ${input.check.signer}`);
+  if (input.check.value.toLowerCase() !== partner) {
+    return settlementRejected(state, "SIGNER_MISMATCH", `signed by ${input.check.value}`);
   }
   // The contract pays out exactly the deposits: any other sum cannot settle.
   if (input.settlement.payoutA + input.settlement.payoutB !== state.depositA + state.depositB) {

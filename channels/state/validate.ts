@@ -86,8 +86,8 @@ export function validateReceivedProof(
   if (!check.ok) return reject(check.code, check.reason);
   // The verifier says who signed; only the partner's signature moves its balance.
   const partner = addressOf(state.params, otherRole(state.params.self));
-  if (check.signer.toLowerCase() !== partner) {
-    return reject("SIGNER_MISMATCH", `signed by ${check.signer}, expected ${partner}`);
+  if (check.value.toLowerCase() !== partner) {
+    return reject("SIGNER_MISMATCH", `signed by ${check.value}, expected ${partner}`);
   }
   return null;
 }

@@ -16,6 +16,7 @@
  * there for payers that reconnect while the node is full of strangers. Sockets from one address
  * (an IPv6 /64) that hold no channel, handshaking or idle, are at most `maxPerIp`.
  */
+import type { Result } from "../../channels/index.ts";
 import type { RelayResult } from "../errors.ts";
 
 /** Connection counts a node admits. */
@@ -58,14 +59,14 @@ interface MutableSlot<T> {
 }
 
 /** The answer to a new socket. */
-export type Admission<T> =
-  | {
-      readonly ok: true;
-      readonly slot: Slot<T>;
-      /** A handshaking socket that must go to make room (closed by the shell). */
-      readonly evicted: Slot<T> | null;
-    }
-  | { readonly ok: false; readonly code: "CONNECTION_LIMIT"; readonly reason: string };
+export type Admission<T> = Result<AdmittedSlot<T>, "CONNECTION_LIMIT">;
+
+/** A socket let in: its slot, and the handshaking socket that must go to make room for it. */
+export interface AdmittedSlot<T> {
+  readonly slot: Slot<T>;
+  /** Closed by the shell; null when there was room. */
+  readonly evicted: Slot<T> | null;
+}
 
 /** Counts of a guard. */
 export interface AdmissionCounts {
@@ -140,7 +141,7 @@ export class ConnectionGuard<T> {
     const slot: MutableSlot<T> = { handle, ipKey, phase: "handshake", released: false };
     this.#handshakes.add(slot);
     this.#perIp.set(ipKey, (this.#perIp.get(ipKey) ?? 0) + 1);
-    return { ok: true, slot, evicted };
+    return { ok: true, value: { slot, evicted } };
   }
 
   /**

@@ -426,13 +426,13 @@ export class Connections implements Peers {
       return;
     }
     const admitted = this.#server!.guard.authenticate(conn.slot, () =>
-      this.#opts.hasChannelOf(check.signer),
+      this.#opts.hasChannelOf(check.value),
     );
     if (!admitted.ok) {
       this.#refuse(conn, admitted.code, admitted.reason);
       return;
     }
-    conn.authed = check.signer;
+    conn.authed = check.value;
     if (conn.authTimer !== null) clearTimeout(conn.authTimer);
     conn.authTimer = null;
     this.#armIdle(conn);
@@ -440,7 +440,7 @@ export class Connections implements Peers {
       "provider",
       domain,
       signer.address,
-      check.signer,
+      check.value,
       conn.nonce,
       frame.nonce,
     );

@@ -170,7 +170,7 @@ export class GuardedServer {
       socket.destroy();
       return null;
     }
-    const { slot, evicted } = admitted;
+    const { slot, evicted } = admitted.value;
     if (evicted !== null) {
       if (evicted.handle.evict !== null)
         evicted.handle.evict("the node is busy: another took the place of this handshake");

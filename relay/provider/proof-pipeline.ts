@@ -384,7 +384,7 @@ export class ProofPipeline<C extends object, E extends PipelineChannel> {
           type: "ReceiveBalanceProof",
           signed,
           domain: parts.domain,
-          check: { ok: true, signer: entry.state.params.participantA },
+          check: { ok: true, value: entry.state.params.participantA },
         },
         ctx,
       );

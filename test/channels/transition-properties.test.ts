@@ -144,7 +144,7 @@ describe("state machine properties", () => {
               settlement: e.settlement,
               signature: e.signature,
               domain: a.params.domain,
-              check: { ok: true, signer: alice.address },
+              check: { ok: true, value: alice.address },
             },
             ctxB,
           );

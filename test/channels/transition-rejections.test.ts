@@ -357,8 +357,8 @@ function settlementProposal(payoutA: bigint, payoutB: bigint, by = alice): Chann
   const signature = by.signSettlement(domain, settlement);
   const check =
     by.address === alice.address
-      ? ({ ok: true, signer: alice.address } as const)
-      : ({ ok: true, signer: by.address } as const);
+      ? ({ ok: true, value: alice.address } as const)
+      : ({ ok: true, value: by.address } as const);
   return { type: "ReceiveSettlementProposal", settlement, signature, domain, check };
 }
 

@@ -75,11 +75,11 @@ describe("VerifyPool", () => {
       job(3, 1n, 1n, bob), // only proof of channel 3, forged
     ];
     const r = await pool.verifyCumulative(jobs);
-    expect(r[2]).toEqual({ kind: "checked", check: { ok: true, signer: alice.address } });
+    expect(r[2]).toEqual({ kind: "checked", check: { ok: true, value: alice.address } });
     expect(r[0]).toEqual({ kind: "superseded", by: 2 });
     expect(r[1]).toEqual({ kind: "superseded", by: 2 });
     expect(r[5]).toMatchObject({ kind: "checked", check: { ok: false, code: "SIGNER_MISMATCH" } });
-    expect(r[4]).toEqual({ kind: "checked", check: { ok: true, signer: alice.address } });
+    expect(r[4]).toEqual({ kind: "checked", check: { ok: true, value: alice.address } });
     expect(r[3]).toEqual({ kind: "superseded", by: 4 });
     expect(r[6]).toMatchObject({ kind: "checked", check: { ok: false, code: "SIGNER_MISMATCH" } });
   });
@@ -231,8 +231,10 @@ describe("one pool, every kind of job", () => {
       const { message } = mails[i]!;
       expect(r).toEqual({
         ok: true,
-        signer: alice.address,
-        digest: TypedDataEncoder.hash(mailDomain, { Mail: mailFields }, message),
+        value: {
+          signer: alice.address,
+          digest: TypedDataEncoder.hash(mailDomain, { Mail: mailFields }, message),
+        },
       });
     });
   });
@@ -249,7 +251,7 @@ describe("one pool, every kind of job", () => {
       pool.verifyTypedData({ ...good, signature: badV }),
       pool.verifyTypedData({ ...good, message: { ...good.message, count: 2 ** 32 } }),
     ]);
-    for (const r of [a, b]) expect(r.ok && r.signer).not.toBe(alice.address);
+    for (const r of [a, b]) expect(r.ok && r.value.signer).not.toBe(alice.address);
     expect(c).toMatchObject({ ok: false, code: "SIGNATURE_BAD_V" });
     expect(d).toMatchObject({ ok: false, code: "VALUE_OUT_OF_RANGE" });
   });
@@ -311,7 +313,7 @@ describe("one pool, every kind of job", () => {
         kind.result(j as never, res.codes[i]!, res.out, outOffs[i]!),
       );
       expect(results[0]).toMatchObject({ ok: true });
-      expect(results[1]).toMatchObject({ ok: true, signer: alice.address });
+      expect(results[1]).toMatchObject({ ok: true, value: { signer: alice.address } });
       expect(results[2]).toMatchObject({ ok: false, code: "VALUE_OUT_OF_RANGE" });
       expect(results[3]).toMatchObject({ ok: false, code: "VALUE_OUT_OF_RANGE" });
       expect(results[4]).toMatchObject({ ok: true });

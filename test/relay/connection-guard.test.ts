@@ -172,8 +172,8 @@ describe("connection bookkeeping (model)", () => {
           if (o.op === "admit") {
             const r = g.admit(n++, `10.0.0.${o.ip}`);
             if (r.ok) {
-              live.push(r.slot);
-              if (r.evicted !== null) expect(r.evicted.released).toBe(true);
+              live.push(r.value.slot);
+              if (r.value.evicted !== null) expect(r.value.evicted.released).toBe(true);
             } else {
               const fromIp = live.filter(
                 (s) => !s.released && s.ipKey === `10.0.0.${o.ip}` && s.phase !== "payer",

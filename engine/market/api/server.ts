@@ -200,7 +200,7 @@ export async function buildMarketServer(
         fail("INVALID_BODY", "a value does not fit its signed type");
       fail("BAD_SIGNATURE", "the signature is invalid");
     }
-    return { digest: v.digest, signer: v.signer };
+    return v.value;
   }
 
   app.post("/orders", { schema: { body: placeBody } }, async (req, reply) => {
@@ -457,11 +457,11 @@ export async function buildMarketServer(
           send({ type: "error", code: "BAD_SIGNATURE", reason: "bad challenge signature" });
           return;
         }
-        unsubscribe = svc.subscribe(v.signer, (e) => {
+        unsubscribe = svc.subscribe(v.value.signer, (e) => {
           const { to: _to, ...rest } = e;
           send(rest);
         });
-        send({ type: "ready", address: v.signer });
+        send({ type: "ready", address: v.value.signer });
       })();
     });
     socket.on("close", () => unsubscribe?.());

@@ -86,13 +86,15 @@ describe("market order signatures", () => {
               : { ...spec, maxPrice: spec.maxPrice + 1n };
           const { type, msg } = messageOf(sent);
           const v = await svc.verify(type, msg, signature);
-          expect(v.ok && v.signer === spec.owner).toBe(signerIx === ownerIx && !edited);
+          expect(v.ok && v.value.signer === spec.owner).toBe(signerIx === ownerIx && !edited);
           if (!edited) {
             // Whoever signed, the signer is recovered and the order id is ethers' digest.
             expect(v).toEqual({
               ok: true,
-              signer: addressOf(wallets[signerIx]!),
-              digest: TypedDataEncoder.hash(svc.domain, { [type]: [...MARKET_TYPES[type]] }, msg),
+              value: {
+                signer: addressOf(wallets[signerIx]!),
+                digest: TypedDataEncoder.hash(svc.domain, { [type]: [...MARKET_TYPES[type]] }, msg),
+              },
             });
           }
         },
@@ -133,6 +135,6 @@ describe("market order signatures", () => {
     expect(checks[0]).toMatchObject({ ok: false, code: "VALUE_OUT_OF_RANGE" });
     expect(checks[1]).toMatchObject({ ok: false, code: "SIGNATURE_LENGTH" });
     expect(checks[2]).toMatchObject({ ok: false, code: "SIGNATURE_BAD_V" });
-    expect(checks[3]).toMatchObject({ ok: true, signer: spec.owner });
+    expect(checks[3]).toMatchObject({ ok: true, value: { signer: spec.owner } });
   });
 });
