@@ -132,7 +132,8 @@ export function decodeExit(encoded: HexBytes): Exit {
       ),
     };
   });
-  // ethers reads past trailing bytes; the contract's fingerprint covers the exact encoding.
+  // ethers ignores trailing bytes and takes non-canonical offsets; the adjudicator fingerprints
+  // the exact bytes, so only the one encoding of an outcome is one.
   if (encodeExit(exit).toLowerCase() !== encoded.toLowerCase()) {
     throw new TypeError("not the canonical encoding of an outcome");
   }
