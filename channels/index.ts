@@ -1,8 +1,8 @@
 /**
  * tollway channels: EIP-712 balance proofs and typed data (encode, sign, verify, the one worker
  * pool), the pure channel state machine, the durable group-committing store, the settlement
- * interface with its backends, and the dispute machine with its watcher shell. See
- * docs/architecture.md.
+ * interface with its backends (and Nitro's state, outcome and voucher encodings), and the
+ * dispute machine with its watcher shell. See docs/architecture.md.
  */
 
 export type { ErrorDetails, TollwayErrorJson, TollwayErrorOptions } from "./base-error.ts";
@@ -77,6 +77,8 @@ export { ChannelError, isChannelError, reject } from "./errors.ts";
 export type { ProofPosition } from "./proof-order.ts";
 export { compareProofs } from "./proof-order.ts";
 export type {
+  Allocation,
+  AssetMetadata,
   ChainBlock,
   ChainChannelClosed,
   ChainChannelOpened,
@@ -96,7 +98,17 @@ export type {
   ClosedChannelTx,
   ClosingChannelView,
   CommittedState,
+  Destination,
+  Exit,
+  FixedPart,
+  GuaranteeMetadata,
+  HexBytes,
   MemoryChainOptions,
+  NitroArtifact,
+  NitroChannelStatus,
+  NitroContractName,
+  NitroSignature,
+  NitroState,
   OpenChannelView,
   OpenedChannelTx,
   PaymentChannelsOptions,
@@ -109,16 +121,53 @@ export type {
   SettlementResult,
   SettlementTx,
   SignedPaymentProof,
+  SignedVariablePart,
+  SignedVoucher,
+  SingleAssetExit,
+  VariablePart,
+  Voucher,
 } from "./settlement/index.ts";
 export {
+  AllocationType,
+  AssetType,
+  addressOfDestination,
   asChannelRef,
+  challengeDigest,
+  checkStateSignature,
+  checkVoucher,
   computePayouts,
+  decodeExit,
+  decodeGuarantee,
+  decodeVoucherAppData,
+  destinationOf,
+  encodeExit,
+  encodeGuarantee,
+  encodeVoucherAppData,
+  ethereumMessageDigest,
+  fromNitroSignature,
+  hashExit,
+  hashNitroState,
+  hashVariablePart,
   isSettlementError,
+  loadNitroArtifact,
   MAX_CHANNEL_REF_BYTES,
   MemoryChain,
+  NITRO_PACKAGE,
+  nitroChannelId,
   PaymentChannelsSettlement,
+  packNitroStatus,
   paymentChannelsSettlement,
   SettlementError,
+  signChallenge,
+  signedVariablePart,
+  signState,
+  signVoucher,
+  stateDigest,
+  statusFingerprint,
+  toNitroSignature,
+  unpackNitroStatus,
+  voucherDigest,
+  voucherProof,
 } from "./settlement/index.ts";
 export type { SignedBalanceProof } from "./signed.ts";
 export type {

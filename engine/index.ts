@@ -11,7 +11,7 @@
  * // Or buy a deal and pay for it over a channel in one piece:
  * const deal = createDealChannel({ wallet: other, settlement: theirs.settlement, marketUrl: market.url, relay: provider.url, deposit, settleWindow: 600 });
  */
-export type { Deployment, DeployOptions, EmbeddedChain } from "./chain/index.ts";
+export type { Deployment, DeployOptions, EmbeddedChain, NitroDeployment } from "./chain/index.ts";
 export {
   deployContracts,
   devWallet,

@@ -6,6 +6,8 @@
  *
  * dist/ mirrors the repository, so every path a module resolves against its own
  * `import.meta.url` (`../../artifacts/…`) lands inside dist/ as it lands in the checkout.
+ * nitro-protocol's contracts are not copied: `loadNitroArtifact` finds them in the installed
+ * `@statechannels/nitro-protocol` (a runtime dependency) by module resolution.
  */
 import { cpSync, existsSync, readdirSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";

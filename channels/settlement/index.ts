@@ -3,7 +3,8 @@
  * a cursor the consumer keeps, `send` for the `ChainSend*` effects the cores emit, channel reads,
  * opaque channel references for the wire, and the payment-proof abstraction every backend's
  * proofs satisfy. Two backends: PaymentChannels through the chain client, and an in-memory chain
- * with the same semantics for the cores' tests.
+ * with the same semantics for the cores' tests. Beside them, Nitro's state, exit format,
+ * signatures and vouchers as nitro-protocol v2's contracts read them, and its artifacts.
  */
 export type {
   ChainNow,
@@ -49,6 +50,64 @@ export type {
 } from "./events.ts";
 export type { MemoryChainOptions } from "./memory/memory-chain.ts";
 export { MemoryChain } from "./memory/memory-chain.ts";
+export type { NitroArtifact, NitroContractName } from "./nitro/artifacts.ts";
+export { loadNitroArtifact, NITRO_PACKAGE } from "./nitro/artifacts.ts";
+export {
+  ALLOCATION_ABI,
+  addressOfDestination,
+  decodeExit,
+  decodeGuarantee,
+  destinationOf,
+  EXIT_ABI,
+  encodeExit,
+  encodeGuarantee,
+  hashExit,
+  hashNitroState,
+  hashVariablePart,
+  nitroChannelId,
+  packNitroStatus,
+  SINGLE_ASSET_EXIT_ABI,
+  statusFingerprint,
+  unpackNitroStatus,
+} from "./nitro/encoding.ts";
+export {
+  challengeDigest,
+  checkStateSignature,
+  ethereumMessageDigest,
+  fromNitroSignature,
+  signChallenge,
+  signedVariablePart,
+  signState,
+  stateDigest,
+  toNitroSignature,
+} from "./nitro/signatures.ts";
+export type {
+  Allocation,
+  AssetMetadata,
+  Destination,
+  Exit,
+  FixedPart,
+  GuaranteeMetadata,
+  HexBytes,
+  NitroChannelStatus,
+  NitroSignature,
+  NitroState,
+  SignedVariablePart,
+  SignedVoucher,
+  SingleAssetExit,
+  VariablePart,
+  Voucher,
+} from "./nitro/types.ts";
+export { AllocationType, AssetType } from "./nitro/types.ts";
+export {
+  checkVoucher,
+  decodeVoucherAppData,
+  encodeVoucherAppData,
+  signVoucher,
+  VOUCHER_APP_DATA_ABI,
+  voucherDigest,
+  voucherProof,
+} from "./nitro/voucher.ts";
 export type { PaymentChannelsOptions } from "./payment-channels/backend.ts";
 export {
   PaymentChannelsSettlement,

@@ -1,6 +1,7 @@
 /**
  * `tollway chain`: serve the embedded chain on loopback (mining on each transaction, or every
- * `--block-time` seconds like a public chain), deploy, fund the dev accounts, save the addresses.
+ * `--block-time` seconds like a public chain), deploy (Token, PaymentChannels, and nitro-protocol's
+ * NitroAdjudicator, ConsensusApp and VirtualPaymentApp), fund the dev accounts, save the addresses.
  */
 import type { Command } from "commander";
 import { parseUnits } from "ethers";
@@ -16,7 +17,7 @@ export function chainCommand(program: Command, io: Io) {
   program
     .command("chain")
     .description(
-      "start the embedded chain on loopback, deploy Token and PaymentChannels, print the addresses",
+      "start the embedded chain on loopback, deploy Token, PaymentChannels and the Nitro contracts, print the addresses",
     )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on", "8545")
@@ -66,6 +67,7 @@ export function chainCommand(program: Command, io: Io) {
           blockTimeSeconds,
           token: deployment.token,
           channels: deployment.channels,
+          nitro: deployment.nitro,
           deploymentFile: file,
           devAccounts: funded.map((w, i) => ({
             index: i + 1,
@@ -79,7 +81,11 @@ export function chainCommand(program: Command, io: Io) {
             `embedded chain ${deployment.chainId} on ${chain.url}, ${blockTimeSeconds > 0 ? `a block every ${blockTimeSeconds} s` : "a block per transaction"}\n`,
           );
           io.out(
-            `  Token            ${deployment.token}\n  PaymentChannels  ${deployment.channels}\n  saved to         ${file}\n`,
+            `  Token              ${deployment.token}\n  PaymentChannels    ${deployment.channels}\n` +
+              `  NitroAdjudicator   ${deployment.nitro.adjudicator}\n` +
+              `  ConsensusApp       ${deployment.nitro.consensusApp}\n` +
+              `  VirtualPaymentApp  ${deployment.nitro.virtualPaymentApp}\n` +
+              `  saved to           ${file}\n`,
           );
           io.out("  dev accounts (1,000,000 TOLL each; public test keys, never for real funds):\n");
           for (const a of summary.devAccounts)
