@@ -2,10 +2,10 @@
  * Gas per NitroAdjudicator operation on Hardhat's in-process chain (nitro-protocol's deployed
  * contracts, driven by tollway's own state encoding and signatures).
  *
- *   node bench/nitro-gas.ts                 table
- *   node bench/nitro-gas.ts --json          one JSON object
- *   node bench/nitro-gas.ts --check         fail when a figure differs from bench/nitro-gas-snapshot.json
- *   node bench/nitro-gas.ts --update        rewrite the snapshot
+ *   npm run bench:nitro-gas                 table
+ *   npm run bench:nitro-gas -- --json       one JSON object
+ *   npm run bench:nitro-gas -- --check      fail when a figure differs from bench/nitro-gas-snapshot.json
+ *   npm run bench:nitro-gas -- --update     rewrite the snapshot
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { measureNitroGas, type NitroGasReport } from "./lib/nitro-gas-scenario.ts";
