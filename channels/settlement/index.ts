@@ -70,6 +70,35 @@ export {
   statusFingerprint,
   unpackNitroStatus,
 } from "./nitro/encoding.ts";
+export type {
+  DirectDefundParams,
+  DirectDefundState,
+} from "./nitro/protocols/direct-defund.ts";
+export { directDefundTransition, startDirectDefund } from "./nitro/protocols/direct-defund.ts";
+export type { DirectFundParams, DirectFundState } from "./nitro/protocols/direct-fund.ts";
+export {
+  depositWindow,
+  directFundTransition,
+  exitTotal,
+  fullyFunded,
+  startDirectFund,
+} from "./nitro/protocols/direct-fund.ts";
+export type {
+  ChainNitroHoldings,
+  ChainSendNitroConcludeAndTransfer,
+  ChainSendNitroDeposit,
+  HoldingsSeen,
+  InvalidReceivedNitroInput,
+  NotifyObjectiveCompleted,
+  ObjectiveContext,
+  ObjectiveEffect,
+  ObjectiveInput,
+  ObjectiveRejectionCode,
+  ObjectiveResult,
+  ReceiveNitroState,
+  SendNitroState,
+} from "./nitro/protocols/objective.ts";
+export { NO_HOLDINGS } from "./nitro/protocols/objective.ts";
 export {
   challengeDigest,
   checkStateSignature,
