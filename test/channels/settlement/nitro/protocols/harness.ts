@@ -116,3 +116,6 @@ export function asReceived(e: ObjectiveEffect): ReceiveNitroState | undefined {
     signature: e.signature,
   };
 }
+
+/** Holdings of a funded channel as the fund objective leaves them (8 tokens, seen at block 1). */
+export const FUNDED_HOLDINGS = { holdings: 8n, blockNumber: 1, logIndex: 0 } as const;
