@@ -51,6 +51,11 @@ export interface DirectDefundParams {
  * Starts a direct defund: signs the final state and sends it to the peer.
  * @throws TypeError when `myIndex` is not ours, the latest state is already final, or the
  *   holdings do not match the outcome's exits.
+ * @example
+ * const { state, effects } = startDirectDefund(
+ *   { fixedPart, myIndex, latest: postfund, holdings: funded.holdings },
+ *   { signer, verifier },
+ * );
  */
 export function startDirectDefund(
   params: DirectDefundParams,

@@ -95,6 +95,10 @@ export function fullyFunded(s: DirectFundState): boolean {
  * Starts a direct fund: signs the prefund state and sends it to the peer.
  * @throws TypeError when the channel is not two-party, `myIndex` is not ours, or a field is out
  *   of its Solidity type (a local programming error, not peer input).
+ * @example
+ * let { state, effects } = startDirectFund({ fixedPart, myIndex: 0, outcome }, { signer, verifier });
+ * // the shell persists `state`, sends the SendNitroState effect, and later feeds each input:
+ * ({ state, effects } = directFundTransition(state, receivedOrChainInput, { signer, verifier }));
  */
 export function startDirectFund(
   params: DirectFundParams,
