@@ -21,9 +21,11 @@
  * | `lost`     | `replace`, `same-asn`, `same-city`, `fail` (needs `session`) | `replace` |
  * | `rotate`   | `conn` (new exit per connection) or 1..1000000 requests (not with `session`) | `conn` |
  *
- * Refused: more than 255 characters (RFC 1929 carries at most 255 bytes, so every targeting fits
- * SOCKS5 as well as HTTP), a character outside `[A-Za-z0-9_-]`, a missing `user` prefix or an
- * empty part (`TARGETING_MALFORMED`), a key not in the table (`TARGETING_UNKNOWN_KEY`), a key
+ * `lost-same` always takes the next part with it (`same-asn`, `same-city`); no other value holds
+ * the separator. Refused: more than 255 characters, checked before anything else
+ * (`TARGETING_TOO_LONG`; RFC 1929 carries at most 255 bytes, so every targeting fits SOCKS5 as
+ * well as HTTP), a character outside `[A-Za-z0-9_-]` (`TARGETING_BAD_CHARACTER`: what passes is
+ * ASCII, one byte a character), a missing `user` prefix or an empty part (`TARGETING_MALFORMED`), a key not in the table (`TARGETING_UNKNOWN_KEY`), a key
  * without value (`TARGETING_MISSING_VALUE`), a value outside its row (`TARGETING_BAD_VALUE`), a
  * key given twice (`TARGETING_DUPLICATE_KEY`), `sesstime`/`lost` without `session` or `rotate`
  * with it (`TARGETING_CONFLICT`). Every refusal names the key (or the position) in `details`.
@@ -230,7 +232,7 @@ function conflict(key: Key, other: Key, reason: string): Rejection<TargetingErro
  * //   stickiness: { kind: "sticky", session: "a1b2", minutes: 30, lost: "replace" } } }
  */
 export function parseTargeting(username: string): Result<Targeting, TargetingErrorCode> {
-  if (typeof username !== "string") return reject("TARGETING_MALFORMED", "not a string");
+  if (typeof username !== "string") return reject("TARGETING_MALFORMED", "not a string", { at: 0 });
   if (username.length > MAX_USERNAME_LENGTH) {
     return reject("TARGETING_TOO_LONG", `longer than ${MAX_USERNAME_LENGTH} characters`, {
       length: username.length,
