@@ -40,7 +40,8 @@ const MARKET_EXIT: Readonly<Record<LostExitPolicy, ExitPolicy>> = {
  *
  * @returns the spec, `TARGETING_UNSUPPORTED` (details: `key`) when `t.protocol` is not one the
  *   gateway drives, or `TARGETING_UNSUPPORTED` (details: `marketCode`) when the market refuses the
- *   spec, as it does today for an ASN at or above 2^31
+ *   spec, as it does today for an ASN at or above 2^31 (details: `key` "asn"; "context" when
+ *   the fault is in `ctx`)
  */
 export function requestSpecOf(
   t: Targeting,
@@ -78,12 +79,19 @@ export function requestSpecOf(
     expiry: ctx.expiry,
   };
   // The market's own check, so that the gateway never signs what the market would refuse.
-  const checked = encodeRequest(spec, 0, new Interner(1));
+  const checked = marketCheck(spec);
   if (!checked.ok) {
+    // Only an ASN can be in the username's range and out of the market's (2^31 up, today).
+    const key = spec.asns.length > 0 && marketCheck({ ...spec, asns: [] }).ok ? "asn" : "context";
     return reject("TARGETING_UNSUPPORTED", "the market refuses this request", {
+      key,
       marketCode: checked.code,
       marketReason: checked.reason,
     });
   }
   return { ok: true, value: spec };
+}
+
+function marketCheck(spec: RequestSpec): Result<unknown, string> {
+  return encodeRequest(spec, 0, new Interner(1));
 }

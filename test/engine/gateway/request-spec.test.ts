@@ -107,9 +107,18 @@ describe("requestSpecOf", () => {
     expect(r).toMatchObject({
       ok: false,
       code: "TARGETING_UNSUPPORTED",
-      details: { marketCode: "INVALID_ATTRIBUTE" },
+      details: { key: "asn", marketCode: "INVALID_ATTRIBUTE" },
     });
     expect(requestSpecOf(targeting("user-asn-2147483647"), ctx).ok).toBe(true);
+  });
+
+  it("names the context when the gateway's own settings are what the market refuses", () => {
+    const r = requestSpecOf(targeting("user-asn-3320"), { ...ctx, durationS: 1 });
+    expect(r).toMatchObject({
+      ok: false,
+      code: "TARGETING_UNSUPPORTED",
+      details: { key: "context", marketCode: "INVALID_DURATION" },
+    });
   });
 
   it("never yields a spec the market refuses, and refuses only with its own code", () => {
@@ -138,6 +147,7 @@ describe("requestSpecOf", () => {
         const asnTooWide = t.asn !== undefined && t.asn > 0x7fff_ffff;
         const noProtocol = t.protocol !== undefined && !c.protocols.includes(t.protocol);
         expect(asnTooWide || noProtocol).toBe(true);
+        expect(r.details?.key).toBe(noProtocol ? "protocol" : "asn");
       }),
       { numRuns: 2000 },
     );
