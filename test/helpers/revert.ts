@@ -2,7 +2,8 @@
 import type { Interface } from "ethers";
 import { expect } from "vitest";
 
-function revertData(err: unknown): string | undefined {
+/** The revert data an ethers error carries, however deep in its causes. */
+export function revertData(err: unknown): string | undefined {
   let e = err as Record<string, unknown> | undefined;
   for (let depth = 0; e && depth < 6; depth++) {
     if (typeof e.data === "string" && e.data.startsWith("0x")) return e.data;

@@ -1,5 +1,6 @@
 /** A refusal on chain, told by the kind of revert, never by the reason's text. */
 import { expect } from "vitest";
+import { revertData } from "../../../helpers/revert.ts";
 
 /** What a refusal looks like on chain: `Error(string)` from a require, or a `Panic(uint256)`. */
 export type RevertKind =
@@ -25,13 +26,4 @@ export async function expectRefused(action: Promise<unknown>, expected: RevertKi
   const data = revertData(caught);
   if (expected.kind === "error") expect(data?.slice(0, 10)).toBe(ERROR_SELECTOR);
   else expect(data).toBe(`${PANIC_SELECTOR}${expected.code.toString(16).padStart(64, "0")}`);
-}
-
-function revertData(err: unknown): string | undefined {
-  let e = err as Record<string, unknown> | undefined;
-  for (let depth = 0; e && depth < 6; depth++) {
-    if (typeof e.data === "string" && e.data.startsWith("0x")) return e.data;
-    e = (e.error ?? e.info ?? e.cause) as Record<string, unknown> | undefined;
-  }
-  return undefined;
 }
