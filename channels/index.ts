@@ -74,6 +74,7 @@ export {
 } from "./crypto/index.ts";
 export type { ChannelErrorCode, Rejection, Result } from "./errors.ts";
 export { ChannelError, isChannelError, reject } from "./errors.ts";
+export { bytesToHex, hexToBytes } from "./hex.ts";
 export type { ProofPosition } from "./proof-order.ts";
 export { compareProofs } from "./proof-order.ts";
 export type {

@@ -3,8 +3,10 @@
  * big-endian bytes (MessagePack integers stop at 64 bits and decode ambiguously above 2^53),
  * addresses as 20 bytes, channel ids as 32.
  */
-import type { Address, ChannelId } from "../../channels/index.ts";
 import {
+  type Address,
+  bytesToHex,
+  type ChannelId,
   readUint64BE,
   readUint256BE,
   writeUint64BE,
@@ -55,13 +57,8 @@ export function hexBytes(hex: string): Buffer {
   return Buffer.from(hex.slice(2), "hex");
 }
 
-/** Bytes to a lowercase 0x hex string. */
-export function bytesHex(b: Uint8Array): `0x${string}` {
-  return `0x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex")}`;
-}
-
 /** A 20-byte field as an address. */
-export const toAddress = (b: Uint8Array): Address => bytesHex(b) as Address;
+export const toAddress = (b: Uint8Array): Address => bytesToHex(b) as Address;
 
 /** A 32-byte field as a channel id. */
-export const toChannelId = (b: Uint8Array): ChannelId => bytesHex(b) as ChannelId;
+export const toChannelId = (b: Uint8Array): ChannelId => bytesToHex(b) as ChannelId;

@@ -4,7 +4,7 @@
  * validator per frame, and the handshake digest.
  */
 export { decodeFrame, encodeFrame, MAX_FRAME_BYTES, packRaw, toArray } from "./codec.ts";
-export { bytesHex, hexBytes, readU64, readU256, u64, u256 } from "./fields.ts";
+export { hexBytes, readU64, readU256, u64, u256 } from "./fields.ts";
 export type {
   AcceptFrame,
   AckFrame,

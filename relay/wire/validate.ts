@@ -2,10 +2,10 @@
  * Validators: one per frame type, each turning a decoded msgpack array into a typed frame or a
  * rejection with a code. Nothing of a frame is used before it has passed here.
  */
-import { type ChannelRef, MAX_CHANNEL_REF_BYTES } from "../../channels/index.ts";
+import { bytesToHex, type ChannelRef, MAX_CHANNEL_REF_BYTES } from "../../channels/index.ts";
 import { isRelayError, RelayError, type RelayErrorCode, type RelayResult } from "../errors.ts";
 import type { TunnelKind } from "../tunnel/driver.ts";
-import { bytesHex, readU64, readU256, toAddress, toChannelId } from "./fields.ts";
+import { readU64, readU256, toAddress, toChannelId } from "./fields.ts";
 import { type Frame, FrameType, type MeterMode } from "./frames.ts";
 
 /** Longest string fields (ids, reasons) and the tunnel-parameter limits. */
@@ -37,7 +37,7 @@ function channelRef(v: unknown): ChannelRef {
   if (!(v instanceof Uint8Array) || v.length === 0 || v.length > MAX_CHANNEL_REF_BYTES) {
     fail(`ref: expected 1 to ${MAX_CHANNEL_REF_BYTES} bytes`);
   }
-  return bytesHex(v) as ChannelRef;
+  return bytesToHex(v) as ChannelRef;
 }
 
 function sig(v: unknown): Uint8Array {

@@ -10,9 +10,9 @@ import { keccak256 } from "../../crypto/keccak.ts";
 import type { ProofSigner } from "../../crypto/signer.ts";
 import type { ProofVerifier, SignatureCheck } from "../../crypto/verifier.ts";
 import { reject } from "../../errors.ts";
+import { bytesToHex, hexToBytes } from "../../hex.ts";
 import type { Address } from "../../types.ts";
 import { hashNitroState } from "./encoding.ts";
-import { bytesToHex, hexToBytes } from "./hex.ts";
 import type { FixedPart, NitroSignature, SignedVariablePart, VariablePart } from "./types.ts";
 
 const PREFIX = Buffer.from("\x19Ethereum Signed Message:\n32", "latin1");

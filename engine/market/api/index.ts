@@ -21,6 +21,5 @@ export {
   offerMessage,
   requestMessage,
   type TypedMessage,
-  toHex,
   typedDigest,
 } from "./typed-data.ts";

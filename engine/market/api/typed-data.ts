@@ -176,8 +176,3 @@ export function requestMessage(s: RequestSpec): TypedMessage {
     expiry: s.expiry,
   };
 }
-
-/** Lowercase 0x-hex of bytes. */
-export function toHex(b: Uint8Array): `0x${string}` {
-  return `0x${Buffer.from(b).toString("hex")}`;
-}

@@ -364,11 +364,10 @@ describe("market HTTP API", () => {
 
   it("signs exactly what ethers signs (digest parity)", async () => {
     const { TypedDataEncoder } = await import("ethers");
-    const { MARKET_TYPES, typedDigest, toHex } = await import(
-      "../../../engine/market/api/index.ts"
-    );
+    const { MARKET_TYPES, typedDigest } = await import("../../../engine/market/api/index.ts");
+    const { bytesToHex } = await import("../../../channels/index.ts");
     const msg = offerMessage(offerSpec(addressOf(provider)));
-    expect(toHex(typedDigest(svc.domain, "Offer", msg))).toBe(
+    expect(bytesToHex(typedDigest(svc.domain, "Offer", msg))).toBe(
       TypedDataEncoder.hash(svc.domain, { Offer: [...MARKET_TYPES.Offer] }, msg),
     );
   });

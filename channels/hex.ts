@@ -1,4 +1,4 @@
-/** 0x-hex and bytes, for the cold paths of the Nitro encodings (calldata, ABI values). */
+/** 0x-hex and bytes: the one conversion every part uses (wire fields, digests, ABI values). */
 
 /**
  * The bytes of 0x-hex.
