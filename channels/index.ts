@@ -236,3 +236,4 @@ export {
   WatcherStore,
   watcherTransition,
 } from "./watcher/index.ts";
+export { within } from "./within.ts";

@@ -7,14 +7,15 @@
  * never leaving a deposit locked without saying so. The provider's side is {@link serveDeals}.
  */
 import type { HDNodeWallet, Wallet } from "ethers";
-import type {
-  Address,
-  BalanceProof,
-  ChannelId,
-  ChannelStore,
-  SettlementBackend,
+import {
+  type Address,
+  type BalanceProof,
+  type ChannelId,
+  type ChannelStore,
+  type SettlementBackend,
+  TollwayError,
+  within,
 } from "../../channels/index.ts";
-import { TollwayError } from "../../channels/index.ts";
 import {
   type OpenSessionOptions,
   type RequesterClient,
@@ -26,7 +27,6 @@ import type { RequestSpec } from "../market/types.ts";
 import { closeWithProof, openChannelsTo } from "./channel-actions.ts";
 import type { DealView, MarketClient } from "./market-client.ts";
 import { createRequester, type RequesterChannel, waitForAcks } from "./requester.ts";
-import { within } from "./within.ts";
 
 /** Why a step of a deal failed. */
 export type DealChannelErrorCode =

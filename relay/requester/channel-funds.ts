@@ -3,7 +3,13 @@
  * top it up, read its deposits, and pay out a cooperative close that both sides signed over the
  * relay. What these return is the `channel` that `openSession` takes.
  */
-import type { Address, ChannelId, SettlementBackend, SettlementTx } from "../../channels/index.ts";
+import {
+  type Address,
+  type ChannelId,
+  type SettlementBackend,
+  type SettlementTx,
+  within,
+} from "../../channels/index.ts";
 import { RelayError } from "../errors.ts";
 import type { RequesterClient, SessionChannel } from "./client.ts";
 
@@ -108,18 +114,10 @@ export async function closeCooperatively(
 /** `p`, or a TIMEOUT once `ms` pass (its late outcome dropped). */
 function bounded<T>(p: Promise<T>, ms: number | undefined): Promise<T> {
   if (ms === undefined) return p;
-  p.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new RelayError("TIMEOUT", "timed out waiting for the provider's countersignature", {
-            ms,
-          }),
-        ),
-      ms,
-    );
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  return within(
+    p,
+    ms,
+    () =>
+      new RelayError("TIMEOUT", "timed out waiting for the provider's countersignature", { ms }),
+  );
 }

@@ -1,4 +1,4 @@
-/** A bound on how long a step may take. */
+/** A bound on how long a step may take: a protocol step, a peer's answer, a wait for the market. */
 
 /**
  * `p`, or `timedOut()`'s error once `ms` pass. The late outcome of `p` is dropped: whoever
