@@ -101,7 +101,6 @@ export type {
   ChannelView,
   ClosedChannelTx,
   ClosingChannelView,
-  CommittedState,
   Destination,
   DirectDefundParams,
   DirectDefundState,
@@ -218,7 +217,15 @@ export {
 } from "./state/index.ts";
 export type { ChannelStoreOptions, Migration, StoreStats } from "./store/index.ts";
 export { ChannelStore, SCHEMA_VERSION } from "./store/index.ts";
-export type { Address, BalanceProof, ChannelDomain, ChannelId, Role, Settlement } from "./types.ts";
+export type {
+  Address,
+  BalanceProof,
+  ChannelDomain,
+  ChannelId,
+  CommittedState,
+  Role,
+  Settlement,
+} from "./types.ts";
 export { asChannelId } from "./types.ts";
 export { readUint64BE, readUint256BE, writeUint64BE, writeUint256BE } from "./uint-bytes.ts";
 export type {

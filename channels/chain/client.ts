@@ -16,7 +16,13 @@ import {
   type Signer,
 } from "ethers";
 import type { SignedBalanceProof } from "../signed.ts";
-import { type Address, asChannelId, type ChannelDomain, type ChannelId } from "../types.ts";
+import {
+  type Address,
+  asChannelId,
+  type ChannelDomain,
+  type ChannelId,
+  type CommittedState,
+} from "../types.ts";
 import { loadArtifact } from "./artifacts.ts";
 import { ChainError, isChainError } from "./errors.ts";
 import { NonceLane } from "./nonce-lane.ts";
@@ -30,7 +36,6 @@ import { rpcCall } from "./rpc-call.ts";
 import type {
   ChainTime,
   ChannelParticipants,
-  ClosingState,
   OnChainChannel,
   OpenedChannel,
   SettleWindowBounds,
@@ -333,7 +338,7 @@ export class ChainClient {
   /** Records a better proof for side B (`ofB`) or A during the settle window. */
   async updateProof(
     channelId: ChannelId,
-    closing: ClosingState,
+    closing: CommittedState,
     ofB: boolean,
     signed: SignedBalanceProof,
   ): Promise<TxOutcome> {
@@ -353,7 +358,7 @@ export class ChainClient {
   }
 
   /** Pays the channel out after its window. */
-  async settle(channelId: ChannelId, closing: ClosingState): Promise<TxOutcome> {
+  async settle(channelId: ChannelId, closing: CommittedState): Promise<TxOutcome> {
     return strip(
       await this.#send("settle", (o) =>
         this.#channels.getFunction("settle")(channelId, closing, o),

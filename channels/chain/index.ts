@@ -27,7 +27,6 @@ export { MAX_SETTLE_WINDOW_SECONDS, MIN_SETTLE_WINDOW_SECONDS } from "./settle-w
 export type {
   ChainTime,
   ChannelParticipants,
-  ClosingState,
   OnChainChannel,
   OpenedChannel,
   SettleWindowBounds,

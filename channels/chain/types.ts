@@ -10,18 +10,6 @@ export interface ChannelParticipants {
   readonly openBlock: bigint;
 }
 
-/** A channel's frozen state during its settle window (the preimage the contract committed to). */
-export interface ClosingState {
-  readonly a: Address;
-  readonly b: Address;
-  readonly depositA: bigint;
-  readonly depositB: bigint;
-  readonly nonceA: bigint;
-  readonly sentA: bigint;
-  readonly nonceB: bigint;
-  readonly sentB: bigint;
-}
-
 /** A channel as read from the contract's storage. */
 export type OnChainChannel =
   | { readonly status: "none" }

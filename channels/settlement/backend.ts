@@ -5,9 +5,8 @@
  * channel, resolves the opaque references the wire carries, and says what time the chain's next
  * block will carry.
  */
-import type { Address, ChannelDomain, ChannelId } from "../types.ts";
+import type { Address, ChannelDomain, ChannelId, CommittedState } from "../types.ts";
 import type { ChannelRef } from "./channel-ref.ts";
-import type { CommittedState } from "./committed.ts";
 import type { SettlementEffect } from "./effects.ts";
 import type { SettlementResult } from "./errors.ts";
 import type { ChainEvent } from "./events.ts";

@@ -5,24 +5,7 @@
  */
 
 import type { ProofPosition } from "../proof-order.ts";
-import type { Address, Role } from "../types.ts";
-
-/**
- * A closing channel as the chain holds it: participants, deposits and, per side, the best proof
- * of that side's transfers submitted so far (nonce 0 and nothing sent: none). A backend that needs
- * it back (PaymentChannels commits to its hash) gets it in the effects that act on the channel.
- */
-export interface CommittedState {
-  /** The opener. */
-  readonly a: Address;
-  readonly b: Address;
-  readonly depositA: bigint;
-  readonly depositB: bigint;
-  readonly nonceA: bigint;
-  readonly sentA: bigint;
-  readonly nonceB: bigint;
-  readonly sentB: bigint;
-}
+import type { Address, CommittedState, Role } from "../types.ts";
 
 /**
  * The committed state right after a close: the closer submitted its partner's proof (`partner`),

@@ -3,8 +3,7 @@
  * channel core emits the cooperative close; the dispute machine the close, the update and the
  * settle; a node's own actions the open and the deposit.
  */
-import type { Address, ChannelId, Role, Settlement } from "../types.ts";
-import type { CommittedState } from "./committed.ts";
+import type { Address, ChannelId, CommittedState, Role, Settlement } from "../types.ts";
 import type { SignedPaymentProof } from "./payment-proof.ts";
 
 /** Open a channel to `partner` with a first deposit of `amount`. */

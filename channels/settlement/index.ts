@@ -20,7 +20,6 @@ export type {
 } from "./backend.ts";
 export type { ChannelRef } from "./channel-ref.ts";
 export { asChannelRef, MAX_CHANNEL_REF_BYTES } from "./channel-ref.ts";
-export type { CommittedState } from "./committed.ts";
 export {
   committedAtClose,
   computePayouts,

@@ -10,13 +10,7 @@
 
 import type { ChannelErrorCode } from "../errors.ts";
 import { compareProofs } from "../proof-order.ts";
-import {
-  type CommittedState,
-  committedAtClose,
-  heldProof,
-  roleOf,
-  withProofUpdate,
-} from "../settlement/committed.ts";
+import { committedAtClose, heldProof, roleOf, withProofUpdate } from "../settlement/committed.ts";
 import type {
   ChainSendClose,
   ChainSendSettle,
@@ -24,7 +18,7 @@ import type {
 } from "../settlement/effects.ts";
 import type { ChainEvent } from "../settlement/events.ts";
 import type { SignedPaymentProof } from "../settlement/payment-proof.ts";
-import type { Address, ChannelId } from "../types.ts";
+import type { Address, ChannelId, CommittedState } from "../types.ts";
 
 /** What the machine knows of one of our channels. */
 export interface WatchedChannel {

@@ -9,7 +9,13 @@ import { normalizeAddress } from "../../crypto/address.ts";
 import { keccak256 } from "../../crypto/keccak.ts";
 import { ProofVerifier } from "../../crypto/verifier.ts";
 import { compareProofs } from "../../proof-order.ts";
-import { type Address, asChannelId, type ChannelDomain, type ChannelId } from "../../types.ts";
+import {
+  type Address,
+  asChannelId,
+  type ChannelDomain,
+  type ChannelId,
+  type CommittedState,
+} from "../../types.ts";
 import type {
   ChannelView,
   ResolvedChannel,
@@ -19,7 +25,6 @@ import type {
 } from "../backend.ts";
 import { asChannelRef, type ChannelRef } from "../channel-ref.ts";
 import {
-  type CommittedState,
   committedAtClose,
   computePayouts,
   heldProof,

@@ -7,8 +7,8 @@
 import type { Interface } from "ethers";
 import type { ChainClient } from "../../chain/client.ts";
 import { isChainError } from "../../chain/errors.ts";
-import type { ChannelParticipants, ClosingState } from "../../chain/types.ts";
-import type { Address, ChannelDomain, ChannelId } from "../../types.ts";
+import type { ChannelParticipants } from "../../chain/types.ts";
+import type { Address, ChannelDomain, ChannelId, CommittedState } from "../../types.ts";
 import type {
   ChainNow,
   ChannelView,
@@ -19,7 +19,7 @@ import type {
   SettlementBackend,
 } from "../backend.ts";
 import type { ChannelRef } from "../channel-ref.ts";
-import { type CommittedState, committedAtClose, roleOf, withProofUpdate } from "../committed.ts";
+import { committedAtClose, roleOf, withProofUpdate } from "../committed.ts";
 import type { SettlementEffect } from "../effects.ts";
 import { SettlementError, type SettlementErrorCode, type SettlementResult } from "../errors.ts";
 import type { ChainEvent } from "../events.ts";
@@ -208,9 +208,9 @@ export class PaymentChannelsSettlement implements SettlementBackend {
       case "ChainSendClose":
         return chain.close(await this.#participantsOf(e.channelId), e.proof ?? undefined);
       case "ChainSendUpdateProof":
-        return chain.updateProof(e.channelId, preimage(e.closing), e.signer === "B", e.signed);
+        return chain.updateProof(e.channelId, e.closing, e.signer === "B", e.signed);
       case "ChainSendSettle":
-        return chain.settle(e.channelId, preimage(e.closing));
+        return chain.settle(e.channelId, e.closing);
     }
   }
 
@@ -284,20 +284,6 @@ function openView(
 /** Participants with lowercase addresses, as every view has them. */
 function lowercase(p: ChannelParticipants): ChannelParticipants {
   return { ...p, a: p.a.toLowerCase() as Address, b: p.b.toLowerCase() as Address };
-}
-
-/** The contract's `Closing` struct for a committed state. */
-function preimage(c: CommittedState): ClosingState {
-  return {
-    a: c.a,
-    b: c.b,
-    depositA: c.depositA,
-    depositB: c.depositB,
-    nonceA: c.nonceA,
-    sentA: c.sentA,
-    nonceB: c.nonceB,
-    sentB: c.sentB,
-  };
 }
 
 /** A revert becomes the refusal it stands for; anything else (the RPC failing) goes on as it is. */
