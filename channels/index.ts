@@ -1,8 +1,9 @@
 /**
  * tollway channels: EIP-712 balance proofs and typed data (encode, sign, verify, the one worker
  * pool), the pure channel state machine, the durable group-committing store, the settlement
- * interface with its backends (and Nitro's state, outcome and voucher encodings, and its direct fund and defund cores), and the
- * dispute machine with its watcher shell. See docs/architecture.md.
+ * interface with its backends (and Nitro's state, outcome and voucher encodings, and its direct
+ * fund and defund cores), and the dispute machine with its watcher shell. See
+ * docs/architecture.md.
  */
 
 export type { ErrorDetails, TollwayErrorJson, TollwayErrorOptions } from "./base-error.ts";

@@ -42,8 +42,8 @@ export function asChannelId(hex: string): ChannelId {
 /**
  * A closing channel as the chain holds it: participants, deposits and, per side, the best proof
  * of that side's transfers submitted so far (nonce 0 and nothing sent: none). PaymentChannels
- * commits to its hash and takes it back as it is in `updateProof` and `settle`; a backend that needs
- * it gets it in the effects that act on the channel.
+ * commits to its hash and takes it back as it is in `updateProof` and `settle`; a backend that
+ * needs it gets it in the effects that act on the channel.
  */
 export interface CommittedState {
   /** The opener. */
