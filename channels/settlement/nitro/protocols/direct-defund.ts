@@ -12,7 +12,6 @@ import {
   type ChainNitroHoldings,
   checkReceived,
   type HoldingsSeen,
-  isNewer,
   type ObjectiveContext,
   type ObjectiveEffect,
   type ObjectiveInput,
@@ -20,6 +19,7 @@ import {
   type ReceiveNitroState,
   refused,
   sameSignature,
+  updatedHoldings,
 } from "./objective.ts";
 
 /** A direct defund objective as one participant sees it. */
@@ -127,22 +127,10 @@ function onHoldings(
   state: DirectDefundState,
   input: ChainNitroHoldings,
 ): ObjectiveResult<DirectDefundState> {
-  if (input.channelId !== state.channelId) {
-    return refused(state, "CHANNEL_MISMATCH", "holdings of another channel");
-  }
-  const i = state.final.outcome.findIndex(
-    (e) => e.asset.toLowerCase() === input.asset.toLowerCase(),
-  );
-  if (i < 0)
-    return refused(state, "ASSET_UNKNOWN", "holdings in an asset the outcome does not hold");
-  if (!isNewer(state.holdings[i]!, input)) return { state, effects: [] };
-  const holdings = state.holdings.slice();
-  holdings[i] = {
-    holdings: input.holdings,
-    blockNumber: input.blockNumber,
-    logIndex: input.logIndex,
-  };
-  return crank({ ...state, holdings }, []);
+  const h = updatedHoldings(state.channelId, state.final.outcome, state.holdings, input);
+  if (!h.ok) return refused(state, h.code, h.reason);
+  if (h.value === null) return { state, effects: [] };
+  return crank({ ...state, holdings: h.value }, []);
 }
 
 function crank(

@@ -12,7 +12,6 @@ import {
   type ChainNitroHoldings,
   checkReceived,
   type HoldingsSeen,
-  isNewer,
   NO_HOLDINGS,
   type ObjectiveContext,
   type ObjectiveEffect,
@@ -21,6 +20,7 @@ import {
   type ReceiveNitroState,
   refused,
   sameSignature,
+  updatedHoldings,
 } from "./objective.ts";
 
 /** A direct fund objective as one participant sees it. */
@@ -165,20 +165,10 @@ function onHoldings(
   input: ChainNitroHoldings,
   ctx: ObjectiveContext,
 ): ObjectiveResult<DirectFundState> {
-  if (input.channelId !== state.channelId) {
-    return refused(state, "CHANNEL_MISMATCH", "holdings of another channel");
-  }
-  const i = state.outcome.findIndex((e) => e.asset.toLowerCase() === input.asset.toLowerCase());
-  if (i < 0)
-    return refused(state, "ASSET_UNKNOWN", "holdings in an asset the outcome does not hold");
-  if (!isNewer(state.holdings[i]!, input)) return { state, effects: [] };
-  const holdings = state.holdings.slice();
-  holdings[i] = {
-    holdings: input.holdings,
-    blockNumber: input.blockNumber,
-    logIndex: input.logIndex,
-  };
-  return crank({ ...state, holdings }, [], ctx);
+  const h = updatedHoldings(state.channelId, state.outcome, state.holdings, input);
+  if (!h.ok) return refused(state, h.code, h.reason);
+  if (h.value === null) return { state, effects: [] };
+  return crank({ ...state, holdings: h.value }, [], ctx);
 }
 
 /** Emits what is due now: our prefund signature, our deposits, our postfund signature, the end. */

@@ -5,11 +5,11 @@
  */
 import type { ProofSigner } from "../../../crypto/signer.ts";
 import type { ProofVerifier } from "../../../crypto/verifier.ts";
-import { reject } from "../../../errors.ts";
+import { type Result, reject } from "../../../errors.ts";
 import type { Address, ChannelId } from "../../../types.ts";
 import { hashExit } from "../encoding.ts";
 import { checkStateSignature } from "../signatures.ts";
-import type { FixedPart, SignedVariablePart, VariablePart } from "../types.ts";
+import type { Exit, FixedPart, SignedVariablePart, VariablePart } from "../types.ts";
 
 /** What a Nitro objective may read from the outside: this node's key and the verifier. */
 export interface ObjectiveContext {
@@ -127,6 +127,31 @@ export function isNewer(seen: HoldingsSeen, e: ChainNitroHoldings): boolean {
     e.blockNumber > seen.blockNumber ||
     (e.blockNumber === seen.blockNumber && e.logIndex > seen.logIndex)
   );
+}
+
+/**
+ * The holdings seen per asset of `outcome` once a chain report is taken in: a new array, or null
+ * when the report is not newer than what was seen (stale or replayed: nothing to do).
+ * @returns CHANNEL_MISMATCH (another channel's) or ASSET_UNKNOWN (an asset the outcome does not hold)
+ */
+export function updatedHoldings(
+  channelId: ChannelId,
+  outcome: Exit,
+  seen: readonly HoldingsSeen[],
+  input: ChainNitroHoldings,
+): Result<HoldingsSeen[] | null, ObjectiveRejectionCode> {
+  if (input.channelId !== channelId)
+    return reject("CHANNEL_MISMATCH", "holdings of another channel");
+  const i = outcome.findIndex((e) => e.asset.toLowerCase() === input.asset.toLowerCase());
+  if (i < 0) return reject("ASSET_UNKNOWN", "holdings in an asset the outcome does not hold");
+  if (!isNewer(seen[i]!, input)) return { ok: true, value: null };
+  const holdings = seen.slice();
+  holdings[i] = {
+    holdings: input.holdings,
+    blockNumber: input.blockNumber,
+    logIndex: input.logIndex,
+  };
+  return { ok: true, value: holdings };
 }
 
 /** A refusal: the same state, one `InvalidReceivedNitroInput` effect. */
