@@ -1,5 +1,6 @@
 /** One RPC call with retries, its failure turned into a `ChainError` that says what was tried. */
 import { isError } from "ethers";
+import { shortMessageOf } from "../base-error.ts";
 import { contractsInterface } from "./artifacts.ts";
 import { ChainError } from "./errors.ts";
 import { type RetryPolicy, withRetry } from "./retry.ts";
@@ -79,8 +80,9 @@ function toChainError(what: string, err: unknown, tries: number): ChainError {
       cause: err,
     });
   }
-  const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
-  return new ChainError("RPC_UNREACHABLE", `${what} failed: ${message}`, { cause: err });
+  return new ChainError("RPC_UNREACHABLE", `${what} failed: ${shortMessageOf(err)}`, {
+    cause: err,
+  });
 }
 
 function nestedMessages(err: unknown): string {

@@ -3,6 +3,7 @@
  * the market, the chain) logs it with its code and keeps serving, since one bad input from a peer
  * must not take every session down; a one-shot command logs it and exits with code 70.
  */
+import { shortMessageOf } from "../../channels/index.ts";
 import { errorCode } from "./errors.ts";
 import type { Io } from "./io.ts";
 
@@ -32,7 +33,7 @@ export function installCrashGuard(
   exit: (code: number) => void = (code) => process.exit(code),
 ): void {
   const onError = (kind: string) => (err: unknown) => {
-    const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    const message = shortMessageOf(err);
     const role = serving;
     io.err(
       `tollway: ${kind} ${errorCode(err)}: ${message}${role ? ` (the ${role} keeps running)` : ""}\n`,
