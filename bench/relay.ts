@@ -44,6 +44,7 @@ import { openWireConnection } from "../relay/requester/wire-connection.ts";
 import { createProxyDriver } from "../relay/tunnel/proxy/proxy-driver.ts";
 import { encodeFrame } from "../relay/wire/codec.ts";
 import type { Frame } from "../relay/wire/frames.ts";
+import { measureFloors, ratio } from "./lib/floors.ts";
 
 const QUICK = process.argv.includes("--quick");
 const JSON_OUT = process.argv.includes("--json");
@@ -881,11 +882,19 @@ async function main(): Promise<void> {
   await node.close();
   await proxy.close();
   rmSync(dir, { recursive: true, force: true });
+  // The machine's own floors, in this run, for the ratios below: measured after the node has
+  // closed, so that their allocations cannot shape how V8 treats the node's (ADR 5).
+  log("measuring this machine's floors (verify, synced write, loopback)…");
+  const floors = await measureFloors();
+  log(
+    `  ${floors.verifyPerSecPerCore} verifications/s on one core, synced write ${floors.syncedWriteMs} ms, loopback round trip ${floors.loopbackRttMs} ms`,
+  );
 
+  const cpus = (await import("node:os")).availableParallelism();
   const report = {
     bench: "relay",
     quick: QUICK,
-    cpus: (await import("node:os")).availableParallelism(),
+    cpus,
     singleChannelProofsPerSec: Math.round(singleRate),
     aggregateProofsPerSec: Math.round(aggRate),
     aggregateConnections: CFG.aggConns,
@@ -920,6 +929,15 @@ async function main(): Promise<void> {
     signaturesVerified: stats.signaturesVerified,
     proofsRejected: stats.proofsRejected,
     errorsByCode: stats.errorsByCode,
+    floors,
+    // The figures as multiples of what bounds them on this machine: raw verifications on every
+    // core for throughput, one synced write and one loopback round trip for an ACK.
+    ratios: {
+      singleChannelVsVerifyPerCore: ratio(singleRate, floors.verifyPerSecPerCore),
+      aggregateVsVerifyAllCores: ratio(aggRate, floors.verifyPerSecPerCore * cpus),
+      ackP50VsSyncedWrite: ratio(Number(lat.p50Ms), floors.syncedWriteMs),
+      ackP50VsLoopbackRtt: ratio(Number(lat.p50Ms), floors.loopbackRttMs),
+    },
     seconds: Math.round((performance.now() - started) / 1000),
   };
   if (JSON_OUT) {
@@ -948,6 +966,17 @@ async function main(): Promise<void> {
         "p99 <= 1,000",
       ],
       ["max exposure over credit", report.maxExposureOverCredit, "0"],
+      [
+        "floors: verify/s per core, synced write, loopback RTT",
+        `${floors.verifyPerSecPerCore} / ${floors.syncedWriteMs} ms / ${floors.loopbackRttMs} ms`,
+        "this machine",
+      ],
+      ["aggregate / (verify per core x cores)", report.ratios.aggregateVsVerifyAllCores, "report"],
+      [
+        "ACK p50 / synced write, / loopback RTT",
+        `${report.ratios.ackP50VsSyncedWrite} / ${report.ratios.ackP50VsLoopbackRtt}`,
+        "report",
+      ],
     );
     process.stdout.write(`${t.toString()}\n${latencyPlot(sweep)}\n`);
   }
